@@ -1,0 +1,121 @@
+//! `cargo xtask bench [--quick]`: every benchmark beside its anchor, merged into
+//! `target/bench/summary.json` and the table of `BENCHMARKS.md`.
+
+use crate::util::{cargo, exec, root};
+use std::process::Command;
+
+const TABLE_START: &str = "<!-- bench-table:start -->";
+const TABLE_END: &str = "<!-- bench-table:end -->";
+
+pub fn run(quick: bool) -> Result<(), String> {
+    let out = root().join("target/bench");
+    let rows_dir = out.join("rows");
+    let _ = std::fs::remove_dir_all(&rows_dir);
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "erm-bench"])
+        .env("ERM_BENCH_OUT", &out);
+    if quick {
+        cmd.env("ERM_BENCH_QUICK", "1");
+    }
+    exec(&mut cmd)?;
+
+    let mut groups: Vec<String> = std::fs::read_dir(&rows_dir)
+        .map_err(|e| format!("no results in {}: {e}", rows_dir.display()))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .collect();
+    groups.sort();
+    if groups.is_empty() {
+        return Err("the benchmarks produced no figures".into());
+    }
+
+    let mut json_rows = Vec::new();
+    let mut table = String::new();
+    for group in &groups {
+        let json = read(&rows_dir.join(format!("{group}.json")))?;
+        let inner = json
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim();
+        if inner.is_empty() {
+            return Err(format!("benchmark group `{group}` produced no figure"));
+        }
+        if inner.contains(r#""ours": null"#) {
+            return Err(format!(
+                "benchmark group `{group}` has a case without a figure:\n{inner}"
+            ));
+        }
+        json_rows.push(inner.to_owned());
+        table.push_str(&read(&rows_dir.join(format!("{group}.md")))?);
+    }
+    let summary = out.join("summary.json");
+    std::fs::write(&summary, format!("[\n{}\n]\n", json_rows.join(",\n")))
+        .map_err(|e| e.to_string())?;
+    println!("\nwrote {}", summary.display());
+
+    let failing = table.lines().filter(|l| l.contains("**FAIL**")).count();
+    println!(
+        "{} cases, {failing} missing their target",
+        table.lines().count()
+    );
+    if quick {
+        println!("--quick: BENCHMARKS.md keeps the figures of the last full run");
+    } else {
+        update_benchmarks_md(&table)?;
+    }
+    Ok(())
+}
+
+fn read(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn update_benchmarks_md(rows: &str) -> Result<(), String> {
+    let path = root().join("BENCHMARKS.md");
+    let doc = read(&path)?;
+    let (Some(start), Some(end)) = (doc.find(TABLE_START), doc.find(TABLE_END)) else {
+        return Err(format!(
+            "BENCHMARKS.md lacks the {TABLE_START} / {TABLE_END} markers"
+        ));
+    };
+    let table = format!(
+        "{TABLE_START}\nMachine: {}. Run: {}.\n\n\
+         | case | ours | anchor | anchor is | ratio (bigger is better) | target | verdict |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n{rows}",
+        machine(),
+        shell("date -u '+%Y-%m-%d %H:%M UTC'"),
+    );
+    let new = format!("{}{table}{}", &doc[..start], &doc[end..]);
+    std::fs::write(&path, new).map_err(|e| e.to_string())?;
+    println!("updated {}", path.display());
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))?
+                .split(':')
+                .nth(1)
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores, Linux {}", shell("uname -r"))
+}
+
+fn shell(cmd: &str) -> String {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}

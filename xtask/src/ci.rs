@@ -1,0 +1,127 @@
+//! `cargo xtask ci`: every check, in order, stopping at the first failure.
+
+use crate::util::{cargo, ensure_packages, exec, have, root, step};
+use std::time::Instant;
+
+/// Debian packages the checks need, each with a program that shows it is there.
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    ("cmake", "cmake"), // builds zlib-ng for erm-compress's `zlib-ng` backend
+    ("cc", "gcc"),      // builds zlib and libdeflate
+    ("make", "make"),
+    ("gzip", "gzip"),   // interop tests pipe through the real gzip
+    ("bgzip", "tabix"), // ... and bgzip -d
+    ("pigz", "pigz"),   // ... and multi-member streams from pigz
+    ("pkg-config", "pkg-config"),
+];
+
+/// Crates whose lockless structures have Miri-checked unit tests.
+pub const MIRI_CRATES: &[&str] = &["erm-registry", "erm-fdtable"];
+
+/// Seconds each fuzz target runs in CI (the full `cargo xtask fuzz` default is 60).
+const CI_FUZZ_SECONDS: &str = "20";
+
+pub fn run() -> Result<(), String> {
+    let start = Instant::now();
+    step("system packages", || ensure_packages(SYSTEM_PACKAGES))?;
+    step("fmt", || exec(cargo().args(["fmt", "--all", "--check"])))?;
+    step("clippy", || {
+        exec(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("tests", tests)?;
+    step("docs", || {
+        exec(
+            cargo()
+                .args(["doc", "--workspace", "--no-deps"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )
+    })?;
+    step("loom models", loom)?;
+    step("fuzz (short)", || crate::fuzz::run(Some(CI_FUZZ_SECONDS)))?;
+    step("bench smoke (--quick)", || crate::bench::run(true))?;
+    println!(
+        "\nci: all steps passed in {:.1} min",
+        start.elapsed().as_secs_f64() / 60.0
+    );
+    Ok(())
+}
+
+fn tests() -> Result<(), String> {
+    if have("cargo-nextest") {
+        exec(cargo().args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]))?;
+        // nextest does not run doc tests.
+        exec(cargo().args(["test", "--workspace", "--all-features", "--doc"]))
+    } else {
+        exec(cargo().args(["test", "--workspace", "--all-features"]))
+    }
+}
+
+/// Packages with `tests/loom_*.rs` models, found by looking, so a new crate's
+/// models run without touching this file.
+fn loom_packages() -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root()) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(tests) = std::fs::read_dir(entry.path().join("tests")) else {
+            continue;
+        };
+        let has_model = tests
+            .flatten()
+            .any(|t| t.file_name().to_string_lossy().starts_with("loom"));
+        if has_model {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found.sort();
+    found
+}
+
+fn loom() -> Result<(), String> {
+    let packages = loom_packages();
+    if packages.is_empty() {
+        println!("no loom models yet");
+        return Ok(());
+    }
+    for package in packages {
+        exec(
+            cargo()
+                .args(["test", "--release", "-p", &package, "--tests"])
+                .env("RUSTFLAGS", "--cfg loom")
+                .env("CARGO_TARGET_DIR", root().join("target/loom"))
+                .env("LOOM_MAX_PREEMPTIONS", "2"),
+        )?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask miri`: the lockless crates' unit tests under Miri.
+pub fn miri() -> Result<(), String> {
+    step("miri", || {
+        for package in MIRI_CRATES {
+            if !root().join(package).is_dir() {
+                continue;
+            }
+            exec(
+                cargo()
+                    .args(["+nightly", "miri", "test", "-p", package, "--lib"])
+                    .env("MIRIFLAGS", "-Zmiri-strict-provenance"),
+            )?;
+        }
+        Ok(())
+    })
+}

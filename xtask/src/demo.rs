@@ -1,0 +1,22 @@
+//! `cargo xtask demo`: each layer's demo example, bottom up, in release mode.
+
+use crate::util::{cargo, exec};
+
+/// `(package, example)` pairs, in the order the layers stack.
+const DEMOS: &[(&str, &str)] = &[("erm-alloc", "demo")];
+
+pub fn run() -> Result<(), String> {
+    for (package, example) in DEMOS {
+        println!("\n=== {package}: example `{example}`\n");
+        exec(cargo().args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            package,
+            "--example",
+            example,
+        ]))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! `cargo xtask`: the one entry point for ERMFS chores (CI, demo, benchmarks, fuzzing).
+//!
+//! Bare `cargo xtask` prints help. Every subcommand is plain Rust calling
+//! `cargo` and the system's tools, so a fresh Linux machine needs nothing but
+//! a Rust toolchain: missing system packages are installed with `apt-get`.
+
+mod bench;
+mod ci;
+mod demo;
+mod fuzz;
+mod tidy;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  ci               every check CI runs (fmt, clippy, tests, docs, loom, fuzz, bench smoke)
+  demo             show ERMFS at work, layer by layer
+  bench [--quick]  run every benchmark beside its anchor; writes target/bench/summary.json
+                   and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
+  fuzz [SECONDS]   run every cargo-fuzz target for SECONDS each (default 60)
+  miri             run the lockless crates' unit tests under Miri (nightly)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("demo") => demo::run(),
+        Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
+        Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),
+        Some("miri") => ci::miri(),
+        None | Some("help" | "-h" | "--help") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
