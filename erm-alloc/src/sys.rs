@@ -1,0 +1,192 @@
+//! The crate's only syscall module: anonymous and memfd-backed mappings behind a safe API.
+//!
+//! # Safety
+//! [`Mapping`] owns a live `mmap` range for its whole life: the pointer and
+//! length it holds always describe pages mapped read-write by this process and
+//! by nobody else in the address space (the kernel never hands out overlapping
+//! ranges). Every method keeps that true: `mremap` either moves the whole range
+//! or fails and leaves it as it was, and `Drop` unmaps it exactly once.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+
+/// What backs a mapping's pages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backing<'fd> {
+    /// Private anonymous memory.
+    Anonymous,
+    /// A shared mapping of a memfd (the file must already be at least as long).
+    Shared(BorrowedFd<'fd>),
+}
+
+/// A page-aligned, read-write mapping of `len > 0` bytes, unmapped on drop.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a Mapping exclusively owns its pages (no other handle to them exists
+// in this process except through `&Mapping`/`&mut Mapping`), so moving it to
+// another thread or sharing `&Mapping` (read-only slices) is sound.
+unsafe impl Send for Mapping {}
+// SAFETY: see `Send`: `&Mapping` only gives out shared, read-only views.
+unsafe impl Sync for Mapping {}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Mapping {
+    /// Maps `len` bytes (a non-zero multiple of the page size).
+    pub(crate) fn new(len: usize, backing: Backing<'_>) -> io::Result<Mapping> {
+        debug_assert!(len > 0 && len % crate::page_size() == 0);
+        let (flags, fd) = match backing {
+            Backing::Anonymous => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1),
+            Backing::Shared(fd) => (libc::MAP_SHARED, fd.as_raw_fd()),
+        };
+        // SAFETY: a fresh mapping at an address the kernel chooses cannot alias
+        // any existing Rust object; the arguments are plain values.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// Length in bytes (a multiple of the page size).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Start of the mapping.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The mapped bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the range is mapped readable for `len` bytes for as long as
+        // `self` lives (module invariant), and `&self` forbids mutation through us.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The mapped bytes, mutable.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and `&mut self` makes this the only view.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Grows or shrinks to `new_len` (non-zero, page multiple) with `mremap`,
+    /// moving the pages if needed but never copying them. On error the mapping
+    /// is unchanged.
+    pub(crate) fn remap(&mut self, new_len: usize) -> io::Result<()> {
+        debug_assert!(new_len > 0 && new_len % crate::page_size() == 0);
+        // SAFETY: we own [ptr, ptr+len); mremap either moves/resizes it as a whole
+        // or fails leaving it intact. `&mut self` guarantees no slice into it is live.
+        let new = unsafe {
+            libc::mremap(
+                self.ptr.as_ptr().cast(),
+                self.len,
+                new_len,
+                libc::MREMAP_MAYMOVE,
+            )
+        };
+        if new == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        self.ptr = NonNull::new(new.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// Gives the pages of `offset..offset + len` (page-aligned, inside the
+    /// mapping) back to the OS; they read as zeros afterwards. For a shared
+    /// memfd mapping the caller punches the hole in the file instead.
+    pub(crate) fn discard_anonymous(&mut self, offset: usize, len: usize) -> io::Result<()> {
+        debug_assert!(offset + len <= self.len);
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range lies inside our own private anonymous mapping;
+        // MADV_DONTNEED only replaces its pages with zero pages.
+        check(unsafe {
+            libc::madvise(
+                self.ptr.as_ptr().add(offset).cast(),
+                len,
+                libc::MADV_DONTNEED,
+            )
+        })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: we own the range and nothing borrows it any more (we are being dropped).
+        let ret = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        debug_assert_eq!(ret, 0, "munmap of an owned mapping cannot fail");
+    }
+}
+
+/// `memfd_create(name, MFD_CLOEXEC)`: see memfd_create(2).
+pub(crate) fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid NUL-terminated string; the call has no other preconditions.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `ftruncate(fd, len)`: see ftruncate(2).
+pub(crate) fn ftruncate(fd: BorrowedFd<'_>, len: usize) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })
+}
+
+/// Punches a hole of `len` bytes at `offset` in a memfd, freeing its pages
+/// while keeping the size: see fallocate(2), `FALLOC_FL_PUNCH_HOLE`.
+pub(crate) fn punch_hole(fd: BorrowedFd<'_>, offset: usize, len: usize) -> io::Result<()> {
+    let too_big = |_| io::Error::from_raw_os_error(libc::EFBIG);
+    let (offset, len) = (
+        libc::off_t::try_from(offset).map_err(too_big)?,
+        libc::off_t::try_from(len).map_err(too_big)?,
+    );
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    check(unsafe {
+        libc::fallocate(
+            fd.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            offset,
+            len,
+        )
+    })
+}
+
+/// The page size, from sysconf(3).
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}

@@ -1,0 +1,89 @@
+//! Memory given back is really returned to the OS: checked against the kernel's RSS.
+//!
+//! Figures come from `/proc/self/statm`, so other threads of the same test
+//! process can add noise; the margins below are a quarter of the sizes moved.
+
+use crate::{BACKINGS, region};
+use erm_alloc::{MemoryBudget, page_size};
+use std::sync::Arc;
+
+const MIB: usize = 1 << 20;
+
+fn resident() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("procfs is mounted");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .expect("statm format");
+    pages * page_size()
+}
+
+#[test]
+fn shrinking_returns_pages_to_the_os() {
+    for backing in BACKINGS {
+        let budget = Arc::new(MemoryBudget::unlimited());
+        let mut r = region(backing, &budget);
+        let before = resident();
+        r.resize(128 * MIB).expect("grow");
+        r.as_mut_slice().fill(1); // touch every page
+        let grown = resident();
+        assert!(
+            grown >= before + 96 * MIB,
+            "{backing:?}: touching 128 MiB raised RSS by only {}",
+            grown - before
+        );
+        r.resize(MIB).expect("shrink");
+        let shrunk = resident();
+        assert!(
+            shrunk + 96 * MIB <= grown,
+            "{backing:?}: shrinking gave back only {}",
+            grown - shrunk
+        );
+        assert!(r.as_slice().iter().all(|&b| b == 1));
+    }
+}
+
+#[test]
+fn release_returns_a_ranges_pages_to_the_os() {
+    for backing in BACKINGS {
+        let budget = Arc::new(MemoryBudget::unlimited());
+        let mut r = region(backing, &budget);
+        r.resize(128 * MIB).expect("grow");
+        r.as_mut_slice().fill(2);
+        let before = resident();
+        // Release block by block, as the compressor does.
+        for block in 0..128 {
+            let released = r.release(block * MIB..(block + 1) * MIB).expect("release");
+            assert_eq!(released, MIB);
+        }
+        let after = resident();
+        assert!(
+            after + 96 * MIB <= before,
+            "{backing:?}: release gave back only {}",
+            before - after
+        );
+        assert_eq!(r.len(), 128 * MIB, "length and capacity stay");
+        assert!(
+            r.as_slice()[..4096].iter().all(|&b| b == 0),
+            "released pages read as zeros"
+        );
+    }
+}
+
+#[test]
+fn dropping_returns_everything() {
+    let budget = Arc::new(MemoryBudget::unlimited());
+    let mut r = region(crate::Backing::Anonymous, &budget);
+    r.resize(128 * MIB).expect("grow");
+    r.as_mut_slice().fill(3);
+    let before = resident();
+    drop(r);
+    let after = resident();
+    assert!(
+        after + 96 * MIB <= before,
+        "drop gave back only {}",
+        before - after
+    );
+    assert_eq!(budget.used(), 0);
+}
