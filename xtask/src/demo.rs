@@ -3,7 +3,7 @@
 use crate::util::{cargo, exec};
 
 /// `(package, example)` pairs, in the order the layers stack.
-const DEMOS: &[(&str, &str)] = &[("erm-alloc", "demo")];
+const DEMOS: &[(&str, &str)] = &[("erm-alloc", "demo"), ("erm-compress", "demo")];
 
 pub fn run() -> Result<(), String> {
     for (package, example) in DEMOS {

@@ -1,0 +1,94 @@
+//! Blocked multi-member gzip: one standard gzip member per fixed-size block.
+//!
+//! A byte range is cut into blocks of a fixed uncompressed size (256 KiB by
+//! default, 4 KiB to 16 MiB) and each block becomes one independent gzip
+//! member. Concatenated, the members are one valid gzip stream that `gunzip`,
+//! `zcat`, `pigz -d` and `bgzip -d` read. Each member's header carries its own
+//! length in an FEXTRA subfield with id `"ER"` ([`SUBFIELD_ID`] documents
+//! the header byte by byte), so the [`Index`] can be rebuilt from the
+//! bytes by walking headers without inflating. A block that does not shrink
+//! is stored as a stored-deflate member and flagged, so a stream is never
+//! larger than its data plus about 50 bytes per block. Because blocks are
+//! independent, they can be inflated one at a time (random access) or on
+//! several threads.
+//!
+//! Provided:
+//! - [`Compressor`] with [`Options`]: streaming block-by-block compression
+//!   from a `&[u8]` straight into the caller's `Vec`, a callback after each
+//!   block so its source pages can be released at once
+//!   ([`Compressor::compress`]), and the multicore form
+//!   ([`Compressor::compress_parallel`], identical bytes);
+//! - [`Decompressor`]: inflate into a caller `&mut [u8]` with no intermediate
+//!   buffer ([`Decompressor::decompress_into`], multicore
+//!   [`Decompressor::decompress_parallel`]), one block
+//!   ([`Decompressor::inflate_block`]) or any byte range
+//!   ([`Decompressor::read_at`]);
+//! - [`import`]: any standard gzip stream (gzip, pigz, bgzip, one member or
+//!   many) re-cut into the blocked form;
+//! - [`Index`] and [`Index::rebuild`]; [`BlockInfo`] per member;
+//! - [`Backend`] and the [`Codec`] trait: zlib (`zlib` feature, libz-sys),
+//!   zlib-ng (`zlib-ng` feature, libz-ng-sys: its `zng_` API links beside
+//!   zlib, so all features combine) and libdeflate (`libdeflate` feature);
+//! - [`copied_bytes`]: the per-thread count of bytes copied besides the
+//!   deflate/inflate passes (0 on compress, decompress and whole-block reads).
+//!
+//! Every inflate checks the member header against the index, then CRC-32
+//! and ISIZE. Corrupt or truncated input gives an `io::Error` of kind
+//! `InvalidData`, never a panic; the stream bytes are never written.
+//!
+//! ```
+//! use erm_compress::{Compressor, Decompressor, Index, Options};
+//!
+//! let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+//! let mut comp = Compressor::new(Options::new().block_size(64 << 10))?;
+//! let mut stream = Vec::new();
+//! let mut released = 0;
+//! let index = comp.compress(&data, &mut stream, |range| {
+//!     released += range.len(); // e.g. madvise(MADV_DONTNEED) this range
+//!     Ok(())
+//! })?;
+//! assert_eq!(released, data.len());
+//! assert!(stream.len() < data.len() / 10);
+//! assert_eq!(Index::rebuild(&stream)?, index);
+//!
+//! let mut dec = Decompressor::new(comp.options().get_backend())?;
+//! let mut back = vec![0u8; data.len()];
+//! dec.decompress_into(&stream, &index, &mut back)?;
+//! assert_eq!(back, data);
+//!
+//! let mut page = [0u8; 4096];
+//! dec.read_at(&stream, &index, 500_000, &mut page)?;
+//! assert_eq!(page[..], data[500_000..504_096]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Limitations
+//! - Block payloads are at most 16 MiB, so ISIZE is exact; members of a
+//!   foreign stream may be any size, import re-cuts them.
+//! - [`import`] needs a streaming inflater (`zlib` or `zlib-ng` feature).
+//! - [`Compressor::compress_parallel`] appends the members of every thread
+//!   but the first after it: one copy of that part of the compressed output
+//!   (counted). Decompression is copy-free on every thread.
+//! - Like any gzip reader, the padding bits after a member's last deflate
+//!   block are not covered by the CRC; with libdeflate, bytes after the end
+//!   of a member's deflate stream are not detected either (zlib rejects them).
+//! - No dictionary sharing between blocks: at 256 KiB blocks the output is
+//!   about 1% larger than one deflate stream (see BENCHMARKS.md).
+
+mod backend;
+mod compress;
+mod copies;
+mod decompress;
+mod error;
+mod format;
+mod import;
+mod index;
+mod parallel;
+
+pub use backend::{Backend, Codec, DEFAULT_LEVEL};
+pub use compress::{Compressor, Options};
+pub use copies::copied_bytes;
+pub use decompress::Decompressor;
+pub use format::SUBFIELD_ID;
+pub use import::import;
+pub use index::{BlockInfo, DEFAULT_BLOCK_SIZE, Index, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};

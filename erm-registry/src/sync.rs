@@ -1,0 +1,52 @@
+//! The only place that names atomics, locks and fences: loom's under
+//! `cfg(loom)`, std's otherwise, so the same code is model-checked.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, fence};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicUsize, fence};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// A small per-thread number used only to spread readers over counter
+/// shards. It is a performance hint, not a safety property: any value is
+/// correct, so it uses std's thread-local and atomic even under loom (where
+/// every model thread then shares shard 0, which loom still checks).
+pub(crate) fn thread_index() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    if cfg!(loom) {
+        // Loom needs every execution to take the same path.
+        return 0;
+    }
+    INDEX
+        .try_with(|cell| {
+            let mut index = cell.get();
+            if index == usize::MAX {
+                index = NEXT.fetch_add(1, Ordering::Relaxed);
+                cell.set(index);
+            }
+            index
+        })
+        .unwrap_or(0)
+}
+
+/// The per-instance hasher: std's randomly keyed SipHash, or under loom a
+/// fixed-key one so that every model execution probes the same way (loom
+/// requires determinism; the seed has no bearing on memory safety).
+#[cfg(not(loom))]
+pub type HashBuilder = std::collections::hash_map::RandomState;
+/// The per-instance hasher: std's randomly keyed SipHash, or under loom a
+/// fixed-key one so that every model execution probes the same way (loom
+/// requires determinism; the seed has no bearing on memory safety).
+#[cfg(loom)]
+pub type HashBuilder = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;

@@ -1,0 +1,103 @@
+//! Miri-sized unit tests of the lockless backend (and its reclamation).
+
+#![allow(clippy::unwrap_used)]
+
+use crate::{Config, InsertError, LocklessRegistry, Registry};
+use std::sync::Arc;
+use std::thread;
+
+fn small() -> LocklessRegistry<u64, u64> {
+    LocklessRegistry::with_config(Config {
+        initial_capacity: 4,
+        max_len: 1000,
+    })
+}
+
+#[test]
+fn basic_operations_and_growth() {
+    let map = small();
+    let n = if cfg!(miri) { 40 } else { 400 };
+    for i in 0..n {
+        assert!(map.insert_if_absent(i, Arc::new(i * 10)).is_ok());
+    }
+    assert!(
+        matches!(map.insert_if_absent(3, Arc::new(0)), Err(InsertError::Occupied(v)) if *v == 30)
+    );
+    assert_eq!(map.len(), n as usize);
+    for i in 0..n {
+        assert_eq!(map.get(&i).as_deref(), Some(&(i * 10)));
+    }
+    assert_eq!(map.replace(&5, Arc::new(55)).as_deref(), Some(&50));
+    assert_eq!(map.get(&5).as_deref(), Some(&55));
+    assert!(map.replace(&n, Arc::new(0)).is_none());
+    let current = map.get(&6).unwrap();
+    assert!(!map.remove_if(&6, &Arc::new(60)));
+    assert!(map.remove_if(&6, &current));
+    assert!(map.get(&6).is_none());
+    assert_eq!(map.remove(&7).as_deref(), Some(&70));
+    assert!(map.remove(&7).is_none());
+    assert!(map.insert_if_absent(7, Arc::new(77)).is_ok());
+    let mut seen = 0;
+    map.for_each(&mut |_, _| seen += 1);
+    assert_eq!(seen, map.len());
+}
+
+#[test]
+fn churn_reuses_space_and_frees_everything() {
+    let map = small();
+    let value = Arc::new(1u64);
+    let rounds = if cfg!(miri) { 60 } else { 3000 };
+    for i in 0..rounds {
+        map.insert_if_absent(i, Arc::clone(&value)).unwrap();
+        assert!(map.remove(&i).is_some());
+    }
+    assert_eq!(map.len(), 0);
+    drop(map);
+    assert_eq!(Arc::strong_count(&value), 1);
+}
+
+#[test]
+fn full_is_an_error_not_a_panic() {
+    let map = LocklessRegistry::with_config(Config {
+        initial_capacity: 4,
+        max_len: 3,
+    });
+    for i in 0..3u8 {
+        map.insert_if_absent(i, Arc::new(i)).unwrap();
+    }
+    let err = map.insert_if_absent(9, Arc::new(9)).unwrap_err();
+    assert_eq!(err.errno(), libc::ENOSPC);
+    assert!(matches!(err, InsertError::Full(v) if *v == 9));
+}
+
+#[test]
+fn threads_race_on_shared_keys() {
+    let map = Arc::new(small());
+    let value = Arc::new(0u64);
+    let per = if cfg!(miri) { 8 } else { 2000 };
+    let handles: Vec<_> = (0..2u64)
+        .map(|t| {
+            let map = Arc::clone(&map);
+            let value = Arc::clone(&value);
+            thread::spawn(move || {
+                for i in 0..per {
+                    let key = (i + t) % 6;
+                    match (i + t) % 4 {
+                        0 => drop(map.insert_if_absent(key, Arc::clone(&value))),
+                        1 => drop(map.get(&key)),
+                        2 => drop(map.replace(&key, Arc::clone(&value))),
+                        _ => drop(map.remove(&key)),
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut count = 0;
+    map.for_each(&mut |_, _| count += 1);
+    assert_eq!(count, map.len());
+    drop(map);
+    assert_eq!(Arc::strong_count(&value), 1);
+}
