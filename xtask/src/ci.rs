@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 
-use crate::util::{cargo, ensure_packages, exec, have, root, step};
+use crate::util::{cargo, ensure_packages, exec, have, nightly_cargo, root, step};
+use std::process::Command;
 use std::time::Instant;
 
 /// Debian packages the checks need, each with a program that shows it is there.
@@ -44,6 +45,7 @@ pub fn run() -> Result<(), String> {
         )
     })?;
     step("loom models", loom)?;
+    step("miri (lockless unit tests)", run_miri)?;
     step("fuzz (short)", || crate::fuzz::run(Some(CI_FUZZ_SECONDS)))?;
     step("bench smoke (--quick)", || crate::bench::run(true))?;
     println!(
@@ -111,17 +113,35 @@ fn loom() -> Result<(), String> {
 
 /// `cargo xtask miri`: the lockless crates' unit tests under Miri.
 pub fn miri() -> Result<(), String> {
-    step("miri", || {
-        for package in MIRI_CRATES {
-            if !root().join(package).is_dir() {
-                continue;
-            }
-            exec(
-                cargo()
-                    .args(["+nightly", "miri", "test", "-p", package, "--lib"])
-                    .env("MIRIFLAGS", "-Zmiri-strict-provenance"),
-            )?;
+    step("miri", run_miri)
+}
+
+fn run_miri() -> Result<(), String> {
+    if !crate::fuzz::nightly_works() {
+        println!(
+            "miri: SKIPPED: no working nightly toolchain (`rustup toolchain install nightly` to enable)"
+        );
+        return Ok(());
+    }
+    // Idempotent and quick when the components are already there.
+    exec(Command::new("rustup").args([
+        "component",
+        "add",
+        "--toolchain",
+        "nightly",
+        "miri",
+        "rust-src",
+    ]))?;
+    for package in MIRI_CRATES {
+        if !root().join(package).is_dir() {
+            continue;
         }
-        Ok(())
-    })
+        exec(
+            nightly_cargo()
+                .args(["miri", "test", "-p", package, "--lib"])
+                .env("MIRIFLAGS", "-Zmiri-strict-provenance")
+                .env("CARGO_TARGET_DIR", root().join("target/miri")),
+        )?;
+    }
+    Ok(())
 }

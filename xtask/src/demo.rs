@@ -3,7 +3,10 @@
 use crate::util::{cargo, exec};
 
 /// `(package, example)` pairs, in the order the layers stack.
-const DEMOS: &[(&str, &str)] = &[("erm-alloc", "demo"), ("erm-compress", "demo")];
+const DEMOS: &[(&str, &str)] = &[
+    ("erm-alloc", "alloc_demo"),
+    ("erm-compress", "compress_demo"),
+];
 
 pub fn run() -> Result<(), String> {
     for (package, example) in DEMOS {

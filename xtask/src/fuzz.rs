@@ -1,6 +1,6 @@
 //! `cargo xtask fuzz [SECONDS]`: every cargo-fuzz target for a bounded time.
 
-use crate::util::{cargo, exec, have, root};
+use crate::util::{cargo, exec, have, nightly_cargo, root};
 use std::process::Command;
 
 /// Runs every target in `fuzz/` for `seconds` each (default 60) on the nightly
@@ -26,8 +26,7 @@ pub fn run(seconds: Option<&str>) -> Result<(), String> {
     }
     for target in targets {
         println!("fuzz: {target} for {seconds}s");
-        exec(cargo().current_dir(root().join("fuzz")).args([
-            "+nightly",
+        exec(nightly_cargo().current_dir(root().join("fuzz")).args([
             "fuzz",
             "run",
             &target,
@@ -55,7 +54,8 @@ fn targets() -> Vec<String> {
     names
 }
 
-fn nightly_works() -> bool {
+/// Whether `rustup run nightly` works (nightly is installed).
+pub fn nightly_works() -> bool {
     Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
         .output()

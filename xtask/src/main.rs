@@ -17,12 +17,12 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci               every check CI runs (fmt, clippy, tests, docs, loom, fuzz, bench smoke)
+  ci               every check CI runs (fmt, clippy, tests, docs, loom, miri, fuzz, bench smoke)
   demo             show ERMFS at work, layer by layer
   bench [--quick]  run every benchmark beside its anchor; writes target/bench/summary.json
                    and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
   fuzz [SECONDS]   run every cargo-fuzz target for SECONDS each (default 60)
-  miri             run the lockless crates' unit tests under Miri (nightly)
+  miri             run the lockless crates' unit tests under Miri (nightly; also part of ci)
 ";
 
 fn main() -> ExitCode {

@@ -19,6 +19,27 @@ pub fn cargo() -> Command {
     cmd
 }
 
+/// A `cargo` command on the nightly toolchain, run from the workspace root.
+///
+/// `cargo +nightly` only works through rustup's proxy, and `cargo xtask`
+/// runs with `CARGO` pointing at the stable toolchain's own binary, so this
+/// goes through `rustup run nightly cargo` and drops the variables that would
+/// pin the stable toolchain.
+pub fn nightly_cargo() -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", "nightly", "cargo"]).current_dir(root());
+    for var in [
+        "CARGO",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Runs `cmd`, failing with a message naming it when it exits non-zero.
 pub fn exec(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
