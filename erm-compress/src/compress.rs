@@ -68,6 +68,10 @@ impl Options {
     }
 }
 
+/// One piece of a stream compressed on several threads: its bytes (whole
+/// gzip members) and their index ([`Compressor::compress_parallel_parts`]).
+pub type Part = (Vec<u8>, Index);
+
 /// Compresses byte ranges into blocked gzip, reusing one codec.
 pub struct Compressor {
     opts: Options,
@@ -163,19 +167,68 @@ impl Compressor {
         threads: usize,
         on_block: &(dyn Fn(Range<usize>) -> io::Result<()> + Sync),
     ) -> io::Result<Index> {
+        let base = out.len();
+        // The first run is deflated straight into the caller's buffer.
+        let (mut index, rest) = self.parts_inner(src, threads, on_block, out)?;
+        for (bytes, part_index) in rest {
+            index.append_shifted(part_index, (out.len() - base) as u64);
+            out.extend_from_slice(&bytes);
+            copies::count(bytes.len());
+        }
+        Ok(index)
+    }
+
+    /// The copy-free multicore form: compresses `src` on `threads` threads
+    /// and returns one `(stream, index)` part per thread, in order, without
+    /// joining them. Each part is a valid gzip stream of its own (whole
+    /// members); the parts concatenated are byte-for-byte what
+    /// [`Compressor::compress`] writes. Each part's index describes that part
+    /// alone, as if it were a whole stream: every part but the last holds a
+    /// whole number of blocks, and part `i` starts in `src` at the sum of the
+    /// earlier parts' [`Index::raw_len`]. A caller that can keep a stream in pieces (a file store) pays
+    /// no copy at all, where [`Compressor::compress_parallel`] copies every
+    /// part but the first to make one buffer.
+    ///
+    /// # Errors
+    /// As [`Compressor::compress`]; the first error in stream order wins.
+    pub fn compress_parallel_parts(
+        &mut self,
+        src: &[u8],
+        threads: usize,
+        on_block: impl Fn(Range<usize>) -> io::Result<()> + Sync,
+    ) -> io::Result<Vec<Part>> {
+        let mut first = Vec::new();
+        let (index, rest) = self.parts_inner(src, threads, &on_block, &mut first)?;
+        let mut parts = Vec::with_capacity(1 + rest.len());
+        parts.push((first, index));
+        parts.extend(rest);
+        Ok(parts)
+    }
+
+    /// Compresses one run of whole blocks per thread; the first run is
+    /// appended to `first` (its index is returned), the others go into
+    /// buffers of their own. On error `first` may hold a partial run.
+    fn parts_inner(
+        &mut self,
+        src: &[u8],
+        threads: usize,
+        on_block: &(dyn Fn(Range<usize>) -> io::Result<()> + Sync),
+        first: &mut Vec<u8>,
+    ) -> io::Result<(Index, Vec<Part>)> {
         let opts = self.opts;
         let bs = opts.block_size;
         let runs = parallel::runs(src.len().div_ceil(bs), threads);
         if runs.len() <= 1 {
             let mut f = |r| on_block(r);
-            return compress_with(&mut *self.codec, &opts, src, 0, out, &mut f);
+            let index = compress_with(&mut *self.codec, &opts, src, 0, first, &mut f)?;
+            return Ok((index, Vec::new()));
         }
         // One codec per extra thread, made here so an error surfaces before any work.
         let mut codecs = (1..runs.len())
             .map(|_| opts.backend.codec(opts.level))
             .collect::<io::Result<Vec<_>>>()?;
         let byte_range = |r: &Range<usize>| r.start * bs..(r.end * bs).min(src.len());
-        let first = byte_range(&runs[0]);
+        let first_raw = byte_range(&runs[0]);
         let codec0 = &mut *self.codec;
         let (head, rest) = std::thread::scope(|s| {
             let handles: Vec<_> = runs[1..]
@@ -193,19 +246,13 @@ impl Compressor {
                 })
                 .collect();
             let mut f = |r| on_block(r);
-            let head = compress_with(codec0, &opts, &src[first], 0, out, &mut f);
+            let head = compress_with(codec0, &opts, &src[first_raw], 0, first, &mut f);
             let rest: Vec<_> = handles.into_iter().map(parallel::join).collect();
             (head, rest)
         });
-        let mut index = head?;
-        let base = out.len() as u64 - index.stream_len();
-        for part in rest {
-            let (bytes, part_index) = part?;
-            index.append_shifted(part_index, out.len() as u64 - base);
-            out.extend_from_slice(&bytes);
-            copies::count(bytes.len());
-        }
-        Ok(index)
+        let index = head?;
+        let rest = rest.into_iter().collect::<io::Result<Vec<_>>>()?;
+        Ok((index, rest))
     }
 
     /// Compresses one block (up to the block size) into a member at the end

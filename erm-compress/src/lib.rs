@@ -16,8 +16,10 @@
 //! - [`Compressor`] with [`Options`]: streaming block-by-block compression
 //!   from a `&[u8]` straight into the caller's `Vec`, a callback after each
 //!   block so its source pages can be released at once
-//!   ([`Compressor::compress`]), and the multicore form
-//!   ([`Compressor::compress_parallel`], identical bytes);
+//!   ([`Compressor::compress`]), and the multicore forms
+//!   ([`Compressor::compress_parallel`], identical bytes in one buffer;
+//!   [`Compressor::compress_parallel_parts`], the same bytes left in one
+//!   [`Part`] per thread, with no copy at all);
 //! - [`Decompressor`]: inflate into a caller `&mut [u8]` with no intermediate
 //!   buffer ([`Decompressor::decompress_into`], multicore
 //!   [`Decompressor::decompress_parallel`]), one block
@@ -68,7 +70,8 @@
 //! - [`import`] needs a streaming inflater (`zlib` or `zlib-ng` feature).
 //! - [`Compressor::compress_parallel`] appends the members of every thread
 //!   but the first after it: one copy of that part of the compressed output
-//!   (counted). Decompression is copy-free on every thread.
+//!   (counted). [`Compressor::compress_parallel_parts`] avoids it by leaving
+//!   the stream in parts. Decompression is copy-free on every thread.
 //! - Like any gzip reader, the padding bits after a member's last deflate
 //!   block are not covered by the CRC; with libdeflate, bytes after the end
 //!   of a member's deflate stream are not detected either (zlib rejects them).
@@ -86,7 +89,7 @@ mod index;
 mod parallel;
 
 pub use backend::{Backend, Codec, DEFAULT_LEVEL};
-pub use compress::{Compressor, Options};
+pub use compress::{Compressor, Options, Part};
 pub use copies::copied_bytes;
 pub use decompress::Decompressor;
 pub use format::SUBFIELD_ID;

@@ -65,6 +65,38 @@ fn check(backend: Backend, block_size: usize, kind: Kind, n: usize, seed: u64) {
         .unwrap();
     assert!(back == src, "parallel round trip");
 
+    // Multicore in parts: no copy at all, the parts joined are the stream,
+    // and each part is a stream of its own for its slice of the input.
+    let copied = copied_bytes();
+    let parts = comp.compress_parallel_parts(&src, 3, |_| Ok(())).unwrap();
+    assert_eq!(
+        copied_bytes(),
+        copied,
+        "compress_parallel_parts copies nothing"
+    );
+    assert!(!parts.is_empty() && parts.len() <= 3);
+    let joined: Vec<u8> = parts
+        .iter()
+        .flat_map(|(bytes, _)| bytes.iter().copied())
+        .collect();
+    assert!(
+        joined == stream,
+        "parts joined equal the single-thread stream"
+    );
+    let mut raw_start = 0;
+    for (bytes, part_index) in &parts {
+        assert_eq!(&Index::rebuild(bytes).unwrap(), part_index);
+        let raw_len = part_index.raw_len() as usize;
+        let mut piece = vec![0; raw_len];
+        dec.decompress_into(bytes, part_index, &mut piece).unwrap();
+        assert!(
+            piece[..] == src[raw_start..raw_start + raw_len],
+            "each part holds its slice"
+        );
+        raw_start += raw_len;
+    }
+    assert_eq!(raw_start, n);
+
     // Any reader backend reads any writer's members.
     for other in backends() {
         let mut d = Decompressor::new(other).unwrap();
