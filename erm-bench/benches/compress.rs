@@ -265,7 +265,7 @@ fn main() -> io::Result<()> {
     let label = format!("corpus {:.1} MiB", corpus.len() as f64 / (1 << 20) as f64);
     versus_raw(&mut report, &label, &corpus, if q { 5 } else { 21 })?;
     versus_raw(&mut report, "64 MiB", &big, if q { 3 } else { 7 })?;
-    multicore(&mut report, "64 MiB", &big, if q { 3 } else { 7 })?;
+    multicore(&mut report, "64 MiB", &big, if q { 3 } else { 21 })?;
     backends(&mut report, &corpus, if q { 1 } else { 5 })?;
     report.write()
 }
