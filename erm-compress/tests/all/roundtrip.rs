@@ -37,9 +37,13 @@ fn check(backend: Backend, block_size: usize, kind: Kind, n: usize, seed: u64) {
     // Never larger than the data plus the per-block overhead of a stored member.
     let max_overhead = 33 + 5 * block_size.div_ceil(65_535);
     assert!(stream.len() <= n + index.blocks().len() * max_overhead);
-    if matches!(kind, Kind::Incompressible) && n > 64 {
+    // Random blocks are stored. A short one may still come out a byte
+    // smaller with fixed Huffman codes (about 8.5 bits a byte, less when
+    // its bytes happen to fall mostly in the 8-bit literal range), so only
+    // blocks of 1 KiB and more are held to it.
+    if matches!(kind, Kind::Incompressible) {
         assert!(
-            index.blocks().iter().all(|b| b.stored || b.raw_len < 64),
+            index.blocks().iter().all(|b| b.stored || b.raw_len < 1024),
             "random data is stored"
         );
     }
@@ -318,4 +322,17 @@ fn callback_error_stops_and_restores_out() {
         let index = comp.compress(&src, &mut out, |_| Ok(())).unwrap();
         assert_eq!(Index::rebuild(&out[2..]).unwrap(), index);
     }
+}
+
+/// The case CI once found: 64 random bytes in the last block deflated one
+/// byte smaller than stored, which is allowed.
+#[test]
+fn short_random_last_block_may_deflate() {
+    check(
+        backends()[0],
+        MIN_BLOCK_SIZE,
+        Kind::Incompressible,
+        36_928,
+        14_966_441_126_392_507_426,
+    );
 }
