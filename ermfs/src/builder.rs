@@ -1,0 +1,107 @@
+//! Configuration: [`FsBuilder`] and [`CompressionPolicy`].
+
+use std::io;
+
+use erm_compress::{Compressor, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, Options};
+
+use crate::fs::Fs;
+
+/// When a file is compressed after its last close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressionPolicy {
+    /// Inside the `close` that drops the last open file description:
+    /// deterministic, and `close` takes as long as the deflate pass.
+    Immediate,
+    /// Never: closed files stay uncompressed in RAM.
+    Never,
+}
+
+/// Builds an [`Fs`]; see [`Fs::builder`].
+#[derive(Debug, Clone)]
+pub struct FsBuilder {
+    pub(crate) memory_limit: Option<usize>,
+    pub(crate) level: u32,
+    pub(crate) block_size: usize,
+    pub(crate) policy: CompressionPolicy,
+    pub(crate) lockless: bool,
+    pub(crate) fd_capacity: usize,
+}
+
+impl Default for FsBuilder {
+    fn default() -> Self {
+        FsBuilder {
+            memory_limit: None,
+            level: DEFAULT_LEVEL,
+            block_size: DEFAULT_BLOCK_SIZE,
+            policy: CompressionPolicy::Immediate,
+            lockless: cfg!(feature = "lockless"),
+            fd_capacity: erm_fdtable::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+impl FsBuilder {
+    /// Defaults: no memory limit, level [`DEFAULT_LEVEL`], 256 KiB blocks,
+    /// [`CompressionPolicy::Immediate`], locked backends (lockless with the
+    /// `lockless` cargo feature), 65,536 descriptors.
+    pub fn new() -> FsBuilder {
+        FsBuilder::default()
+    }
+
+    /// Most bytes of file content (raw regions plus compressed streams) the
+    /// store may hold; past it writes, truncates and reopens fail with `ENOSPC`.
+    pub fn memory_limit(mut self, bytes: Option<usize>) -> FsBuilder {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Deflate level (0-12 with libdeflate, the default backend).
+    pub fn compression_level(mut self, level: u32) -> FsBuilder {
+        self.level = level;
+        self
+    }
+
+    /// Uncompressed bytes per compressed block (4 KiB to 16 MiB).
+    pub fn block_size(mut self, bytes: usize) -> FsBuilder {
+        self.block_size = bytes;
+        self
+    }
+
+    /// When closed files are compressed.
+    pub fn compression(mut self, policy: CompressionPolicy) -> FsBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// Lockless registry and fd table (`true`) or the locked ones.
+    pub fn lockless(mut self, on: bool) -> FsBuilder {
+        self.lockless = on;
+        self
+    }
+
+    /// How many descriptors may be open at once (fds are `0..capacity`;
+    /// clamped to [`erm_fdtable::MAX_CAPACITY`]).
+    pub fn fd_capacity(mut self, capacity: usize) -> FsBuilder {
+        self.fd_capacity = capacity;
+        self
+    }
+
+    /// The compressor options these settings give.
+    pub(crate) fn options(&self) -> Options {
+        Options::new().block_size(self.block_size).level(self.level)
+    }
+
+    /// Builds the file system.
+    ///
+    /// # Errors
+    /// `EINVAL` for a block size or level out of range, or a zero fd capacity.
+    pub fn build(self) -> io::Result<Fs> {
+        // Constructing a compressor validates block size and level now, not
+        // at the first close.
+        Compressor::new(self.options())?;
+        if self.fd_capacity == 0 {
+            return Err(crate::errno::err(libc::EINVAL));
+        }
+        Ok(Fs::from_builder(self))
+    }
+}

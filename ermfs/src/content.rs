@@ -1,0 +1,251 @@
+//! The content lifecycle: open (inflate), last close (compress), free.
+//!
+//! Every transition happens under the inode's write lock, together with the
+//! change of its open count, so an open and a last close of the same file
+//! are ordered: an open that comes second inflates what the close packed.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Arc;
+
+use erm_alloc::{MemoryBudget, Region};
+use erm_compress::{Compressor, Decompressor, Index, Options};
+
+use crate::builder::CompressionPolicy;
+use crate::errno::{err, fail};
+use crate::inode::{Body, Content, Inode, Packed};
+use crate::stats::{Counters, add, sub};
+use crate::sync::{Mutex, Ordering, lock, write};
+
+/// Bytes a block may grow by when stored (header, trailer, stored-block
+/// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
+const BLOCK_OVERHEAD: usize = 64;
+
+/// What the file system and every open file description share: the budget,
+/// the compression settings and the counters (no fd table or registry, so
+/// an open file holding it makes no reference cycle).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub budget: Arc<MemoryBudget>,
+    pub options: Options,
+    pub policy: CompressionPolicy,
+    pub counters: Counters,
+    compressors: Mutex<Vec<Compressor>>,
+    decompressors: Mutex<Vec<Decompressor>>,
+}
+
+impl Shared {
+    pub fn new(budget: Arc<MemoryBudget>, options: Options, policy: CompressionPolicy) -> Shared {
+        Shared {
+            budget,
+            options,
+            policy,
+            counters: Counters::default(),
+            compressors: Mutex::new(Vec::new()),
+            decompressors: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes one more open description of file `inode`, inflating a packed
+    /// file into a fresh region (or dropping it when `truncate`).
+    ///
+    /// # Errors
+    /// `ENOENT` if the file was freed meanwhile (unlinked and closed),
+    /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
+    /// corrupt; the file is then unchanged and not counted as open.
+    pub fn acquire(&self, inode: &Inode, truncate: bool) -> io::Result<()> {
+        let mut st = write(&inode.state);
+        let Body::File(content) = &mut st.body else {
+            return Ok(());
+        };
+        match content {
+            Content::Freed => return fail(libc::ENOENT),
+            Content::Raw(region) if truncate => region.resize(0)?,
+            Content::Raw(_) => {}
+            Content::Packed(packed) => {
+                let region = if truncate {
+                    Region::new(&self.budget)
+                } else {
+                    self.inflate(packed)?
+                };
+                self.drop_packed(packed);
+                *content = Content::Raw(region);
+            }
+        }
+        inode.open.fetch_add(1, Ordering::AcqRel);
+        if truncate {
+            let now = std::time::SystemTime::now();
+            st.mtime = now;
+            st.ctime = now;
+        }
+        Ok(())
+    }
+
+    /// Drops one open description of file `inode`; at the last one, frees an
+    /// unlinked file or applies the compression policy.
+    pub fn release(&self, inode: &Inode) {
+        let mut st = write(&inode.state);
+        let Body::File(content) = &mut st.body else {
+            return;
+        };
+        if inode.open.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if inode.nlink() == 0 {
+            self.free(content);
+        } else if self.policy == CompressionPolicy::Immediate {
+            self.pack(content);
+        }
+    }
+
+    /// Frees the content of an unlinked file nobody has open (called by
+    /// unlink and rename-over; the last close frees it otherwise).
+    pub fn free_if_unused(&self, inode: &Inode) {
+        let mut st = write(&inode.state);
+        if let Body::File(content) = &mut st.body {
+            if inode.open.load(Ordering::Acquire) == 0 && inode.nlink() == 0 {
+                self.free(content);
+            }
+        }
+    }
+
+    fn free(&self, content: &mut Content) {
+        if let Content::Packed(packed) = content {
+            self.drop_packed(packed);
+        }
+        // Dropping a region credits its pages to the budget.
+        *content = Content::Freed;
+    }
+
+    /// Credits a packed stream's charge (the caller then drops it).
+    fn drop_packed(&self, packed: &mut Packed) {
+        self.budget.credit(packed.charged);
+        sub(&self.counters.compressed_bytes, packed.charged as u64);
+        packed.charged = 0;
+        packed.stream = Vec::new();
+    }
+
+    /// Compresses a raw region in place of `content`; on any failure the
+    /// raw region stays (its bytes intact).
+    fn pack(&self, content: &mut Content) {
+        let Content::Raw(region) = content else {
+            return;
+        };
+        if region.is_empty() {
+            return; // an empty region holds no memory: nothing to gain
+        }
+        if let Some(packed) = self.compress(region) {
+            add(&self.counters.compressions, 1);
+            add(&self.counters.bytes_deflated, packed.index.raw_len());
+            *content = Content::Packed(packed);
+        }
+    }
+
+    /// Deflates `region` block by block, giving each block's pages back as
+    /// soon as it is compressed. The stream's bytes are charged to the budget
+    /// as each block is appended, so a full budget stops the compression
+    /// (the file then stays raw) instead of passing the limit. A stream that
+    /// is not smaller than the data is dropped and the file kept raw.
+    fn compress(&self, region: &mut Region) -> Option<Packed> {
+        let len = region.len();
+        // Trim the growth reserve first: it is charged and holds no data.
+        let _ = region.resize(len);
+        let block = self.options.get_block_size();
+        let mut comp = match lock(&self.compressors).pop() {
+            Some(c) => c,
+            None => Compressor::new(self.options).ok()?,
+        };
+        // Taken before any page is released, so that putting the bytes back
+        // after a failure can never fail for want of a decompressor.
+        let mut dec = match self.decompressor() {
+            Ok(dec) => dec,
+            Err(_) => {
+                lock(&self.compressors).push(comp);
+                return None;
+            }
+        };
+        // Room for the worst case up front, so the stream never moves while
+        // it grows; untouched capacity costs no RAM and is not charged.
+        let bound = len.saturating_add(len.div_ceil(block).saturating_add(1) * BLOCK_OVERHEAD);
+        let mut stream = Vec::new();
+        let mut charged = 0usize;
+        let mut released = 0usize;
+        let result = stream
+            .try_reserve_exact(bound)
+            .map_err(|_| err(libc::ENOMEM))
+            .and_then(|()| {
+                let mut start = 0;
+                while start < len {
+                    let range: Range<usize> = start..len.min(start + block);
+                    comp.compress(&region.as_slice()[range.clone()], &mut stream, |_| Ok(()))?;
+                    self.budget.try_charge(stream.len() - charged)?;
+                    charged = stream.len();
+                    released += region.release(range.clone())?;
+                    start = range.end;
+                }
+                Index::rebuild(&stream)
+            });
+        lock(&self.compressors).push(comp);
+        let index = match result {
+            Ok(index) if stream.len() < len => index,
+            _ => {
+                // Failed or did not shrink: the released blocks come back from
+                // the stream (none were released for a small file).
+                if released > 0 {
+                    Self::restore(&mut dec, region, &stream);
+                }
+                lock(&self.decompressors).push(dec);
+                self.budget.credit(charged);
+                return None;
+            }
+        };
+        lock(&self.decompressors).push(dec);
+        stream.shrink_to_fit();
+        add(&self.counters.compressed_bytes, charged as u64);
+        Some(Packed {
+            stream,
+            index,
+            charged,
+        })
+    }
+
+    /// Inflates the blocks of a partial stream back into `region`. The
+    /// stream holds only whole members just written in memory (a failed
+    /// `compress` call truncates its partial member), so neither the rebuild
+    /// nor the inflate can fail short of a bug; a debug build checks it.
+    fn restore(dec: &mut Decompressor, region: &mut Region, stream: &[u8]) {
+        let restored = Index::rebuild(stream).and_then(|index| {
+            let end = usize::try_from(index.raw_len()).map_err(|_| err(libc::EFBIG))?;
+            let dst = region
+                .as_mut_slice()
+                .get_mut(..end)
+                .ok_or_else(|| err(libc::EINVAL))?;
+            dec.decompress_into(stream, &index, dst)
+        });
+        debug_assert!(
+            restored.is_ok(),
+            "restoring a stream just written failed: {restored:?}"
+        );
+    }
+
+    fn decompressor(&self) -> io::Result<Decompressor> {
+        match lock(&self.decompressors).pop() {
+            Some(d) => Ok(d),
+            None => Decompressor::new(self.options.get_backend()),
+        }
+    }
+
+    /// Inflates `packed` straight into a fresh region of its size.
+    fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+        let len = usize::try_from(packed.index.raw_len()).map_err(|_| err(libc::EFBIG))?;
+        let mut region = Region::new(&self.budget);
+        region.resize(len)?;
+        let mut dec = self.decompressor()?;
+        let result = dec.decompress_into(&packed.stream, &packed.index, region.as_mut_slice());
+        lock(&self.decompressors).push(dec);
+        result.map_err(|_| err(libc::EIO))?;
+        add(&self.counters.inflations, 1);
+        add(&self.counters.bytes_inflated, len as u64);
+        Ok(region)
+    }
+}

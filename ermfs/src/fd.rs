@@ -1,0 +1,445 @@
+//! Descriptors: `open`, `read`, `write`, `pread`, `pwrite`, `lseek`,
+//! `ftruncate`, `truncate`, `fstat`, `close`, `dup`, `dup2`, `fsync`.
+//!
+//! Data calls take only the file's own lock (shared to read, alone to
+//! write), never a file-system-wide one. `read`, `write` and `lseek` on one
+//! description also take its position lock, as Linux's `f_pos_lock` does,
+//! so concurrent calls through a shared description never reuse an offset.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use erm_fdtable::FdTable;
+
+use crate::content::Shared;
+use crate::errno::{err, fail};
+use crate::fs::{Fs, Inner, Last, gate};
+use crate::inode::{Body, Content, FileType, Inode};
+use crate::namespace::{Stat, stat_of};
+use crate::path::parse;
+use crate::stats::add;
+use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
+
+/// Largest file size and offset (Linux `MAX_LFS_FILESIZE`).
+const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// An open file description: the inode, access mode, flags and its own offset.
+/// Shared by `dup`; the last handle dropped is the file's "close".
+#[derive(Debug)]
+pub(crate) struct OpenFile {
+    inode: Arc<Inode>,
+    shared: Arc<Shared>,
+    /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`.
+    access: i32,
+    append: bool,
+    offset: AtomicI64,
+    /// Orders `read`/`write`/`lseek` through this description.
+    pos: Mutex<()>,
+}
+
+impl OpenFile {
+    fn readable(&self) -> bool {
+        self.access != libc::O_WRONLY
+    }
+    fn writable(&self) -> bool {
+        self.access != libc::O_RDONLY
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if self.inode.kind == FileType::File {
+            self.shared.release(&self.inode);
+        }
+    }
+}
+
+/// Checks a caller's offset (`EINVAL` if negative).
+fn offset_of(offset: i64) -> io::Result<u64> {
+    u64::try_from(offset).map_err(|_| err(libc::EINVAL))
+}
+
+/// Linux's `rw_verify_area`: a transfer whose end would pass `i64::MAX` is `EINVAL`.
+fn verify_area(offset: u64, len: usize) -> io::Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= MAX_OFFSET => Ok(()),
+        _ => fail(libc::EINVAL),
+    }
+}
+
+/// Runs `f` on the raw region of an open file.
+fn with_region<T>(c: &Content, f: impl FnOnce(&erm_alloc::Region) -> T) -> io::Result<T> {
+    match c {
+        Content::Raw(r) => Ok(f(r)),
+        // An open file is always raw; anything else is a bug, reported as EIO.
+        _ => fail(libc::EIO),
+    }
+}
+
+/// Copies from the file at `offset` into `buf`.
+fn read_at(inode: &Inode, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let st = read(&inode.state);
+    let Body::File(content) = &st.body else {
+        return fail(libc::EISDIR);
+    };
+    with_region(content, |r| match usize::try_from(offset) {
+        Ok(off) => r.read_at(off, buf),
+        Err(_) => 0,
+    })
+}
+
+/// Copies `buf` into the file at `offset` (or at its end when `append`);
+/// returns the end offset of the write.
+fn write_at(inode: &Inode, buf: &[u8], offset: u64, append: bool) -> io::Result<u64> {
+    let mut st = write(&inode.state);
+    let Body::File(Content::Raw(region)) = &mut st.body else {
+        return fail(libc::EIO);
+    };
+    let start = if append { region.len() as u64 } else { offset };
+    let end = start
+        .checked_add(buf.len() as u64)
+        .filter(|&e| e <= MAX_OFFSET)
+        .ok_or_else(|| err(libc::EFBIG))?;
+    let start = usize::try_from(start).map_err(|_| err(libc::EFBIG))?;
+    region.write_at(start, buf)?;
+    let now = SystemTime::now();
+    st.mtime = now;
+    st.ctime = now;
+    Ok(end)
+}
+
+/// Sets an open file's length.
+fn truncate_open(inode: &Inode, len: i64) -> io::Result<()> {
+    let len = usize::try_from(offset_of(len)?).map_err(|_| err(libc::EFBIG))?;
+    let mut st = write(&inode.state);
+    let Body::File(Content::Raw(region)) = &mut st.body else {
+        return fail(libc::EISDIR);
+    };
+    region.resize(len)?;
+    let now = SystemTime::now();
+    st.mtime = now;
+    st.ctime = now;
+    Ok(())
+}
+
+impl Inner {
+    fn file(&self, fd: i32) -> io::Result<Arc<OpenFile>> {
+        self.fds.load().get(fd).ok_or_else(|| err(libc::EBADF))
+    }
+
+    fn install(&self, of: Arc<OpenFile>) -> io::Result<i32> {
+        let _gate = gate(self);
+        self.fds.load().insert(of)
+    }
+
+    /// Finds or creates the file for an `O_CREAT` open.
+    fn open_create(&self, path: &Path, flags: i32, mode: u32) -> io::Result<Arc<Inode>> {
+        let parsed = parse(path)?;
+        let p = self.resolve_parent(&parsed)?;
+        let Last::Name(name) = p.last else {
+            return fail(libc::EISDIR);
+        };
+        if p.trailing_slash {
+            return fail(libc::EISDIR);
+        }
+        let existing = match self.child(p.dir(), name)? {
+            Some(inode) => Some(inode),
+            None => {
+                let _ns = lock(&self.ns);
+                match self.child(p.dir(), name)? {
+                    Some(inode) => Some(inode),
+                    None => return self.create(p.dir(), name, FileType::File, mode),
+                }
+            }
+        };
+        match existing {
+            Some(_) if flags & libc::O_EXCL != 0 => fail(libc::EEXIST),
+            Some(inode) => Ok(inode),
+            None => fail(libc::ENOENT),
+        }
+    }
+}
+
+impl Fs {
+    /// Opens `path` and returns a new descriptor (the lowest free one).
+    ///
+    /// `flags`: one access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) ored with
+    /// any of `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
+    /// other bits are ignored. `mode` gives a created file's permission bits.
+    /// Opening a compressed file inflates it into memory first.
+    ///
+    /// # Errors
+    /// `EINVAL` for a bad access mode or `O_CREAT | O_DIRECTORY`, or a NUL in
+    /// the path; `ENOENT`; `EEXIST` with `O_CREAT | O_EXCL`; `EISDIR` when
+    /// opening a directory for writing or creating a path ending in `/`;
+    /// `ENOTDIR` for `O_DIRECTORY` on a file or a file path ending in `/`;
+    /// `ENAMETOOLONG`; `EMFILE` when the table is full; `ENOSPC` when the
+    /// inflated file does not fit the memory limit; `EIO` for a corrupt stream.
+    pub fn open(&self, path: impl AsRef<Path>, flags: i32, mode: u32) -> io::Result<i32> {
+        let access = flags & libc::O_ACCMODE;
+        if access == libc::O_ACCMODE {
+            return fail(libc::EINVAL);
+        }
+        let (creat, directory) = (flags & libc::O_CREAT != 0, flags & libc::O_DIRECTORY != 0);
+        if creat && directory {
+            return fail(libc::EINVAL);
+        }
+        let trunc = flags & libc::O_TRUNC != 0;
+        let inner = &self.inner;
+        // An open that races with an unlink and the last close of the same
+        // file can find the inode already freed; it then starts again.
+        for _ in 0..16 {
+            let inode = if creat {
+                inner.open_create(path.as_ref(), flags, mode)?
+            } else {
+                inner.resolve(path.as_ref())?
+            };
+            if inode.is_dir() {
+                if access != libc::O_RDONLY || trunc {
+                    return fail(libc::EISDIR);
+                }
+            } else {
+                if directory {
+                    return fail(libc::ENOTDIR);
+                }
+                match inner.shared.acquire(&inode, trunc) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                    other => other?,
+                }
+            }
+            let of = Arc::new(OpenFile {
+                inode,
+                shared: Arc::clone(&inner.shared),
+                access,
+                append: flags & libc::O_APPEND != 0,
+                offset: AtomicI64::new(0),
+                pos: Mutex::new(()),
+            });
+            // On EMFILE the description drops here, which closes it.
+            return inner.install(of);
+        }
+        fail(libc::ENOENT)
+    }
+
+    /// Reads into `buf` at the descriptor's offset and advances it; 0 at end of file.
+    ///
+    /// # Errors
+    /// `EBADF` for a bad or write-only descriptor, `EISDIR` for a directory,
+    /// `EINVAL` if the offset plus the length would pass `i64::MAX`.
+    pub fn read(&self, fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+        let of = self.inner.file(fd)?;
+        if of.inode.is_dir() {
+            return fail(libc::EISDIR);
+        }
+        if !of.readable() {
+            return fail(libc::EBADF);
+        }
+        let _pos = lock(&of.pos);
+        let off = offset_of(of.offset.load(Ordering::Acquire))?;
+        verify_area(off, buf.len())?;
+        let n = read_at(&of.inode, buf, off)?;
+        of.offset.fetch_add(n as i64, Ordering::AcqRel);
+        add(&self.inner.shared.counters.bytes_read, n as u64);
+        Ok(n)
+    }
+
+    /// Reads into `buf` at `offset`, leaving the descriptor's offset alone.
+    ///
+    /// # Errors
+    /// `EINVAL` for a negative offset (checked first, as on Linux), then as
+    /// [`read`](Fs::read).
+    pub fn pread(&self, fd: i32, buf: &mut [u8], offset: i64) -> io::Result<usize> {
+        // Linux checks the offset before the descriptor.
+        let offset = offset_of(offset)?;
+        let of = self.inner.file(fd)?;
+        if of.inode.is_dir() {
+            return fail(libc::EISDIR);
+        }
+        if !of.readable() {
+            return fail(libc::EBADF);
+        }
+        verify_area(offset, buf.len())?;
+        let n = read_at(&of.inode, buf, offset)?;
+        add(&self.inner.shared.counters.bytes_read, n as u64);
+        Ok(n)
+    }
+
+    /// Writes `buf` at the descriptor's offset (at the end of file with
+    /// `O_APPEND`, atomically) and advances it. Bytes between the old end and
+    /// the offset read as zeros.
+    ///
+    /// # Errors
+    /// `EBADF` for a bad or read-only descriptor; `EINVAL` if the offset plus
+    /// the length would pass `i64::MAX`; `EFBIG` past the largest region
+    /// ([`erm_alloc::MAX_LEN`], where tmpfs would go on to `i64::MAX`);
+    /// `ENOSPC` over the memory limit (the file is then unchanged).
+    pub fn write(&self, fd: i32, buf: &[u8]) -> io::Result<usize> {
+        let of = self.inner.file(fd)?;
+        if !of.writable() {
+            return fail(libc::EBADF);
+        }
+        let _pos = lock(&of.pos);
+        let off = offset_of(of.offset.load(Ordering::Acquire))?;
+        verify_area(off, buf.len())?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let end = write_at(&of.inode, buf, off, of.append)?;
+        of.offset.store(end as i64, Ordering::Release);
+        add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    /// Writes `buf` at `offset`, leaving the descriptor's offset alone. As on
+    /// Linux, an `O_APPEND` descriptor appends whatever the offset.
+    ///
+    /// # Errors
+    /// `EINVAL` for a negative offset (checked first, as on Linux), then as
+    /// [`write`](Fs::write).
+    pub fn pwrite(&self, fd: i32, buf: &[u8], offset: i64) -> io::Result<usize> {
+        // Linux checks the offset before the descriptor.
+        let off = offset_of(offset)?;
+        let of = self.inner.file(fd)?;
+        if !of.writable() {
+            return fail(libc::EBADF);
+        }
+        verify_area(off, buf.len())?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        write_at(&of.inode, buf, off, of.append)?;
+        add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    /// Moves the descriptor's offset: `SEEK_SET`, `SEEK_CUR`, `SEEK_END`, or
+    /// `SEEK_DATA`/`SEEK_HOLE`, which see the file as one data range (data
+    /// at `offset`, the hole at the end). Returns the new offset.
+    ///
+    /// # Errors
+    /// `EBADF`; `EINVAL` for another `whence` or a negative or overflowing
+    /// result; `ENXIO` for `SEEK_DATA`/`SEEK_HOLE` at or past the end.
+    pub fn lseek(&self, fd: i32, offset: i64, whence: i32) -> io::Result<i64> {
+        let of = self.inner.file(fd)?;
+        let _pos = lock(&of.pos);
+        let size = || -> i64 {
+            match &read(&of.inode.state).body {
+                Body::File(c) => c.len() as i64,
+                Body::Dir(_) => 0,
+            }
+        };
+        let new = match whence {
+            libc::SEEK_SET => Some(offset),
+            libc::SEEK_CUR => of.offset.load(Ordering::Acquire).checked_add(offset),
+            libc::SEEK_END if !of.inode.is_dir() => size().checked_add(offset),
+            libc::SEEK_DATA | libc::SEEK_HOLE if !of.inode.is_dir() => {
+                let size = size();
+                if offset < 0 || offset >= size {
+                    return fail(libc::ENXIO);
+                }
+                Some(if whence == libc::SEEK_DATA {
+                    offset
+                } else {
+                    size
+                })
+            }
+            _ => None,
+        };
+        let new = new.filter(|&n| n >= 0).ok_or_else(|| err(libc::EINVAL))?;
+        of.offset.store(new, Ordering::Release);
+        Ok(new)
+    }
+
+    /// Sets the length of an open file: growing reads back zeros, shrinking
+    /// gives memory back at once.
+    ///
+    /// # Errors
+    /// `EBADF`; `EINVAL` for a negative length, a directory or a descriptor
+    /// not open for writing; `ENOSPC` over the memory limit (file unchanged).
+    pub fn ftruncate(&self, fd: i32, len: i64) -> io::Result<()> {
+        let of = self.inner.file(fd)?;
+        if of.inode.is_dir() || !of.writable() {
+            return fail(libc::EINVAL);
+        }
+        truncate_open(&of.inode, len)
+    }
+
+    /// Sets the length of file `path` (opening it, and so inflating it, for
+    /// the change; the next last close compresses it again).
+    ///
+    /// # Errors
+    /// `EISDIR` for a directory; `EINVAL` for a negative length; the path
+    /// errors of [`open`](Fs::open); `ENOSPC` over the memory limit.
+    pub fn truncate(&self, path: impl AsRef<Path>, len: i64) -> io::Result<()> {
+        let to_zero = offset_of(len)? == 0;
+        let inode = self.inner.resolve(path.as_ref())?;
+        if inode.is_dir() {
+            return fail(libc::EISDIR);
+        }
+        self.inner.shared.acquire(&inode, to_zero)?;
+        let result = truncate_open(&inode, len);
+        self.inner.shared.release(&inode);
+        result
+    }
+
+    /// Metadata of the file open at `fd`.
+    ///
+    /// # Errors
+    /// `EBADF`.
+    pub fn fstat(&self, fd: i32) -> io::Result<Stat> {
+        Ok(stat_of(&self.inner.file(fd)?.inode))
+    }
+
+    /// Closes `fd`. When it was the last descriptor of the file's last open
+    /// description, the compression policy runs (or an unlinked file is freed).
+    ///
+    /// # Errors
+    /// `EBADF` if `fd` is not open.
+    pub fn close(&self, fd: i32) -> io::Result<()> {
+        let of = self
+            .inner
+            .fds
+            .load()
+            .remove(fd)
+            .ok_or_else(|| err(libc::EBADF))?;
+        drop(of);
+        Ok(())
+    }
+
+    /// A new descriptor (the lowest free) for the same open description.
+    ///
+    /// # Errors
+    /// `EBADF`, `EMFILE`.
+    pub fn dup(&self, fd: i32) -> io::Result<i32> {
+        let of = self.inner.file(fd)?;
+        self.inner.install(of)
+    }
+
+    /// Makes `new` refer to the open description of `old`, closing what
+    /// `new` held. Returns `new`.
+    ///
+    /// # Errors
+    /// `EBADF` if `old` is not open or `new` is out of range.
+    pub fn dup2(&self, old: i32, new: i32) -> io::Result<i32> {
+        let of = self.inner.file(old)?;
+        if old == new {
+            return Ok(new);
+        }
+        let replaced = {
+            let _gate = gate(&self.inner);
+            self.inner.fds.load().insert_at(new, of)?
+        };
+        drop(replaced);
+        Ok(new)
+    }
+
+    /// Flushes `fd`: a no-op (the data is in memory), checked for a valid descriptor.
+    ///
+    /// # Errors
+    /// `EBADF`.
+    pub fn fsync(&self, fd: i32) -> io::Result<()> {
+        self.inner.file(fd).map(drop)
+    }
+}

@@ -1,0 +1,289 @@
+//! [`Fs`]: the instance, its tables, path resolution and the mode switch.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use erm_alloc::MemoryBudget;
+use erm_fdtable::{AnyFdTable, FdTable};
+use erm_registry::{AnyRegistry, Config, Name, Registry};
+
+use crate::builder::FsBuilder;
+use crate::content::Shared;
+use crate::errno::{err, fail};
+use crate::fd::OpenFile;
+use crate::inode::{Body, FileType, Inode};
+use crate::path::{Comp, Parsed, parse};
+use crate::stats::{Stats, add, get};
+use crate::sync::{AtomicU64, Mutex, Ordering, RwLock, lock, read, write};
+
+/// Inode number of `/`.
+pub const ROOT_INO: u64 = 1;
+
+/// An in-memory file system. Cheap to clone (one `Arc`); clones share
+/// everything; `Send + Sync`, so any number of threads may call it.
+#[derive(Clone, Debug)]
+pub struct Fs {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The registry type: `(parent ino, name) -> inode`.
+pub(crate) type Names = AnyRegistry<Name, Inode>;
+/// The descriptor table type.
+pub(crate) type Fds = AnyFdTable<OpenFile>;
+
+pub(crate) struct Inner {
+    pub shared: Arc<Shared>,
+    pub names: ArcSwap<Names>,
+    pub fds: ArcSwap<Fds>,
+    pub root: Arc<Inode>,
+    next_ino: AtomicU64,
+    fd_capacity: usize,
+    /// Serializes namespace changes (create, mkdir, rmdir, unlink, rename,
+    /// mode switch). Lookups and the data path never take it.
+    pub ns: Mutex<()>,
+    /// Held shared by every call that adds a descriptor, alone by the mode
+    /// switch, so no descriptor appears while the tables are swapped.
+    pub gate: RwLock<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fs")
+            .field("lockless", &self.lockless())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the last component of a path points, for calls that create or remove it.
+pub(crate) enum Last<'a> {
+    /// The path names `/` itself.
+    Root,
+    /// The path ends in `.`.
+    Dot,
+    /// The path ends in `..`.
+    DotDot,
+    /// An ordinary name in the parent directory.
+    Name(&'a [u8]),
+}
+
+/// A resolved parent directory and the path's last component.
+pub(crate) struct ParentOf<'a> {
+    /// The parent directory, and the chain of directories from `/` to it.
+    pub chain: Vec<Arc<Inode>>,
+    pub last: Last<'a>,
+    pub trailing_slash: bool,
+}
+
+impl ParentOf<'_> {
+    /// The parent directory.
+    pub fn dir(&self) -> &Arc<Inode> {
+        self.chain
+            .last()
+            .expect("a chain always starts at the root")
+    }
+}
+
+fn backend_registry(lockless: bool) -> erm_registry::Backend {
+    if lockless {
+        erm_registry::Backend::Lockless
+    } else {
+        erm_registry::Backend::Locked
+    }
+}
+
+fn backend_fds(lockless: bool) -> erm_fdtable::Backend {
+    if lockless {
+        erm_fdtable::Backend::Lockless
+    } else {
+        erm_fdtable::Backend::Locked
+    }
+}
+
+impl Inner {
+    fn lockless(&self) -> bool {
+        self.fds.load().backend() == erm_fdtable::Backend::Lockless
+    }
+
+    pub fn alloc_ino(&self) -> u64 {
+        self.next_ino.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The child `name` of directory `dir`.
+    pub fn child(&self, dir: &Inode, name: &[u8]) -> io::Result<Option<Arc<Inode>>> {
+        Ok(self.names.load().get(&Name::new(dir.ino, name)?))
+    }
+
+    /// Walks `comps` from `/`, returning the chain of inodes visited (`..`
+    /// pops it, never past `/`).
+    fn walk(&self, comps: &[Comp<'_>]) -> io::Result<Vec<Arc<Inode>>> {
+        let mut chain = vec![Arc::clone(&self.root)];
+        for comp in comps {
+            let cur = chain.last().expect("the chain never loses the root");
+            if !cur.is_dir() {
+                return fail(libc::ENOTDIR);
+            }
+            match comp {
+                Comp::Dot => {}
+                Comp::DotDot => {
+                    if chain.len() > 1 {
+                        chain.pop();
+                    }
+                }
+                Comp::Name(name) => {
+                    let next = self.child(cur, name)?.ok_or_else(|| err(libc::ENOENT))?;
+                    chain.push(next);
+                }
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The inode `path` names.
+    pub fn resolve(&self, path: &Path) -> io::Result<Arc<Inode>> {
+        let parsed = parse(path)?;
+        let mut chain = self.walk(&parsed.comps)?;
+        let inode = chain.pop().expect("the chain never loses the root");
+        if parsed.trailing_slash && !inode.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        Ok(inode)
+    }
+
+    /// The directory holding the last component of `parsed`.
+    pub fn resolve_parent<'a>(&self, parsed: &Parsed<'a>) -> io::Result<ParentOf<'a>> {
+        let (last, init) = match parsed.comps.split_last() {
+            None => (Last::Root, &[][..]),
+            Some((Comp::Dot, init)) => (Last::Dot, init),
+            Some((Comp::DotDot, init)) => (Last::DotDot, init),
+            Some((Comp::Name(n), init)) => (Last::Name(n), init),
+        };
+        let chain = self.walk(init)?;
+        if !chain
+            .last()
+            .expect("the chain never loses the root")
+            .is_dir()
+        {
+            return fail(libc::ENOTDIR);
+        }
+        Ok(ParentOf {
+            chain,
+            last,
+            trailing_slash: parsed.trailing_slash,
+        })
+    }
+}
+
+impl Fs {
+    /// A builder with the defaults (see [`FsBuilder::new`]).
+    pub fn builder() -> FsBuilder {
+        FsBuilder::new()
+    }
+
+    /// A file system with the default settings.
+    pub fn new() -> Fs {
+        Fs::from_builder(FsBuilder::new())
+    }
+
+    pub(crate) fn from_builder(b: FsBuilder) -> Fs {
+        let budget = Arc::new(match b.memory_limit {
+            Some(limit) => MemoryBudget::with_limit(limit),
+            None => MemoryBudget::unlimited(),
+        });
+        let shared = Arc::new(Shared::new(budget, b.options(), b.policy));
+        let root = Arc::new(Inode::new(
+            ROOT_INO,
+            FileType::Dir,
+            0o755,
+            ROOT_INO,
+            Body::Dir(Default::default()),
+        ));
+        add(&shared.counters.dirs, 1);
+        Fs {
+            inner: Arc::new(Inner {
+                shared,
+                names: ArcSwap::from_pointee(AnyRegistry::new(
+                    backend_registry(b.lockless),
+                    Config::default(),
+                )),
+                fds: ArcSwap::from_pointee(AnyFdTable::new(backend_fds(b.lockless), b.fd_capacity)),
+                root,
+                next_ino: AtomicU64::new(ROOT_INO + 1),
+                fd_capacity: b.fd_capacity,
+                ns: Mutex::new(()),
+                gate: RwLock::new(()),
+            }),
+        }
+    }
+
+    /// Whether the lockless backends are in use.
+    pub fn is_lockless(&self) -> bool {
+        self.inner.lockless()
+    }
+
+    /// Switches the registry and the descriptor table to the lockless (`true`)
+    /// or locked backends, migrating every name; a no-op if already there.
+    ///
+    /// # Errors
+    /// `EBUSY` while any descriptor is open; `ENOSPC` if the new registry
+    /// cannot take every entry. Nothing changes on error.
+    pub fn set_lockless_mode(&self, lockless: bool) -> io::Result<()> {
+        let _ns = lock(&self.inner.ns);
+        let _gate = write(&self.inner.gate);
+        if !self.inner.fds.load().is_empty() {
+            return fail(libc::EBUSY);
+        }
+        if self.inner.lockless() == lockless {
+            return Ok(());
+        }
+        let names = self
+            .inner
+            .names
+            .load()
+            .migrate(backend_registry(lockless), Config::default())?;
+        self.inner.names.store(Arc::new(names));
+        self.inner.fds.store(Arc::new(AnyFdTable::new(
+            backend_fds(lockless),
+            self.inner.fd_capacity,
+        )));
+        Ok(())
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.shared.counters;
+        let compressed = get(&c.compressed_bytes);
+        let used = self.inner.shared.budget.used() as u64;
+        Stats {
+            files: get(&c.files),
+            dirs: get(&c.dirs),
+            open_fds: self.inner.fds.load().len() as u64,
+            raw_bytes: used.saturating_sub(compressed),
+            compressed_bytes: compressed,
+            bytes_written: get(&c.bytes_written),
+            bytes_read: get(&c.bytes_read),
+            bytes_deflated: get(&c.bytes_deflated),
+            bytes_inflated: get(&c.bytes_inflated),
+            internal_copies: self.inner.shared.budget.copied_bytes(),
+            compressions: get(&c.compressions),
+            inflations: get(&c.inflations),
+        }
+    }
+
+    /// Bytes of memory charged to this file system (raw plus compressed).
+    pub fn memory_used(&self) -> usize {
+        self.inner.shared.budget.used()
+    }
+}
+
+impl Default for Fs {
+    fn default() -> Self {
+        Fs::new()
+    }
+}
+
+/// Hold the gate shared while adding a descriptor.
+pub(crate) fn gate(inner: &Inner) -> crate::sync::RwLockReadGuard<'_, ()> {
+    read(&inner.gate)
+}

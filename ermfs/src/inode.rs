@@ -1,0 +1,124 @@
+//! Inodes: metadata plus a file's content or a directory's child list, under
+//! the inode's own lock.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use erm_alloc::Region;
+use erm_compress::Index;
+
+use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering, RwLock};
+
+/// What an inode is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+}
+
+/// One file or directory.
+#[derive(Debug)]
+pub(crate) struct Inode {
+    pub ino: u64,
+    pub kind: FileType,
+    /// Permission bits (`0o7777`).
+    pub perm: AtomicU32,
+    /// Names referring to it (files: 1 or 0; dirs: 2 + subdirectories, 0 once removed).
+    pub nlink: AtomicU32,
+    /// Open file descriptions of a file; changed only under `state`'s write
+    /// lock so that the count and the content state move together.
+    pub open: AtomicUsize,
+    /// A directory's parent inode number (itself for `/`).
+    pub parent: AtomicU64,
+    pub state: RwLock<State>,
+}
+
+/// The part of an inode guarded by its lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub atime: SystemTime,
+    pub mtime: SystemTime,
+    pub ctime: SystemTime,
+    pub body: Body,
+}
+
+/// A file's content or a directory's entries.
+#[derive(Debug)]
+pub(crate) enum Body {
+    File(Content),
+    /// Child names, kept sorted (byte order): `readdir` lists them so.
+    Dir(BTreeSet<Box<[u8]>>),
+}
+
+/// Where a file's bytes are.
+#[derive(Debug)]
+pub(crate) enum Content {
+    /// Uncompressed and mutable (always so while the file is open).
+    Raw(Region),
+    /// Compressed after the last close.
+    Packed(Packed),
+    /// Freed: the file was unlinked and its last description closed.
+    Freed,
+}
+
+/// A compressed file: the blocked gzip stream, its index, and what it is charged.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    pub stream: Vec<u8>,
+    pub index: Index,
+    /// Bytes charged to the budget for `stream`.
+    pub charged: usize,
+}
+
+impl Content {
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Raw(r) => r.len() as u64,
+            Content::Packed(p) => p.index.raw_len(),
+            Content::Freed => 0,
+        }
+    }
+
+    /// Bytes of memory charged for it.
+    pub fn resident(&self) -> u64 {
+        match self {
+            Content::Raw(r) => r.capacity() as u64,
+            Content::Packed(p) => p.charged as u64,
+            Content::Freed => 0,
+        }
+    }
+}
+
+impl Inode {
+    /// A new inode of `kind`, with `body`, permission bits `perm`, parent `parent`.
+    pub fn new(ino: u64, kind: FileType, perm: u32, parent: u64, body: Body) -> Inode {
+        let now = SystemTime::now();
+        Inode {
+            ino,
+            kind,
+            perm: AtomicU32::new(perm & 0o7777),
+            nlink: AtomicU32::new(if kind == FileType::Dir { 2 } else { 1 }),
+            open: AtomicUsize::new(0),
+            parent: AtomicU64::new(parent),
+            state: RwLock::new(State {
+                atime: now,
+                mtime: now,
+                ctime: now,
+                body,
+            }),
+        }
+    }
+
+    /// Current link count.
+    pub fn nlink(&self) -> u32 {
+        self.nlink.load(Ordering::Acquire)
+    }
+
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileType::Dir
+    }
+}

@@ -1,0 +1,94 @@
+//! ERMFS core: an in-process RAM file store with a POSIX-shaped descriptor API
+//! that compresses each file when its last descriptor closes.
+//!
+//! An [`Fs`] holds a tree of files and directories in memory. Names live in a
+//! concurrent registry keyed by `(parent inode, name)` (`erm-registry`), like
+//! the kernel's dentry cache: a lookup is one probe per path component and a
+//! directory rename moves one entry. Each directory also keeps its own sorted
+//! child list (under its own lock) for [`Fs::readdir`]. Descriptors come from
+//! an `erm-fdtable` table and point to open file descriptions (inode, access
+//! mode, flags, offset) shared by `dup`. While a file is open its bytes sit
+//! uncompressed in an `erm-alloc` region under the file's own lock: writes
+//! copy each byte once, reads once, no lock is shared between files. On the
+//! last close, [`CompressionPolicy::Immediate`] deflates the region block by
+//! block into the blocked gzip form of `erm-compress`, giving each block's
+//! pages back as soon as it is packed; reopening inflates the stream straight
+//! into a fresh region. Every byte held (raw or compressed) is charged to one
+//! memory budget per `Fs`, so a memory limit turns into `ENOSPC` instead of
+//! an OOM kill. Errors are `io::Error`s carrying the Linux errno.
+//!
+//! Provided:
+//! - [`Fs`], built by [`Fs::builder`] ([`FsBuilder`], [`CompressionPolicy`]);
+//! - descriptor calls: [`open`](Fs::open), [`read`](Fs::read),
+//!   [`write`](Fs::write), [`pread`](Fs::pread), [`pwrite`](Fs::pwrite),
+//!   [`lseek`](Fs::lseek), [`ftruncate`](Fs::ftruncate),
+//!   [`fstat`](Fs::fstat), [`close`](Fs::close), [`dup`](Fs::dup),
+//!   [`dup2`](Fs::dup2), [`fsync`](Fs::fsync);
+//! - path calls: [`mkdir`](Fs::mkdir), [`rmdir`](Fs::rmdir),
+//!   [`unlink`](Fs::unlink), [`rename`](Fs::rename), [`stat`](Fs::stat)
+//!   ([`Stat`]), [`readdir`](Fs::readdir) ([`DirEntry`]),
+//!   [`truncate`](Fs::truncate), [`exists`](Fs::exists);
+//! - [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
+//!   and [`Fs::stats`] ([`Stats`]);
+//! - [`PATH_MAX`], [`NAME_MAX`], [`ROOT_INO`], [`FileType`].
+//!
+//! Paths are bytes; a relative path is resolved against `/` (there is no
+//! working directory); `.` and `..` are resolved during the walk, `..` never
+//! above `/`. Flags and `whence` values are libc's (`libc::O_CREAT`, ...).
+//!
+//! ```
+//! use ermfs::Fs;
+//!
+//! let fs = Fs::builder().memory_limit(Some(64 << 20)).build()?;
+//! fs.mkdir("/logs", 0o755)?;
+//! let fd = fs.open("/logs/a.txt", libc::O_CREAT | libc::O_RDWR, 0o644)?;
+//! fs.write(fd, &b"hello ".repeat(1000))?;
+//! fs.close(fd)?; // last close: compressed now
+//! assert_eq!(fs.stats().compressions, 1);
+//! let fd = fs.open("/logs/a.txt", libc::O_RDONLY, 0)?; // inflated again
+//! let mut buf = [0u8; 6];
+//! assert_eq!(fs.pread(fd, &mut buf, 6)?, 6);
+//! assert_eq!(&buf, b"hello ");
+//! fs.close(fd)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Limitations
+//! This is the foundation of the crate (issue 7, part 1). Not done yet:
+//! - no `std`-shaped layer (`File`, `OpenOptions`, `Metadata`, `ReadDir`),
+//!   no `vfs` feature, no `opendir`/fd-based directory reading;
+//! - no `Background` compression policy and no `settle()`; a reopen inflates
+//!   the whole file (no lazy per-block inflation for read-only opens), on one
+//!   core, and compression runs on one core too;
+//! - a large file that does not shrink is found out only after its deflate
+//!   pass and then inflated back into its region (small files cost nothing);
+//! - compression charges the stream as it grows while the region is still
+//!   charged in full, so near the memory limit a file may stay uncompressed
+//!   (never lost); there is no corrupt-block test hook yet;
+//! - no `export_memfd`, no symlinks, hard links, xattrs, permission checks,
+//!   `chmod`/`utimes`; reads do not update `atime`;
+//! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
+//!   `st_blocks` counts the memory held (raw or compressed), not pages written;
+//! - `O_APPEND` writes are serialized by the file's lock (no atomic range
+//!   reservation yet); namespace changes are serialized by one lock per `Fs`;
+//! - the lifecycle is not yet model-checked with loom.
+
+#![deny(unsafe_code)]
+
+mod builder;
+mod content;
+mod errno;
+mod fd;
+mod fs;
+mod inode;
+mod namespace;
+mod path;
+mod stats;
+mod sync;
+
+pub use builder::{CompressionPolicy, FsBuilder};
+pub use fs::{Fs, ROOT_INO};
+pub use inode::FileType;
+pub use namespace::{DirEntry, Stat};
+pub use path::{NAME_MAX, PATH_MAX};
+pub use stats::Stats;

@@ -1,0 +1,62 @@
+//! Counters and their public snapshot, [`Stats`].
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// A snapshot of an [`Fs`](crate::Fs)'s counters (each exact at rest,
+/// approximate while calls are in flight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Regular files reachable by a name.
+    pub files: u64,
+    /// Directories, `/` included.
+    pub dirs: u64,
+    /// Open descriptors.
+    pub open_fds: u64,
+    /// Bytes charged for uncompressed content (region capacities).
+    pub raw_bytes: u64,
+    /// Bytes charged for compressed streams.
+    pub compressed_bytes: u64,
+    /// Bytes copied from callers into files by `write`/`pwrite`.
+    pub bytes_written: u64,
+    /// Bytes copied from files to callers by `read`/`pread`.
+    pub bytes_read: u64,
+    /// Uncompressed bytes fed to the deflate pass at last close.
+    pub bytes_deflated: u64,
+    /// Uncompressed bytes produced by the inflate pass at reopen.
+    pub bytes_inflated: u64,
+    /// Bytes copied inside regions (size-class moves), beyond the above.
+    pub internal_copies: u64,
+    /// Files compressed so far.
+    pub compressions: u64,
+    /// Files inflated back on reopen so far.
+    pub inflations: u64,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub files: AtomicU64,
+    pub dirs: AtomicU64,
+    pub compressed_bytes: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_deflated: AtomicU64,
+    pub bytes_inflated: AtomicU64,
+    pub compressions: AtomicU64,
+    pub inflations: AtomicU64,
+}
+
+/// Adds `n` to a counter (Relaxed: counters order nothing).
+pub(crate) fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Subtracts `n` from a counter.
+pub(crate) fn sub(c: &AtomicU64, n: u64) {
+    c.fetch_sub(n, Ordering::Relaxed);
+}
+
+/// Reads a counter.
+pub(crate) fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}

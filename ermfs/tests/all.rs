@@ -1,0 +1,13 @@
+//! Integration tests for ermfs, one binary: every behaviour test runs on both
+//! backends (locked and lockless) through [`common::each_fs`].
+#![cfg(not(loom))]
+#![allow(clippy::unwrap_used)]
+
+mod all {
+    pub mod common;
+    mod concurrency;
+    mod differential;
+    mod files;
+    mod lifecycle;
+    mod namespace;
+}
