@@ -1,6 +1,7 @@
 //! Configuration: [`FsBuilder`] and [`CompressionPolicy`].
 
 use std::io;
+use std::time::Duration;
 
 use erm_compress::{Compressor, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, Options};
 
@@ -12,6 +13,15 @@ pub enum CompressionPolicy {
     /// Inside the `close` that drops the last open file description:
     /// deterministic, and `close` takes as long as the deflate pass.
     Immediate,
+    /// By a worker thread (one per [`Fs`], started by the first close that
+    /// needs it, stopped when the last `Fs` clone drops), once the file has
+    /// stayed closed for `delay`: `close` returns at once, and a reopen
+    /// before the delay finds the file still raw and costs nothing.
+    /// [`Fs::settle`] compresses every waiting file at once.
+    Background {
+        /// How long a file stays closed and raw before it is compressed.
+        delay: Duration,
+    },
     /// Never: closed files stay uncompressed in RAM.
     Never,
 }
@@ -42,7 +52,8 @@ impl Default for FsBuilder {
 
 impl FsBuilder {
     /// Defaults: no memory limit, level [`DEFAULT_LEVEL`], 256 KiB blocks,
-    /// [`CompressionPolicy::Immediate`], locked backends (lockless with the
+    /// [`CompressionPolicy::Immediate`] (deterministic and thread-free, where
+    /// DESIGN.md suggests `Background`), locked backends (lockless with the
     /// `lockless` cargo feature), 65,536 descriptors.
     pub fn new() -> FsBuilder {
         FsBuilder::default()

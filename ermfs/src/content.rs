@@ -6,11 +6,12 @@
 
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use erm_alloc::{MemoryBudget, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
+use crate::background::{Background, Scheduled};
 use crate::builder::CompressionPolicy;
 use crate::errno::{err, fail};
 use crate::inode::{Body, Content, Inode, Packed};
@@ -30,20 +31,30 @@ pub(crate) struct Shared {
     pub options: Options,
     pub policy: CompressionPolicy,
     pub counters: Counters,
+    /// The `Background` policy's queue and worker (idle under the others).
+    pub bg: Background,
+    /// This `Shared` itself, handed to the worker when it starts.
+    me: Weak<Shared>,
     compressors: Mutex<Vec<Compressor>>,
     decompressors: Mutex<Vec<Decompressor>>,
 }
 
 impl Shared {
-    pub fn new(budget: Arc<MemoryBudget>, options: Options, policy: CompressionPolicy) -> Shared {
-        Shared {
+    pub fn new(
+        budget: Arc<MemoryBudget>,
+        options: Options,
+        policy: CompressionPolicy,
+    ) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
             budget,
             options,
             policy,
             counters: Counters::default(),
+            bg: Background::default(),
+            me: me.clone(),
             compressors: Mutex::new(Vec::new()),
             decompressors: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// Takes one more open description of file `inode`, inflating a packed
@@ -83,8 +94,10 @@ impl Shared {
 
     /// Drops one open description of file `inode`; at the last one, frees an
     /// unlinked file or applies the compression policy.
-    pub fn release(&self, inode: &Inode) {
+    pub fn release(&self, inode: &Arc<Inode>) {
         let mut st = write(&inode.state);
+        st.closes = st.closes.wrapping_add(1);
+        let closes = st.closes;
         let Body::File(content) = &mut st.body else {
             return;
         };
@@ -93,8 +106,20 @@ impl Shared {
         }
         if inode.nlink() == 0 {
             self.free(content);
-        } else if self.policy == CompressionPolicy::Immediate {
-            self.pack(content);
+            return;
+        }
+        match self.policy {
+            CompressionPolicy::Immediate => self.pack(content),
+            CompressionPolicy::Never => {}
+            CompressionPolicy::Background { delay } => {
+                if matches!(content, Content::Raw(r) if r.is_empty()) {
+                    return; // nothing to gain, as in `pack`
+                }
+                match self.bg.schedule(&self.me, inode, closes, delay) {
+                    Scheduled::Queued | Scheduled::Stopped => {}
+                    Scheduled::NoWorker => self.pack(content),
+                }
+            }
         }
     }
 
@@ -127,7 +152,7 @@ impl Shared {
 
     /// Compresses a raw region in place of `content`; on any failure the
     /// raw region stays (its bytes intact).
-    fn pack(&self, content: &mut Content) {
+    pub fn pack(&self, content: &mut Content) {
         let Content::Raw(region) = content else {
             return;
         };

@@ -48,6 +48,13 @@ pub(crate) struct Inner {
     pub gate: RwLock<()>,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Before the tables drop: the worker must not outlive the last `Fs`.
+        self.shared.bg.stop();
+    }
+}
+
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fs")
@@ -191,7 +198,7 @@ impl Fs {
             Some(limit) => MemoryBudget::with_limit(limit),
             None => MemoryBudget::unlimited(),
         });
-        let shared = Arc::new(Shared::new(budget, b.options(), b.policy));
+        let shared = Shared::new(budget, b.options(), b.policy);
         let root = Arc::new(Inode::new(
             ROOT_INO,
             FileType::Dir,
@@ -267,6 +274,7 @@ impl Fs {
             bytes_inflated: get(&c.bytes_inflated),
             internal_copies: self.inner.shared.budget.copied_bytes(),
             compressions: get(&c.compressions),
+            pending_compressions: self.inner.shared.bg.pending() as u64,
             inflations: get(&c.inflations),
         }
     }

@@ -32,6 +32,8 @@ pub(crate) struct Inode {
     pub open: AtomicUsize,
     /// A directory's parent inode number (itself for `/`).
     pub parent: AtomicU64,
+    /// Creation time (never changes).
+    pub btime: SystemTime,
     pub state: RwLock<State>,
 }
 
@@ -41,6 +43,9 @@ pub(crate) struct State {
     pub atime: SystemTime,
     pub mtime: SystemTime,
     pub ctime: SystemTime,
+    /// Last closes of the file so far: a background job queued at close
+    /// number `n` is stale once this is past `n`.
+    pub closes: u64,
     pub body: Body,
 }
 
@@ -103,10 +108,12 @@ impl Inode {
             nlink: AtomicU32::new(if kind == FileType::Dir { 2 } else { 1 }),
             open: AtomicUsize::new(0),
             parent: AtomicU64::new(parent),
+            btime: now,
             state: RwLock::new(State {
                 atime: now,
                 mtime: now,
                 ctime: now,
+                closes: 0,
                 body,
             }),
         }

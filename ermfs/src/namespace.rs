@@ -42,6 +42,8 @@ pub struct Stat {
     pub mtime: SystemTime,
     /// Last content or metadata change.
     pub ctime: SystemTime,
+    /// Creation (birth) time.
+    pub btime: SystemTime,
 }
 
 /// One `readdir` entry.
@@ -76,6 +78,7 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
         atime: st.atime,
         mtime: st.mtime,
         ctime: st.ctime,
+        btime: inode.btime,
     }
 }
 

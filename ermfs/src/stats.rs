@@ -28,6 +28,9 @@ pub struct Stats {
     pub internal_copies: u64,
     /// Files compressed so far.
     pub compressions: u64,
+    /// Closed files queued by the `Background` policy (stale jobs of files
+    /// reopened since included, until the worker drops them).
+    pub pending_compressions: u64,
     /// Files inflated back on reopen so far.
     pub inflations: u64,
 }

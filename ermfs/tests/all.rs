@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod all {
+    mod background;
     pub mod common;
     mod concurrency;
     mod differential;
     mod files;
     mod lifecycle;
     mod namespace;
+    mod std_api;
 }
