@@ -6,6 +6,7 @@ use crate::util::{cargo, exec};
 const DEMOS: &[(&str, &str)] = &[
     ("erm-alloc", "alloc_demo"),
     ("erm-compress", "compress_demo"),
+    ("ermfs", "ermfs_demo"),
 ];
 
 pub fn run() -> Result<(), String> {
