@@ -7,6 +7,7 @@ mod all {
     mod background;
     pub mod common;
     mod concurrency;
+    mod copies;
     mod differential;
     mod files;
     mod lifecycle;
