@@ -6,32 +6,8 @@ use std::hint::black_box;
 use std::io;
 use std::time::Duration;
 
-use erm_bench::{Report, Row, SplitMix64, compare, quick, time};
+use erm_bench::{Report, Row, SplitMix64, compare, corpus, quick, repeat_to, time};
 use erm_compress::{Backend, Compressor, Decompressor, Index, Options};
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
-
-/// All corpus data files (not README.md/SHA256SUMS), concatenated in name order.
-fn corpus() -> io::Result<Vec<u8>> {
-    let mut paths: Vec<_> = std::fs::read_dir(CORPUS)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    paths.sort();
-    let mut all = Vec::new();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name == "README.md" || name == "SHA256SUMS" {
-            continue;
-        }
-        all.extend_from_slice(&std::fs::read(&p)?);
-    }
-    Ok(all)
-}
-
-/// `len` bytes made by repeating `src`.
-fn repeat_to(src: &[u8], len: usize) -> Vec<u8> {
-    src.iter().copied().cycle().take(len).collect()
-}
 
 /// Output room for one raw deflate stream of `n` bytes (all backends fit).
 fn bound(n: usize) -> usize {

@@ -2,7 +2,9 @@
 //! `memcpy`, close and reopen against one raw deflate/inflate call, memory at
 //! rest and during close, and open/close scaling in both lock modes.
 
-use erm_bench::{Report, Row, SplitMix64, compare, median, quick, resident_bytes, time};
+use erm_bench::{
+    Report, Row, SplitMix64, compare, corpus, median, quick, repeat_to, resident_bytes, time,
+};
 use erm_compress::{Backend, DEFAULT_LEVEL};
 use ermfs::{CompressionPolicy, Fs};
 use std::fs::File;
@@ -12,27 +14,6 @@ use std::os::fd::FromRawFd;
 use std::os::unix::fs::FileExt;
 
 const MIB: usize = 1 << 20;
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
-
-/// All corpus data files, concatenated in name order.
-fn corpus() -> io::Result<Vec<u8>> {
-    let mut paths: Vec<_> = std::fs::read_dir(CORPUS)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    paths.sort();
-    let mut all = Vec::new();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name != "README.md" && name != "SHA256SUMS" {
-            all.extend_from_slice(&std::fs::read(&p)?);
-        }
-    }
-    Ok(all)
-}
-
-fn repeat_to(src: &[u8], len: usize) -> Vec<u8> {
-    src.iter().copied().cycle().take(len).collect()
-}
 
 /// A memfd as a `File`: a real tmpfs file with no name on disk.
 fn memfd() -> io::Result<File> {

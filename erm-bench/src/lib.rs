@@ -17,6 +17,7 @@
 //! - [`compare`]: interleaved, warmed-up, median-of-samples timing of two closures;
 //! - [`quick`]: whether the run is `--quick` (CI smoke run);
 //! - [`resident_bytes`]: the process's resident set, read from the kernel;
+//! - [`corpus`] and [`repeat_to`]: the shared corpus as one buffer, and inputs of any size made from it;
 //! - [`SplitMix64`]: a tiny seeded generator so every run sees the same inputs.
 //!
 //! # Limitations
@@ -282,6 +283,31 @@ pub fn median(samples: &mut [Duration]) -> Duration {
         _ if n % 2 == 1 => samples[n / 2],
         _ => (samples[n / 2 - 1] + samples[n / 2]) / 2,
     }
+}
+
+/// The shared benchmark corpus (`../shared/corpus` beside the checkout).
+pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+
+/// Every data file of the corpus (not its README.md or SHA256SUMS),
+/// concatenated in name order.
+pub fn corpus() -> io::Result<Vec<u8>> {
+    let mut paths: Vec<_> = std::fs::read_dir(CORPUS_DIR)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    paths.sort();
+    let mut all = Vec::new();
+    for p in paths {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name != "README.md" && name != "SHA256SUMS" {
+            all.extend_from_slice(&std::fs::read(&p)?);
+        }
+    }
+    Ok(all)
+}
+
+/// `len` bytes made by repeating `src` (which must not be empty).
+pub fn repeat_to(src: &[u8], len: usize) -> Vec<u8> {
+    src.iter().copied().cycle().take(len).collect()
 }
 
 /// The process's resident set in bytes, from `/proc/self/statm`.
