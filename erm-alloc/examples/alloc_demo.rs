@@ -1,18 +1,8 @@
 //! erm-alloc demo: a region grows from 1 KiB to 256 MiB and back, with the
 //! resident size read from the kernel at each step and the internal copies counted.
 
-use erm_alloc::{MemoryBudget, Region, page_size};
+use erm_alloc::{MemoryBudget, Region, resident_bytes};
 use std::sync::Arc;
-
-fn resident() -> std::io::Result<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(0);
-    Ok(pages * page_size())
-}
 
 fn human(bytes: usize) -> String {
     match bytes {
@@ -25,7 +15,7 @@ fn human(bytes: usize) -> String {
 fn main() -> std::io::Result<()> {
     let budget = Arc::new(MemoryBudget::unlimited());
     let mut region = Region::new(&budget);
-    let base = resident()?;
+    let base = resident_bytes()?;
     println!(
         "{:>10}  {:>10}  {:>8}  {:>12}  {:>12}",
         "length", "capacity", "kind", "RSS delta", "copied"
@@ -36,7 +26,7 @@ fn main() -> std::io::Result<()> {
             human(region.len()),
             human(region.capacity()),
             format!("{:?}", region.kind()),
-            human(resident()?.saturating_sub(base)),
+            human(resident_bytes()?.saturating_sub(base)),
             human(budget.copied_bytes() as usize),
         );
         Ok(())

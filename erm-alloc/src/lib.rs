@@ -18,7 +18,8 @@
 //!   ([`Region::new_memfd`]);
 //! - [`MemoryBudget`] and [`BudgetStats`]: the shared account, its optional
 //!   limit, its peak, and the count of bytes copied internally;
-//! - [`page_size`].
+//! - [`page_size`], and [`resident_bytes`]: what the kernel says this process
+//!   holds in RAM, the figure tests, demos and benchmarks check against.
 //!
 //! # Limitations
 //! - Linux only (`mremap`, `memfd_create`, `MADV_DONTNEED`).
@@ -46,4 +47,22 @@ pub use region::{MAX_LEN, Region, RegionKind};
 pub fn page_size() -> usize {
     static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *PAGE.get_or_init(sys::page_size)
+}
+
+/// The process's resident set in bytes, as the kernel counts it
+/// (`/proc/self/statm`, second field, times the page size): the figure that
+/// says whether memory really went back to the OS, not just out of a counter.
+pub fn resident_bytes() -> std::io::Result<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "unexpected /proc/self/statm",
+            )
+        })?;
+    Ok(pages * page_size())
 }

@@ -84,7 +84,7 @@ fn check_invariants(region: &Region, model: &[u8], budget: &MemoryBudget) {
         RegionKind::Pages | RegionKind::Memfd => assert_eq!(region.capacity() % page_size(), 0),
     }
     if let Some(fd) = region.memfd() {
-        let stat = rustix_fstat_size(fd);
+        let stat = memfd_size(fd);
         assert_eq!(
             stat,
             region.capacity() as u64,
@@ -98,7 +98,7 @@ fn check_invariants(region: &Region, model: &[u8], budget: &MemoryBudget) {
     );
 }
 
-fn rustix_fstat_size(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+fn memfd_size(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
     // std can stat a borrowed fd through a duplicate File without unsafe.
     let file = std::fs::File::from(fd.try_clone_to_owned().expect("dup"));
     file.metadata().expect("fstat").len()

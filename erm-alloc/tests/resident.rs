@@ -4,37 +4,27 @@
 //! process can add noise; the margins below are a quarter of the sizes moved.
 
 use crate::{BACKINGS, region};
-use erm_alloc::{MemoryBudget, page_size};
+use erm_alloc::{MemoryBudget, resident_bytes};
 use std::sync::Arc;
 
 const MIB: usize = 1 << 20;
-
-fn resident() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("procfs is mounted");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .expect("statm format");
-    pages * page_size()
-}
 
 #[test]
 fn shrinking_returns_pages_to_the_os() {
     for backing in BACKINGS {
         let budget = Arc::new(MemoryBudget::unlimited());
         let mut r = region(backing, &budget);
-        let before = resident();
+        let before = resident_bytes().expect("procfs is mounted");
         r.resize(128 * MIB).expect("grow");
         r.as_mut_slice().fill(1); // touch every page
-        let grown = resident();
+        let grown = resident_bytes().expect("procfs is mounted");
         assert!(
             grown >= before + 96 * MIB,
             "{backing:?}: touching 128 MiB raised RSS by only {}",
             grown - before
         );
         r.resize(MIB).expect("shrink");
-        let shrunk = resident();
+        let shrunk = resident_bytes().expect("procfs is mounted");
         assert!(
             shrunk + 96 * MIB <= grown,
             "{backing:?}: shrinking gave back only {}",
@@ -51,13 +41,13 @@ fn release_returns_a_ranges_pages_to_the_os() {
         let mut r = region(backing, &budget);
         r.resize(128 * MIB).expect("grow");
         r.as_mut_slice().fill(2);
-        let before = resident();
+        let before = resident_bytes().expect("procfs is mounted");
         // Release block by block, as the compressor does.
         for block in 0..128 {
             let released = r.release(block * MIB..(block + 1) * MIB).expect("release");
             assert_eq!(released, MIB);
         }
-        let after = resident();
+        let after = resident_bytes().expect("procfs is mounted");
         assert!(
             after + 96 * MIB <= before,
             "{backing:?}: release gave back only {}",
@@ -77,9 +67,9 @@ fn dropping_returns_everything() {
     let mut r = region(crate::Backing::Anonymous, &budget);
     r.resize(128 * MIB).expect("grow");
     r.as_mut_slice().fill(3);
-    let before = resident();
+    let before = resident_bytes().expect("procfs is mounted");
     drop(r);
-    let after = resident();
+    let after = resident_bytes().expect("procfs is mounted");
     assert!(
         after + 96 * MIB <= before,
         "drop gave back only {}",

@@ -310,16 +310,7 @@ pub fn repeat_to(src: &[u8], len: usize) -> Vec<u8> {
     src.iter().copied().cycle().take(len).collect()
 }
 
-/// The process's resident set in bytes, from `/proc/self/statm`.
-pub fn resident_bytes() -> io::Result<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/statm"))?;
-    Ok(pages * erm_alloc::page_size())
-}
+pub use erm_alloc::resident_bytes;
 
 /// SplitMix64: a tiny, fast, seeded generator, so every run sees the same inputs.
 #[derive(Debug, Clone)]

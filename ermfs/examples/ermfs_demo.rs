@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use erm_alloc::page_size;
+use erm_alloc::resident_bytes;
 use ermfs::{CompressionPolicy, Fs};
 
 /// The shared corpus (read-only).
@@ -21,17 +21,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// Resident set size of this process, from `/proc/self/statm`.
-fn resident() -> std::io::Result<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(0);
-    Ok(pages * page_size())
 }
 
 fn mib(bytes: f64) -> String {
@@ -67,7 +56,7 @@ fn run(
             delay: Duration::from_millis(50),
         })
         .build()?;
-    let base = resident()?;
+    let base = resident_bytes()?;
     let start = Instant::now();
     let mut raw = 0u64;
     for copy in 0..COPIES {
@@ -83,7 +72,7 @@ fn run(
     fs.settle();
     let settle = start.elapsed();
     let stats = fs.stats();
-    let rss_delta = resident()? as i64 - base as i64;
+    let rss_delta = resident_bytes()? as i64 - base as i64;
 
     let start = Instant::now();
     let mut verified = 0;
