@@ -125,6 +125,9 @@ mod path;
 mod stats;
 pub mod std_api;
 mod sync;
+// mod: vfs (helper conformance)
+// mod: capi (helper capi)
+// mod: export (lead)
 
 pub use builder::{CompressionPolicy, FsBuilder};
 pub use fs::{Fs, ROOT_INO};

@@ -13,4 +13,6 @@ mod all {
     mod lifecycle;
     mod namespace;
     mod std_api;
+    // mod: namespace_kernel (helper conformance)
+    // mod: export (lead)
 }

@@ -1,0 +1,1 @@
+//! memfd mechanics for ERMFS (skeleton; issue 8 fills it in).
