@@ -14,7 +14,7 @@ use erm_compress::{Compressor, Decompressor, Index, Options};
 use crate::background::{Background, Scheduled};
 use crate::builder::CompressionPolicy;
 use crate::errno::{err, fail};
-use crate::inode::{Body, Content, Inode, Packed};
+use crate::inode::{Body, Content, Inode, Lazy, Packed};
 use crate::stats::{Counters, add, sub};
 use crate::sync::{Mutex, Ordering, lock, write};
 
@@ -57,32 +57,24 @@ impl Shared {
         })
     }
 
-    /// Takes one more open description of file `inode`, inflating a packed
-    /// file into a fresh region (or dropping it when `truncate`).
+    /// Takes one more open description of file `inode`. A packed file opened
+    /// for writing is inflated into a fresh region (or dropped when
+    /// `truncate`); opened read-only it stays packed and gets a region its
+    /// reads fill block by block ([`Shared::fill`]).
     ///
     /// # Errors
     /// `ENOENT` if the file was freed meanwhile (unlinked and closed),
     /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
     /// corrupt; the file is then unchanged and not counted as open.
-    pub fn acquire(&self, inode: &Inode, truncate: bool) -> io::Result<()> {
+    pub fn acquire(&self, inode: &Inode, writable: bool, truncate: bool) -> io::Result<()> {
         let mut st = write(&inode.state);
         let Body::File(content) = &mut st.body else {
             return Ok(());
         };
-        match content {
-            Content::Freed => return fail(libc::ENOENT),
-            Content::Raw(region) if truncate => region.resize(0)?,
-            Content::Raw(_) => {}
-            Content::Packed(packed) => {
-                let region = if truncate {
-                    Region::new(&self.budget)
-                } else {
-                    self.inflate(packed)?
-                };
-                self.drop_packed(packed);
-                *content = Content::Raw(region);
-            }
-        }
+        let old = std::mem::replace(content, Content::Freed);
+        let (new, result) = self.open_content(old, writable, truncate);
+        *content = new;
+        result?;
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
             let now = std::time::SystemTime::now();
@@ -90,6 +82,99 @@ impl Shared {
             st.ctime = now;
         }
         Ok(())
+    }
+
+    /// The content after one more open, and whether the open may go on (on
+    /// an error the content comes back as it was).
+    fn open_content(
+        &self,
+        content: Content,
+        writable: bool,
+        truncate: bool,
+    ) -> (Content, io::Result<()>) {
+        match content {
+            Content::Freed => (Content::Freed, fail(libc::ENOENT)),
+            Content::Raw(mut region) => {
+                let result = if truncate { region.resize(0) } else { Ok(()) };
+                (Content::Raw(region), result)
+            }
+            other if truncate => {
+                self.discard(other);
+                (Content::Raw(Region::new(&self.budget)), Ok(()))
+            }
+            Content::Packed(packed) if writable || packed.index.raw_len() == 0 => {
+                match self.inflate(&packed) {
+                    Ok(region) => {
+                        self.drop_packed(packed);
+                        (Content::Raw(region), Ok(()))
+                    }
+                    Err(e) => (Content::Packed(packed), Err(e)),
+                }
+            }
+            Content::Packed(packed) => match self.sized_region(&packed) {
+                Ok(region) => {
+                    add(&self.counters.lazy_opens, 1);
+                    let filled = vec![false; packed.index.blocks().len()];
+                    let lazy = Lazy {
+                        packed,
+                        region,
+                        filled,
+                    };
+                    (Content::Lazy(lazy), Ok(()))
+                }
+                Err(e) => (Content::Packed(packed), Err(e)),
+            },
+            Content::Lazy(mut lazy) if writable => {
+                let all = 0..lazy.filled.len();
+                match self.fill(&mut lazy, all) {
+                    Ok(()) => {
+                        add(&self.counters.inflations, 1);
+                        self.drop_packed(lazy.packed);
+                        (Content::Raw(lazy.region), Ok(()))
+                    }
+                    Err(e) => (Content::Lazy(lazy), Err(e)),
+                }
+            }
+            lazy @ Content::Lazy(_) => (lazy, Ok(())),
+        }
+    }
+
+    /// Inflates the blocks of `lazy` in `blocks` not inflated yet, each
+    /// straight into its place in the region.
+    ///
+    /// # Errors
+    /// `EIO` if a block is corrupt (the blocks before it stay inflated; the
+    /// corrupt one is tried again by the next read that touches it).
+    pub fn fill(&self, lazy: &mut Lazy, blocks: Range<usize>) -> io::Result<()> {
+        if lazy.is_filled(blocks.clone()) {
+            return Ok(());
+        }
+        let mut dec = self.decompressor()?;
+        let bs = lazy.packed.index.block_size();
+        let mut result = Ok(());
+        for i in blocks {
+            if lazy.filled.get(i) != Some(&false) {
+                continue;
+            }
+            let raw_len = lazy.packed.index.blocks()[i].raw_len as usize;
+            let dst = lazy
+                .region
+                .as_mut_slice()
+                .get_mut(i * bs..i * bs + raw_len)
+                .ok_or_else(|| err(libc::EIO));
+            result = dst.and_then(|dst| {
+                dec.inflate_block(&lazy.packed.stream, &lazy.packed.index, i, dst)
+                    .map_err(|_| err(libc::EIO))
+            });
+            if result.is_err() {
+                break;
+            }
+            lazy.filled[i] = true;
+            add(&self.counters.bytes_inflated, raw_len as u64);
+            add(&self.counters.blocks_inflated, 1);
+        }
+        lock(&self.decompressors).push(dec);
+        result
     }
 
     /// Drops one open description of file `inode`; at the last one, frees an
@@ -106,6 +191,13 @@ impl Shared {
         }
         if inode.nlink() == 0 {
             self.free(content);
+            return;
+        }
+        if let Content::Lazy(_) = content {
+            // Only read: the stream is still the file. The region goes.
+            if let Content::Lazy(lazy) = std::mem::replace(content, Content::Freed) {
+                *content = Content::Packed(lazy.packed);
+            }
             return;
         }
         match self.policy {
@@ -135,19 +227,23 @@ impl Shared {
     }
 
     fn free(&self, content: &mut Content) {
-        if let Content::Packed(packed) = content {
-            self.drop_packed(packed);
-        }
-        // Dropping a region credits its pages to the budget.
-        *content = Content::Freed;
+        self.discard(std::mem::replace(content, Content::Freed));
     }
 
-    /// Credits a packed stream's charge (the caller then drops it).
-    fn drop_packed(&self, packed: &mut Packed) {
+    /// Drops `content`, crediting what it was charged (a region credits
+    /// its pages itself when dropped).
+    fn discard(&self, content: Content) {
+        match content {
+            Content::Packed(packed) => self.drop_packed(packed),
+            Content::Lazy(lazy) => self.drop_packed(lazy.packed),
+            Content::Raw(_) | Content::Freed => {}
+        }
+    }
+
+    /// Credits a packed stream's charge and drops it.
+    fn drop_packed(&self, packed: Packed) {
         self.budget.credit(packed.charged);
         sub(&self.counters.compressed_bytes, packed.charged as u64);
-        packed.charged = 0;
-        packed.stream = Vec::new();
     }
 
     /// Compresses a raw region in place of `content`; on any failure the
@@ -159,7 +255,11 @@ impl Shared {
         if region.is_empty() {
             return; // an empty region holds no memory: nothing to gain
         }
-        if let Some(packed) = self.compress(region) {
+        let started = std::time::Instant::now();
+        let packed = self.compress(region);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        add(&self.counters.compress_nanos, nanos);
+        if let Some(packed) = packed {
             add(&self.counters.compressions, 1);
             add(&self.counters.bytes_deflated, packed.index.raw_len());
             *content = Content::Packed(packed);
@@ -260,17 +360,24 @@ impl Shared {
         }
     }
 
-    /// Inflates `packed` straight into a fresh region of its size.
-    fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+    /// A fresh region of `packed`'s size (charged in full; untouched pages
+    /// hold no RAM).
+    fn sized_region(&self, packed: &Packed) -> io::Result<Region> {
         let len = usize::try_from(packed.index.raw_len()).map_err(|_| err(libc::EFBIG))?;
         let mut region = Region::new(&self.budget);
         region.resize(len)?;
+        Ok(region)
+    }
+
+    /// Inflates `packed` straight into a fresh region of its size.
+    fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+        let mut region = self.sized_region(packed)?;
         let mut dec = self.decompressor()?;
         let result = dec.decompress_into(&packed.stream, &packed.index, region.as_mut_slice());
         lock(&self.decompressors).push(dec);
         result.map_err(|_| err(libc::EIO))?;
         add(&self.counters.inflations, 1);
-        add(&self.counters.bytes_inflated, len as u64);
+        add(&self.counters.bytes_inflated, region.len() as u64);
         Ok(region)
     }
 }

@@ -69,24 +69,55 @@ fn verify_area(offset: u64, len: usize) -> io::Result<()> {
     }
 }
 
-/// Runs `f` on the raw region of an open file.
-fn with_region<T>(c: &Content, f: impl FnOnce(&erm_alloc::Region) -> T) -> io::Result<T> {
-    match c {
-        Content::Raw(r) => Ok(f(r)),
-        // An open file is always raw; anything else is a bug, reported as EIO.
-        _ => fail(libc::EIO),
+/// Runs `f` on the file's bytes in `offset..offset + len`, clamped to its
+/// end (empty at or past it), under the file's shared lock. A read-only open
+/// of a compressed file first inflates the blocks the range touches (under
+/// the exclusive lock, once per block).
+fn view<T>(
+    shared: &Shared,
+    inode: &Inode,
+    offset: u64,
+    len: usize,
+    f: impl FnOnce(&[u8]) -> T,
+) -> io::Result<T> {
+    fn clamp(bytes: &[u8], offset: u64, len: usize) -> &[u8] {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
+        &bytes[start..end]
+    }
+    {
+        let st = read(&inode.state);
+        match &st.body {
+            Body::Dir(_) => return fail(libc::EISDIR),
+            Body::File(Content::Raw(r)) => return Ok(f(clamp(r.as_slice(), offset, len))),
+            Body::File(Content::Lazy(l)) if l.is_filled(l.blocks(offset, len)) => {
+                return Ok(f(clamp(l.region.as_slice(), offset, len)));
+            }
+            Body::File(Content::Lazy(_)) => {} // blocks to inflate first
+            // An open file is raw or lazy; anything else is a bug, reported as EIO.
+            Body::File(_) => return fail(libc::EIO),
+        }
+    }
+    let mut st = write(&inode.state);
+    match &mut st.body {
+        Body::File(Content::Lazy(l)) => {
+            shared.fill(l, l.blocks(offset, len))?;
+            Ok(f(clamp(l.region.as_slice(), offset, len)))
+        }
+        // A writable open may have inflated it in full meanwhile.
+        Body::File(Content::Raw(r)) => Ok(f(clamp(r.as_slice(), offset, len))),
+        Body::Dir(_) => fail(libc::EISDIR),
+        Body::File(_) => fail(libc::EIO),
     }
 }
 
 /// Copies from the file at `offset` into `buf`.
-fn read_at(inode: &Inode, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let st = read(&inode.state);
-    let Body::File(content) = &st.body else {
-        return fail(libc::EISDIR);
-    };
-    with_region(content, |r| match usize::try_from(offset) {
-        Ok(off) => r.read_at(off, buf),
-        Err(_) => 0,
+fn read_at(shared: &Shared, inode: &Inode, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    view(shared, inode, offset, buf.len(), |bytes| {
+        buf[..bytes.len()].copy_from_slice(bytes);
+        bytes.len()
     })
 }
 
@@ -204,7 +235,10 @@ impl Fs {
                 if directory {
                     return fail(libc::ENOTDIR);
                 }
-                match inner.shared.acquire(&inode, trunc) {
+                match inner
+                    .shared
+                    .acquire(&inode, access != libc::O_RDONLY, trunc)
+                {
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
                     other => other?,
                 }
@@ -239,7 +273,7 @@ impl Fs {
         let _pos = lock(&of.pos);
         let off = offset_of(of.offset.load(Ordering::Acquire))?;
         verify_area(off, buf.len())?;
-        let n = read_at(&of.inode, buf, off)?;
+        let n = read_at(&of.shared, &of.inode, buf, off)?;
         of.offset.fetch_add(n as i64, Ordering::AcqRel);
         add(&self.inner.shared.counters.bytes_read, n as u64);
         Ok(n)
@@ -261,9 +295,45 @@ impl Fs {
             return fail(libc::EBADF);
         }
         verify_area(offset, buf.len())?;
-        let n = read_at(&of.inode, buf, offset)?;
+        let n = read_at(&of.shared, &of.inode, buf, offset)?;
         add(&self.inner.shared.counters.bytes_read, n as u64);
         Ok(n)
+    }
+
+    /// Runs `f` on the file's bytes in `offset..offset + len` (clamped to
+    /// the end of file: shorter, or empty, there) without copying them: the
+    /// borrowed view of a read. The descriptor's offset does not move. The
+    /// file's shared lock is held while `f` runs, so writers of this file
+    /// wait for it: keep `f` short.
+    ///
+    /// ```
+    /// let fs = ermfs::Fs::new();
+    /// let fd = fs.open("/a", libc::O_CREAT | libc::O_RDWR, 0o644)?;
+    /// fs.write(fd, b"hello world")?;
+    /// let sum = fs.with_bytes(fd, 6, 100, |b| b.iter().map(|&x| u32::from(x)).sum::<u32>())?;
+    /// assert_eq!(sum, b"world".iter().map(|&x| u32::from(x)).sum::<u32>());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`pread`](Fs::pread); `EIO` if a compressed block in the range is corrupt.
+    pub fn with_bytes<T>(
+        &self,
+        fd: i32,
+        offset: i64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> io::Result<T> {
+        let offset = offset_of(offset)?;
+        let of = self.inner.file(fd)?;
+        if of.inode.is_dir() {
+            return fail(libc::EISDIR);
+        }
+        if !of.readable() {
+            return fail(libc::EBADF);
+        }
+        verify_area(offset, len)?;
+        view(&of.shared, &of.inode, offset, len, f)
     }
 
     /// Writes `buf` at the descriptor's offset (at the end of file with
@@ -378,7 +448,7 @@ impl Fs {
         if inode.is_dir() {
             return fail(libc::EISDIR);
         }
-        self.inner.shared.acquire(&inode, to_zero)?;
+        self.inner.shared.acquire(&inode, true, to_zero)?;
         let result = truncate_open(&inode, len);
         self.inner.shared.release(&inode);
         result

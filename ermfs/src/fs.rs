@@ -276,6 +276,9 @@ impl Fs {
             compressions: get(&c.compressions),
             pending_compressions: self.inner.shared.bg.pending() as u64,
             inflations: get(&c.inflations),
+            lazy_opens: get(&c.lazy_opens),
+            blocks_inflated: get(&c.blocks_inflated),
+            compress_nanos: get(&c.compress_nanos),
         }
     }
 

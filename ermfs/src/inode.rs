@@ -64,6 +64,9 @@ pub(crate) enum Content {
     Raw(Region),
     /// Compressed after the last close.
     Packed(Packed),
+    /// Compressed, and open for reading only: blocks are inflated into a
+    /// region of the file's size as reads touch them.
+    Lazy(Lazy),
     /// Freed: the file was unlinked and its last description closed.
     Freed,
 }
@@ -77,12 +80,45 @@ pub(crate) struct Packed {
     pub charged: usize,
 }
 
+/// A compressed file open read-only: the stream stays, a region of its
+/// size is filled block by block on demand.
+#[derive(Debug)]
+pub(crate) struct Lazy {
+    pub packed: Packed,
+    /// Exactly the file's size; untouched pages cost no RAM.
+    pub region: Region,
+    /// Per block: already inflated into `region`.
+    pub filled: Vec<bool>,
+}
+
+impl Lazy {
+    /// Blocks covering `offset..offset + len` (clamped to the file), as indices.
+    pub fn blocks(&self, offset: u64, len: usize) -> std::ops::Range<usize> {
+        let size = self.packed.index.raw_len();
+        if len == 0 || offset >= size {
+            return 0..0;
+        }
+        let bs = self.packed.index.block_size() as u64;
+        let end = offset.saturating_add(len as u64).min(size);
+        // Both are below the file size, which fits the address space.
+        (offset / bs) as usize..end.div_ceil(bs) as usize
+    }
+
+    /// Whether every block in `blocks` is inflated.
+    pub fn is_filled(&self, blocks: std::ops::Range<usize>) -> bool {
+        self.filled
+            .get(blocks)
+            .is_some_and(|f| f.iter().all(|&b| b))
+    }
+}
+
 impl Content {
     /// The file's size in bytes.
     pub fn len(&self) -> u64 {
         match self {
             Content::Raw(r) => r.len() as u64,
             Content::Packed(p) => p.index.raw_len(),
+            Content::Lazy(l) => l.packed.index.raw_len(),
             Content::Freed => 0,
         }
     }
@@ -92,6 +128,7 @@ impl Content {
         match self {
             Content::Raw(r) => r.capacity() as u64,
             Content::Packed(p) => p.charged as u64,
+            Content::Lazy(l) => (l.packed.charged + l.region.capacity()) as u64,
             Content::Freed => 0,
         }
     }

@@ -119,6 +119,7 @@ mod content;
 mod errno;
 mod fd;
 mod fs;
+mod hooks;
 mod inode;
 mod namespace;
 mod path;

@@ -31,8 +31,15 @@ pub struct Stats {
     /// Closed files queued by the `Background` policy (stale jobs of files
     /// reopened since included, until the worker drops them).
     pub pending_compressions: u64,
-    /// Files inflated back on reopen so far.
+    /// Files inflated back in full (a reopen for writing) so far.
     pub inflations: u64,
+    /// Read-only opens of compressed files, which inflate only the blocks
+    /// their reads touch.
+    pub lazy_opens: u64,
+    /// Blocks inflated one by one for read-only opens.
+    pub blocks_inflated: u64,
+    /// Wall-clock nanoseconds spent compressing files (summed over calls).
+    pub compress_nanos: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -47,6 +54,9 @@ pub(crate) struct Counters {
     pub bytes_inflated: AtomicU64,
     pub compressions: AtomicU64,
     pub inflations: AtomicU64,
+    pub lazy_opens: AtomicU64,
+    pub blocks_inflated: AtomicU64,
+    pub compress_nanos: AtomicU64,
 }
 
 /// Adds `n` to a counter (Relaxed: counters order nothing).

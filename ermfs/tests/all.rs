@@ -10,6 +10,7 @@ mod all {
     mod copies;
     mod differential;
     mod files;
+    mod lazy;
     mod lifecycle;
     mod namespace;
     mod std_api;
