@@ -26,6 +26,13 @@ pub enum CompressionPolicy {
     Never,
 }
 
+/// Default cap on [`FsBuilder::threads`].
+const MAX_THREADS: usize = 8;
+
+/// Blocks per thread below which a file is compressed or inflated on one
+/// thread (the threads would cost more than they save).
+pub const PARALLEL_MIN_BLOCKS: usize = 4;
+
 /// Builds an [`Fs`]; see [`Fs::builder`].
 #[derive(Debug, Clone)]
 pub struct FsBuilder {
@@ -35,6 +42,7 @@ pub struct FsBuilder {
     pub(crate) policy: CompressionPolicy,
     pub(crate) lockless: bool,
     pub(crate) fd_capacity: usize,
+    pub(crate) threads: usize,
 }
 
 impl Default for FsBuilder {
@@ -46,6 +54,7 @@ impl Default for FsBuilder {
             policy: CompressionPolicy::Immediate,
             lockless: cfg!(feature = "lockless"),
             fd_capacity: erm_fdtable::DEFAULT_CAPACITY,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
         }
     }
 }
@@ -54,7 +63,8 @@ impl FsBuilder {
     /// Defaults: no memory limit, level [`DEFAULT_LEVEL`], 256 KiB blocks,
     /// [`CompressionPolicy::Immediate`] (deterministic and thread-free, where
     /// DESIGN.md suggests `Background`), locked backends (lockless with the
-    /// `lockless` cargo feature), 65,536 descriptors.
+    /// `lockless` cargo feature), 65,536 descriptors, one compression thread
+    /// per core (at most 8).
     pub fn new() -> FsBuilder {
         FsBuilder::default()
     }
@@ -94,6 +104,15 @@ impl FsBuilder {
     /// clamped to [`erm_fdtable::MAX_CAPACITY`]).
     pub fn fd_capacity(mut self, capacity: usize) -> FsBuilder {
         self.fd_capacity = capacity;
+        self
+    }
+
+    /// Threads one big file's compression or full inflation may use (default:
+    /// the machine's cores, at most 8; clamped to 1..=64). A file of at
+    /// least [`PARALLEL_MIN_BLOCKS`] blocks per thread is cut into runs of
+    /// whole blocks, one per thread; the stream is the same byte for byte.
+    pub fn threads(mut self, threads: usize) -> FsBuilder {
+        self.threads = threads.clamp(1, 64);
         self
     }
 

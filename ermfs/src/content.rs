@@ -12,7 +12,7 @@ use erm_alloc::{MemoryBudget, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::background::{Background, Scheduled};
-use crate::builder::CompressionPolicy;
+use crate::builder::{CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::errno::{err, fail};
 use crate::inode::{Body, Content, Inode, Lazy, Packed};
 use crate::stats::{Counters, add, sub};
@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub budget: Arc<MemoryBudget>,
     pub options: Options,
     pub policy: CompressionPolicy,
+    /// Threads for one big file's deflate or inflate pass.
+    pub threads: usize,
     pub counters: Counters,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
@@ -44,11 +46,13 @@ impl Shared {
         budget: Arc<MemoryBudget>,
         options: Options,
         policy: CompressionPolicy,
+        threads: usize,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             budget,
             options,
             policy,
+            threads,
             counters: Counters::default(),
             bg: Background::default(),
             me: me.clone(),
@@ -299,10 +303,24 @@ impl Shared {
             .try_reserve_exact(bound)
             .map_err(|_| err(libc::ENOMEM))
             .and_then(|()| {
+                // Big files go `threads` runs at a time, a few blocks per
+                // thread, so the pages still go back chunk by chunk.
+                let step = self.parallel_step(len);
                 let mut start = 0;
                 while start < len {
-                    let range: Range<usize> = start..len.min(start + block);
-                    comp.compress(&region.as_slice()[range.clone()], &mut stream, |_| Ok(()))?;
+                    let range: Range<usize> = start..len.min(start + step);
+                    let src = &region.as_slice()[range.clone()];
+                    if step > block {
+                        // Joining the runs copies their compressed bytes once:
+                        // counted with the internal copies.
+                        let joined = erm_compress::copied_bytes();
+                        comp.compress_parallel(src, &mut stream, self.threads, |_| Ok(()))?;
+                        let joined = erm_compress::copied_bytes() - joined;
+                        self.budget
+                            .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
+                    } else {
+                        comp.compress(src, &mut stream, |_| Ok(()))?;
+                    }
                     self.budget.try_charge(stream.len() - charged)?;
                     charged = stream.len();
                     released += region.release(range.clone())?;
@@ -369,13 +387,36 @@ impl Shared {
         Ok(region)
     }
 
+    /// Bytes compressed per step: one block, or `PARALLEL_MIN_BLOCKS`
+    /// blocks per thread when the file is big enough to share out.
+    fn parallel_step(&self, len: usize) -> usize {
+        let block = self.options.get_block_size();
+        let chunk = block * PARALLEL_MIN_BLOCKS * self.threads;
+        if self.threads > 1 && len >= chunk {
+            chunk
+        } else {
+            block
+        }
+    }
+
+    /// Inflates a whole stream into `dst`, on several threads when it is big.
+    pub fn inflate_into(&self, packed: &Packed, dst: &mut [u8]) -> io::Result<()> {
+        let mut dec = self.decompressor()?;
+        let (stream, index) = (&packed.stream, &packed.index);
+        let result = if self.parallel_step(dst.len()) > self.options.get_block_size() {
+            dec.decompress_parallel(stream, index, dst, self.threads)
+        } else {
+            dec.decompress_into(stream, index, dst)
+        };
+        lock(&self.decompressors).push(dec);
+        result.map_err(|_| err(libc::EIO))
+    }
+
     /// Inflates `packed` straight into a fresh region of its size.
     fn inflate(&self, packed: &Packed) -> io::Result<Region> {
         let mut region = self.sized_region(packed)?;
-        let mut dec = self.decompressor()?;
-        let result = dec.decompress_into(&packed.stream, &packed.index, region.as_mut_slice());
-        lock(&self.decompressors).push(dec);
-        result.map_err(|_| err(libc::EIO))?;
+        let result = self.inflate_into(packed, region.as_mut_slice());
+        result?;
         add(&self.counters.inflations, 1);
         add(&self.counters.bytes_inflated, region.len() as u64);
         Ok(region)

@@ -198,7 +198,7 @@ impl Fs {
             Some(limit) => MemoryBudget::with_limit(limit),
             None => MemoryBudget::unlimited(),
         });
-        let shared = Shared::new(budget, b.options(), b.policy);
+        let shared = Shared::new(budget, b.options(), b.policy, b.threads);
         let root = Arc::new(Inode::new(
             ROOT_INO,
             FileType::Dir,

@@ -130,7 +130,7 @@ mod sync;
 // mod: capi (helper capi)
 // mod: export (lead)
 
-pub use builder::{CompressionPolicy, FsBuilder};
+pub use builder::{CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
 pub use fs::{Fs, ROOT_INO};
 pub use inode::FileType;
 pub use namespace::{DirEntry, Stat};

@@ -24,7 +24,8 @@ pub struct Stats {
     pub bytes_deflated: u64,
     /// Uncompressed bytes produced by the inflate pass at reopen.
     pub bytes_inflated: u64,
-    /// Bytes copied inside regions (size-class moves), beyond the above.
+    /// Bytes copied inside regions (size-class moves), and compressed bytes
+    /// joined after a multicore deflate (runs after the first), beyond the above.
     pub internal_copies: u64,
     /// Files compressed so far.
     pub compressions: u64,

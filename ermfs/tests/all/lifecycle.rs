@@ -226,3 +226,34 @@ fn lockless_switch_is_busy_with_open_fds_and_keeps_everything() {
         assert_eq!(get(fs, "/d/f49"), b"content 49");
     });
 }
+
+#[test]
+fn multicore_close_and_reopen_give_the_single_core_stream() {
+    let data = corpus(); // 1 MiB: 64 blocks of 16 KiB, enough for 4 threads
+    let streams = std::sync::Mutex::new(Vec::new());
+    for threads in [1, 2, 4] {
+        each_with(
+            || Fs::builder().block_size(16 << 10).threads(threads),
+            |fs| {
+                put(fs, "/big", &data);
+                let s = fs.stats();
+                assert_eq!((s.compressions, s.bytes_deflated), (1, data.len() as u64));
+                assert_eq!(s.raw_bytes, 0);
+                // Only the join of the runs after the first copies (compressed) bytes.
+                assert_eq!(s.internal_copies > 0, threads > 1, "threads {threads}");
+                assert!(s.internal_copies < s.compressed_bytes);
+                streams.lock().unwrap().push(s.compressed_bytes);
+                // A writable reopen inflates in full, on `threads` threads.
+                let fd = fs.open("/big", libc::O_RDWR, 0).unwrap();
+                assert_eq!(fs.stats().inflations, 1);
+                let mut back = vec![0u8; data.len()];
+                assert_eq!(fs.pread(fd, &mut back, 0).unwrap(), data.len());
+                assert!(back == data, "threads {threads}");
+                fs.close(fd).unwrap();
+                assert_eq!(fs.stats().compressed_bytes, s.compressed_bytes);
+            },
+        );
+    }
+    let streams = streams.into_inner().unwrap();
+    assert!(streams.windows(2).all(|w| w[0] == w[1]), "{streams:?}");
+}
