@@ -173,12 +173,21 @@ fn sequential(report: &mut Report, data: &[u8], samples: usize) -> io::Result<()
 }
 
 /// Last close (Immediate policy) against one raw deflate call at the same
-/// level, and reopen against one raw inflate call.
-fn close_and_reopen(report: &mut Report, data: &[u8], samples: usize) -> io::Result<()> {
+/// level, and reopen against one raw inflate call: on one thread (equal
+/// work), then on `threads` threads against the same one-thread anchors.
+fn close_and_reopen(
+    report: &mut Report,
+    data: &[u8],
+    samples: usize,
+    threads: usize,
+) -> io::Result<()> {
     let backend = Backend::default();
     let mut codec = backend.codec(DEFAULT_LEVEL)?;
     let mut raw_out = vec![0u8; data.len() + data.len() / 64 + 4096];
-    let ours = fs(CompressionPolicy::Immediate, true)?;
+    let ours = Fs::builder()
+        .compression(CompressionPolicy::Immediate)
+        .threads(threads)
+        .build()?;
     let (mut close_t, mut deflate_t) = (Vec::new(), Vec::new());
     let (mut open_t, mut inflate_t) = (Vec::new(), Vec::new());
     let mut back = Vec::new();
@@ -209,9 +218,13 @@ fn close_and_reopen(report: &mut Report, data: &[u8], samples: usize) -> io::Res
     }
     assert!(back == data, "raw inflate round trip");
     let tag = format!("{} L{DEFAULT_LEVEL}", backend.name());
+    let on = match threads {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
     report.push(Row::lower_is_better(
         &format!(
-            "fs/last close of a {} MiB corpus file (Immediate)",
+            "fs/last close of a {} MiB corpus file (Immediate, {on})",
             data.len() / MIB
         ),
         "s",
@@ -221,7 +234,10 @@ fn close_and_reopen(report: &mut Report, data: &[u8], samples: usize) -> io::Res
         Some(1.0 / 1.1),
     ));
     report.push(Row::lower_is_better(
-        &format!("fs/reopen of a closed {} MiB corpus file", data.len() / MIB),
+        &format!(
+            "fs/reopen of a closed {} MiB corpus file ({on})",
+            data.len() / MIB
+        ),
         "s",
         median(&mut open_t).as_secs_f64(),
         &format!("one raw inflate call into a fresh buffer ({tag})"),
@@ -350,7 +366,11 @@ fn main() -> io::Result<()> {
     small_io(&mut report, if q { 3 } else { 11 })?;
     let seq = repeat_to(&corpus, 64 * MIB);
     sequential(&mut report, &seq, if q { 3 } else { 11 })?;
-    close_and_reopen(&mut report, &seq, if q { 3 } else { 7 })?;
+    close_and_reopen(&mut report, &seq, if q { 3 } else { 7 }, 1)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        close_and_reopen(&mut report, &seq, if q { 3 } else { 7 }, cores.min(8))?;
+    }
     memory_at_rest(&mut report, &corpus)?;
     let big = repeat_to(&corpus, if q { 64 * MIB } else { 256 * MIB });
     drop(seq);

@@ -22,6 +22,15 @@ use crate::sync::{Mutex, Ordering, lock, write};
 /// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
 const BLOCK_OVERHEAD: usize = 64;
 
+/// New content for a file, made by an import before the file is touched.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// Bytes in a region of their own.
+    Raw(Region),
+    /// A blocked stream, already charged.
+    Packed(Packed),
+}
+
 /// What the file system and every open file description share: the budget,
 /// the compression settings and the counters (no fd table or registry, so
 /// an open file holding it makes no reference cycle).
@@ -124,7 +133,7 @@ impl Shared {
                         region,
                         filled,
                     };
-                    (Content::Lazy(lazy), Ok(()))
+                    (Content::Lazy(Box::new(lazy)), Ok(()))
                 }
                 Err(e) => (Content::Packed(packed), Err(e)),
             },
@@ -179,6 +188,70 @@ impl Shared {
         }
         lock(&self.decompressors).push(dec);
         result
+    }
+
+    /// Replaces the content of file `inode` with an import's result, taken
+    /// out of `incoming` only when it goes in. A stream goes in as is when
+    /// the file is not open; an open file must stay raw, so the stream is
+    /// inflated for it (its last close compresses it again). The old content
+    /// is freed.
+    ///
+    /// # Errors
+    /// `ENOENT` if the file was freed meanwhile (the caller looks it up
+    /// again); `EISDIR`; `ENOSPC`/`EIO` from the inflation. The file is
+    /// unchanged on error, and `incoming` still holds what it held.
+    pub fn replace(&self, inode: &Inode, incoming: &mut Option<Incoming>) -> io::Result<()> {
+        let mut st = write(&inode.state);
+        let Body::File(content) = &mut st.body else {
+            return fail(libc::EISDIR);
+        };
+        if let Content::Freed = content {
+            return fail(libc::ENOENT);
+        }
+        let open = inode.open.load(Ordering::Acquire) > 0;
+        let new = match incoming.take() {
+            None => return fail(libc::EINVAL),
+            Some(Incoming::Raw(region)) => Content::Raw(region),
+            Some(Incoming::Packed(packed)) if !open => Content::Packed(packed),
+            Some(Incoming::Packed(packed)) => match self.inflate(&packed) {
+                Ok(region) => {
+                    self.drop_packed(packed);
+                    Content::Raw(region)
+                }
+                Err(e) => {
+                    *incoming = Some(Incoming::Packed(packed));
+                    return Err(e);
+                }
+            },
+        };
+        self.discard(std::mem::replace(content, new));
+        let now = std::time::SystemTime::now();
+        st.mtime = now;
+        st.ctime = now;
+        Ok(())
+    }
+
+    /// Drops an import's content that did not go in, crediting its charge.
+    pub fn discard_incoming(&self, incoming: Option<Incoming>) {
+        if let Some(Incoming::Packed(packed)) = incoming {
+            self.drop_packed(packed);
+        }
+    }
+
+    /// A stream and its index as a charged [`Packed`].
+    ///
+    /// # Errors
+    /// `ENOSPC` if its bytes do not fit the budget.
+    pub fn packed(&self, mut stream: Vec<u8>, index: Index) -> io::Result<Packed> {
+        stream.shrink_to_fit();
+        let charged = stream.len();
+        self.budget.try_charge(charged)?;
+        add(&self.counters.compressed_bytes, charged as u64);
+        Ok(Packed {
+            stream,
+            index,
+            charged,
+        })
     }
 
     /// Drops one open description of file `inode`; at the last one, frees an
@@ -245,7 +318,7 @@ impl Shared {
     }
 
     /// Credits a packed stream's charge and drops it.
-    fn drop_packed(&self, packed: Packed) {
+    pub fn drop_packed(&self, packed: Packed) {
         self.budget.credit(packed.charged);
         sub(&self.counters.compressed_bytes, packed.charged as u64);
     }
@@ -413,7 +486,7 @@ impl Shared {
     }
 
     /// Inflates `packed` straight into a fresh region of its size.
-    fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+    pub fn inflate(&self, packed: &Packed) -> io::Result<Region> {
         let mut region = self.sized_region(packed)?;
         let result = self.inflate_into(packed, region.as_mut_slice());
         result?;

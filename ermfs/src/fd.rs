@@ -166,7 +166,7 @@ impl Inner {
     }
 
     /// Finds or creates the file for an `O_CREAT` open.
-    fn open_create(&self, path: &Path, flags: i32, mode: u32) -> io::Result<Arc<Inode>> {
+    pub(crate) fn open_create(&self, path: &Path, flags: i32, mode: u32) -> io::Result<Arc<Inode>> {
         let parsed = parse(path)?;
         let p = self.resolve_parent(&parsed)?;
         let Last::Name(name) = p.last else {

@@ -279,6 +279,8 @@ impl Fs {
             lazy_opens: get(&c.lazy_opens),
             blocks_inflated: get(&c.blocks_inflated),
             compress_nanos: get(&c.compress_nanos),
+            bytes_exported: get(&c.bytes_exported),
+            bytes_imported: get(&c.bytes_imported),
         }
     }
 

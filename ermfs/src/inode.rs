@@ -66,7 +66,7 @@ pub(crate) enum Content {
     Packed(Packed),
     /// Compressed, and open for reading only: blocks are inflated into a
     /// region of the file's size as reads touch them.
-    Lazy(Lazy),
+    Lazy(Box<Lazy>),
     /// Freed: the file was unlinked and its last description closed.
     Freed,
 }

@@ -128,9 +128,10 @@ pub mod std_api;
 mod sync;
 // mod: vfs (helper conformance)
 // mod: capi (helper capi)
-// mod: export (lead)
+mod export;
 
 pub use builder::{CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
+pub use export::ExportFlags;
 pub use fs::{Fs, ROOT_INO};
 pub use inode::FileType;
 pub use namespace::{DirEntry, Stat};

@@ -41,6 +41,12 @@ pub struct Stats {
     pub blocks_inflated: u64,
     /// Wall-clock nanoseconds spent compressing files (summed over calls).
     pub compress_nanos: u64,
+    /// Bytes put into memfds by [`Fs::export_memfd`](crate::Fs::export_memfd)
+    /// (one copy from an open file, the inflate pass for a closed one).
+    pub bytes_exported: u64,
+    /// Bytes taken in by [`Fs::import_fd`](crate::Fs::import_fd) (one copy
+    /// each) and [`Fs::import_gzip`](crate::Fs::import_gzip) (uncompressed size).
+    pub bytes_imported: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -58,6 +64,8 @@ pub(crate) struct Counters {
     pub lazy_opens: AtomicU64,
     pub blocks_inflated: AtomicU64,
     pub compress_nanos: AtomicU64,
+    pub bytes_exported: AtomicU64,
+    pub bytes_imported: AtomicU64,
 }
 
 /// Adds `n` to a counter (Relaxed: counters order nothing).

@@ -15,5 +15,5 @@ mod all {
     mod namespace;
     mod std_api;
     // mod: namespace_kernel (helper conformance)
-    // mod: export (lead)
+    mod export;
 }
