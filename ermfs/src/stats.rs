@@ -1,6 +1,6 @@
 //! Counters and their public snapshot, [`Stats`].
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{CounterU64 as AtomicU64, Ordering};
 
 /// A snapshot of an [`Fs`](crate::Fs)'s counters (each exact at rest,
 /// approximate while calls are in flight).

@@ -1,9 +1,25 @@
-//! The one place this crate names its locks and atomics (std today; a loom
-//! swap later only touches this file). Poisoned locks are entered anyway: a
-//! panic elsewhere must not turn every later call into a panic.
+//! The one place this crate names its locks and atomics: loom's under
+//! `cfg(loom)`, std's otherwise, so the inode lifecycle is model-checked as
+//! written. Poisoned locks are entered anyway: a panic elsewhere must not
+//! turn every later call into a panic.
 
-pub(crate) use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// Statistics counters order nothing (every access is `Relaxed` and no
+/// decision reads them), so they stay std atomics under loom too: modelling
+/// them would only multiply the interleavings to explore.
+pub(crate) use std::sync::atomic::AtomicU64 as CounterU64;
 
 /// Locks `m`, ignoring poisoning.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
