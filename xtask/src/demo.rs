@@ -7,6 +7,8 @@ const DEMOS: &[(&str, &str)] = &[
     ("erm-alloc", "alloc_demo"),
     ("erm-compress", "compress_demo"),
     ("ermfs", "ermfs_demo"),
+    ("ermfd", "ermfd_demo"),
+    ("ermfs", "export_demo"),
 ];
 
 pub fn run() -> Result<(), String> {
