@@ -1,6 +1,7 @@
 //! ermfs benchmarks: file I/O against a kernel tmpfs file (a memfd) and
 //! `memcpy`, close and reopen against one raw deflate/inflate call, memory at
-//! rest and during close, and open/close scaling in both lock modes.
+//! rest and during close, export to memfds, and open/close scaling in both
+//! lock modes.
 
 use erm_bench::{
     Report, Row, SplitMix64, compare, corpus, median, quick, repeat_to, resident_bytes, time,
@@ -247,6 +248,70 @@ fn close_and_reopen(
     Ok(())
 }
 
+/// Export of a closed file against one raw inflate into a fresh buffer, and
+/// of an open file against `memfd_create` plus one `write` of the bytes; the
+/// closed case also on every core (same one-thread anchor).
+fn export(report: &mut Report, data: &[u8], samples: usize, threads: usize) -> io::Result<()> {
+    let backend = Backend::default();
+    let mut codec = backend.codec(DEFAULT_LEVEL)?;
+    let mut packed = vec![0u8; data.len() + data.len() / 64 + 4096];
+    let packed_len = codec
+        .deflate(data, &mut packed)?
+        .ok_or_else(|| io::Error::other("deflate output did not fit"))?;
+    packed.truncate(packed_len);
+    let ours = Fs::builder().threads(threads).build()?;
+    ours.write_file("/e", data)?; // closed: compressed
+    let none = ermfs::ExportFlags::empty();
+    let (anchor, closed) = compare(
+        samples,
+        || {
+            let mut fresh = vec![0u8; data.len()];
+            black_box(codec.inflate(&packed, &mut fresh).expect("inflate"));
+            black_box(&fresh);
+        },
+        || drop(black_box(ours.export_memfd("/e", none).expect("export"))),
+    );
+    let on = match threads {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
+    let tag = format!("{} L{DEFAULT_LEVEL}", backend.name());
+    report.push(Row::lower_is_better(
+        &format!(
+            "fs/export of a closed {} MiB corpus file ({on})",
+            data.len() / MIB
+        ),
+        "s",
+        closed.as_secs_f64(),
+        &format!("one raw inflate call into a fresh buffer ({tag})"),
+        anchor.as_secs_f64(),
+        Some(1.0 / 1.1),
+    ));
+    if threads > 1 {
+        return Ok(()); // the open case does not depend on threads
+    }
+    let fd = ours.open("/e", RW, 0)?;
+    let (anchor, open) = compare(
+        samples,
+        || {
+            let m = memfd().expect("memfd");
+            m.write_all_at(data, 0).expect("write");
+            drop(black_box(m));
+        },
+        || drop(black_box(ours.export_memfd("/e", none).expect("export"))),
+    );
+    ours.close(fd)?;
+    report.push(Row::lower_is_better(
+        &format!("fs/export of an open {} MiB corpus file", data.len() / MIB),
+        "s",
+        open.as_secs_f64(),
+        "memfd_create + one write of the same bytes",
+        anchor.as_secs_f64(),
+        Some(1.0 / 1.1),
+    ));
+    Ok(())
+}
+
 /// Resident bytes of N closed files made from corpus slices, against their
 /// compressed size plus 256 bytes a file.
 fn memory_at_rest(report: &mut Report, corpus: &[u8]) -> io::Result<()> {
@@ -370,6 +435,10 @@ fn main() -> io::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
         close_and_reopen(&mut report, &seq, if q { 3 } else { 7 }, cores.min(8))?;
+    }
+    export(&mut report, &seq, if q { 3 } else { 9 }, 1)?;
+    if cores > 1 {
+        export(&mut report, &seq, if q { 3 } else { 9 }, cores.min(8))?;
     }
     memory_at_rest(&mut report, &corpus)?;
     let big = repeat_to(&corpus, if q { 64 * MIB } else { 256 * MIB });
