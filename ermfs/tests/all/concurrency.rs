@@ -133,3 +133,49 @@ fn lifecycle_storm_keeps_chunks_whole_and_leaks_nothing() {
         },
     );
 }
+
+/// Exports taken while another thread appends records are snapshots: each
+/// is a prefix of the final file, cut between two whole records.
+#[test]
+fn export_while_written_is_a_whole_record_prefix() {
+    use std::os::fd::AsFd;
+    each_fs(|fs| {
+        let fd = fs
+            .open(
+                "/log",
+                libc::O_CREAT | libc::O_WRONLY | libc::O_APPEND,
+                0o644,
+            )
+            .unwrap();
+        let started = Instant::now();
+        let snapshots = std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                for seq in 0..RECORDS * 4 {
+                    fs.write(fd, &record(0, seq)).unwrap();
+                    if started.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
+            });
+            let mut snapshots = Vec::new();
+            while !writer.is_finished() && snapshots.len() < 200 {
+                let memfd = fs.export_memfd("/log", ermfs::ExportFlags::SEALED).unwrap();
+                let len = std::fs::File::from(memfd.try_clone().unwrap())
+                    .metadata()
+                    .unwrap()
+                    .len() as usize;
+                let map = ermfd::map(memfd.as_fd(), len).unwrap();
+                snapshots.push(map.to_vec());
+            }
+            writer.join().unwrap();
+            snapshots
+        });
+        fs.close(fd).unwrap();
+        let full = super::common::get(fs, "/log");
+        assert_eq!(full.len() % RECORD, 0);
+        for snap in &snapshots {
+            assert_eq!(snap.len() % RECORD, 0, "cut inside a record");
+            assert!(full.starts_with(snap), "not a prefix");
+        }
+    });
+}
