@@ -15,9 +15,12 @@
 //! each block's pages back as soon as it is packed;
 //! [`CompressionPolicy::Background`] leaves that to a worker thread once the
 //! file has stayed closed for a delay ([`Fs::settle`] waits for it), and
-//! [`CompressionPolicy::Never`] keeps files raw. Reopening inflates the
-//! stream straight into a fresh region. Every byte held (raw or compressed) is charged to one
-//! memory budget per `Fs`, so a memory limit turns into `ENOSPC` instead of
+//! [`CompressionPolicy::Never`] keeps files raw. Reopening for writing
+//! inflates the stream straight into a fresh region (on several threads for
+//! a big file, as its compression was); a read-only reopen inflates only the
+//! blocks its reads touch, and its last close keeps the stream. Every byte
+//! held (raw or compressed) is charged to one memory budget per `Fs`, so a
+//! memory limit turns into `ENOSPC` instead of
 //! an OOM kill. Errors are `io::Error`s carrying the Linux errno.
 //!
 //! Provided:
@@ -37,6 +40,9 @@
 //!   [`ReadDir`], and [`Fs::read_file`], [`Fs::write_file`],
 //!   [`Fs::open_file`], [`Fs::create_file`], [`Fs::metadata`],
 //!   [`Fs::read_dir`];
+//! - kernel fds: [`Fs::export_memfd`] ([`ExportFlags`]), [`Fs::import_fd`],
+//!   [`Fs::import_gzip`], [`Fs::export_gzip`], and the borrowed view
+//!   [`Fs::with_bytes`];
 //! - [`Fs::settle`] (wait for background compressions),
 //!   [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
 //!   and [`Fs::stats`] ([`Stats`]);
@@ -84,11 +90,10 @@
 //! ```
 //!
 //! # Limitations
-//! This is the foundation of the crate (issue 7, part 1). Not done yet:
-//! - no `vfs` feature, no `opendir`/fd-based directory reading; the
-//!   std-shaped conveniences are [`Fs::read_file`]/[`Fs::write_file`], not
-//!   `read`/`write` (those names are the descriptor calls); a [`File`]'s
-//!   descriptor is an ERMFS one, not a kernel fd;
+//! - the std-shaped conveniences are [`Fs::read_file`]/[`Fs::write_file`],
+//!   not `read`/`write` (those names are the descriptor calls); a [`File`]'s
+//!   descriptor is an ERMFS one, not a kernel fd ([`Fs::export_memfd`] makes
+//!   one);
 //! - the default policy is `Immediate`, not `Background` as DESIGN.md has
 //!   it: deterministic, and no thread unless asked for. `Background` runs one
 //!   worker thread per `Fs` (not a pool), and every last close queues a job,
@@ -96,20 +101,26 @@
 //!   worker drops when they come due ([`Stats::pending_compressions`] counts
 //!   them); dropping the last `Fs` clone stops the worker and leaves queued
 //!   files raw (they are freed with it);
-//! - a reopen inflates the whole file (no lazy per-block inflation for
-//!   read-only opens), on one core, and compression runs on one core too;
+//! - a read-only open of a compressed file is charged its full size at the
+//!   open (so reads never fail with `ENOSPC`), though only the blocks read
+//!   take RAM; a writable open inflates the whole file, and its last close
+//!   compresses it again even if nothing was written;
+//! - multicore compression joins the runs of each chunk with one copy of their
+//!   compressed bytes (counted in [`Stats::internal_copies`]);
 //! - a large file that does not shrink is found out only after its deflate
 //!   pass and then inflated back into its region (small files cost nothing);
 //! - compression charges the stream as it grows while the region is still
 //!   charged in full, so near the memory limit a file may stay uncompressed
-//!   (never lost); there is no corrupt-block test hook yet;
-//! - no `export_memfd`, no symlinks, hard links, xattrs, permission checks,
-//!   `chmod`/`utimes`; reads do not update `atime`;
+//!   (never lost);
+//! - no symlinks, hard links, xattrs, permission checks, `chmod`/`utimes`;
+//!   reads do not update `atime`;
 //! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
 //!   `st_blocks` counts the memory held (raw or compressed), not pages written;
 //! - `O_APPEND` writes are serialized by the file's lock (no atomic range
-//!   reservation yet); namespace changes are serialized by one lock per `Fs`;
-//! - the lifecycle is not yet model-checked with loom.
+//!   reservation); namespace changes are serialized by one lock per `Fs`.
+//!
+//! `SEMANTICS.md` at the repository root lists every call, its errors, and
+//! each difference from Linux tmpfs.
 
 #![deny(unsafe_code)]
 
