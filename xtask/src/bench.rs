@@ -18,6 +18,7 @@ pub fn run(quick: bool) -> Result<(), String> {
         cmd.env("ERM_BENCH_QUICK", "1");
     }
     exec(&mut cmd)?;
+    c_abi_row(&rows_dir, quick)?;
 
     let mut groups: Vec<String> = std::fs::read_dir(&rows_dir)
         .map_err(|e| format!("no results in {}: {e}", rows_dir.display()))?
@@ -118,4 +119,23 @@ fn shell(cmd: &str) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// The C ABI group: `benchmark_lockless.c`'s open/close throughput at 2
+/// threads, lockless against locked, as one row in the harness's formats.
+fn c_abi_row(rows_dir: &std::path::Path, quick: bool) -> Result<(), String> {
+    let (locked, lockless) = crate::capi::lockless_rates(quick)?;
+    let (ours, anchor) = (1.0 / lockless, 1.0 / locked); // microseconds per op
+    let ratio = lockless / locked;
+    let pass = ratio >= 1.5;
+    let name = "c_abi/open+close from C, 2 threads, lockless vs locked (benchmark_lockless.c)";
+    let json = format!(
+        "[\n  {{\"name\": \"{name}\", \"ours\": {ours}, \"anchor\": {anchor}, \"anchor_name\": \"ermfs locked mode\", \"unit\": \"us/op\", \"ratio\": {ratio}, \"target\": \"ratio >= 1.5\", \"pass\": {pass}}}\n]\n"
+    );
+    let verdict = if pass { "pass" } else { "**FAIL**" };
+    let md = format!(
+        "| {name} | {ours:.4} us/op | {anchor:.4} us/op | ermfs locked mode | {ratio:.2}x | ratio >= 1.5 | {verdict} |\n"
+    );
+    std::fs::write(rows_dir.join("c_abi.json"), json).map_err(|e| format!("c_abi.json: {e}"))?;
+    std::fs::write(rows_dir.join("c_abi.md"), md).map_err(|e| format!("c_abi.md: {e}"))
 }

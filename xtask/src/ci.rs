@@ -13,6 +13,8 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("bgzip", "tabix"), // ... and bgzip -d
     ("pigz", "pigz"),   // ... and multi-member streams from pigz
     ("pkg-config", "pkg-config"),
+    ("valgrind", "valgrind"),   // the C tests run under valgrind too
+    ("sha256sum", "coreutils"), // the export demo's child process
 ];
 
 /// Crates whose lockless structures have Miri-checked unit tests.
@@ -37,6 +39,10 @@ pub fn run() -> Result<(), String> {
         ]))
     })?;
     step("tests", tests)?;
+    step(
+        "C ABI (header, C tests, valgrind, install-c + pkg-config example)",
+        crate::capi::ci,
+    )?;
     step("docs", || {
         exec(
             cargo()

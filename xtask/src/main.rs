@@ -5,6 +5,7 @@
 //! a Rust toolchain: missing system packages are installed with `apt-get`.
 
 mod bench;
+mod capi;
 mod ci;
 mod demo;
 mod fuzz;
@@ -23,6 +24,11 @@ Commands:
                    and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
   fuzz [SECONDS]   run every cargo-fuzz target for SECONDS each (default 60)
   miri             run the lockless crates' unit tests under Miri (nightly; also part of ci)
+  header [--check] regenerate ermfs-c/include/ermfs.h with cbindgen (--check: fail if stale)
+  c-test           build libermfs, run the C tests (.so, .a, then valgrind)
+  install-c [PREFIX]
+                   install libermfs.{so,a}, ermfs.h and lib/pkgconfig/ermfs.pc
+                   (default PREFIX /usr/local; no make needed)
 ";
 
 fn main() -> ExitCode {
@@ -33,6 +39,9 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
         Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),
         Some("miri") => ci::miri(),
+        Some("header") => capi::header(args.iter().any(|a| a == "--check")),
+        Some("c-test") => capi::test(),
+        Some("install-c") => capi::install(args.get(1).map(String::as_str)).map(drop),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");
             Ok(())
