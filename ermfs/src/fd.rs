@@ -170,7 +170,13 @@ impl Inner {
         let parsed = parse(path)?;
         let p = self.resolve_parent(&parsed)?;
         let Last::Name(name) = p.last else {
-            return fail(libc::EISDIR);
+            // `/`, `.` or `..`: a directory that exists, as Linux's
+            // `open_last_lookups` answers.
+            return fail(if flags & libc::O_EXCL != 0 {
+                libc::EEXIST
+            } else {
+                libc::EISDIR
+            });
         };
         if p.trailing_slash {
             return fail(libc::EISDIR);
@@ -203,8 +209,9 @@ impl Fs {
     ///
     /// # Errors
     /// `EINVAL` for a bad access mode or `O_CREAT | O_DIRECTORY`, or a NUL in
-    /// the path; `ENOENT`; `EEXIST` with `O_CREAT | O_EXCL`; `EISDIR` when
-    /// opening a directory for writing or creating a path ending in `/`;
+    /// the path; `ENOENT`; `EEXIST` with `O_CREAT | O_EXCL` (`/`, `.` and
+    /// `..` included); `EISDIR` when opening a directory for writing, with
+    /// `O_TRUNC` or with `O_CREAT`, or creating a path ending in `/`;
     /// `ENOTDIR` for `O_DIRECTORY` on a file or a file path ending in `/`;
     /// `ENAMETOOLONG`; `EMFILE` when the table is full; `ENOSPC` when the
     /// inflated file does not fit the memory limit; `EIO` for a corrupt stream.
@@ -228,7 +235,7 @@ impl Fs {
                 inner.resolve(path.as_ref())?
             };
             if inode.is_dir() {
-                if access != libc::O_RDONLY || trunc {
+                if access != libc::O_RDONLY || trunc || creat {
                     return fail(libc::EISDIR);
                 }
             } else {

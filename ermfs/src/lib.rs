@@ -43,6 +43,9 @@
 //! - kernel fds: [`Fs::export_memfd`] ([`ExportFlags`]), [`Fs::import_fd`],
 //!   [`Fs::import_gzip`], [`Fs::export_gzip`], and the borrowed view
 //!   [`Fs::with_bytes`];
+//! - with the cargo feature `vfs`, the `vfs` crate's `FileSystem` for
+//!   [`Fs`], so a `vfs::VfsPath` can run on ERMFS (its timestamp setters
+//!   answer `NotSupported`);
 //! - [`Fs::settle`] (wait for background compressions),
 //!   [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
 //!   and [`Fs::stats`] ([`Stats`]);
@@ -128,6 +131,7 @@ mod background;
 mod builder;
 mod content;
 mod errno;
+mod export;
 mod fd;
 mod fs;
 mod hooks;
@@ -137,9 +141,8 @@ mod path;
 mod stats;
 pub mod std_api;
 mod sync;
-// mod: vfs (helper conformance)
-// mod: capi (helper capi)
-mod export;
+#[cfg(feature = "vfs")]
+mod vfs_fs;
 
 pub use builder::{CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
 pub use export::ExportFlags;

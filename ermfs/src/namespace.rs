@@ -236,8 +236,9 @@ impl Fs {
     /// # Errors
     /// `ENOENT` if `from` is missing; `EISDIR` for a file over a directory;
     /// `ENOTDIR` for a directory over a file (or a file path ending in `/`);
-    /// `ENOTEMPTY` over a non-empty directory; `EINVAL` when moving a
-    /// directory into its own subtree; `EBUSY` for `/`, `.` or `..`.
+    /// `ENOTEMPTY` over a non-empty directory or over an ancestor of `from`
+    /// (a file too, as Linux); `EINVAL` when moving a directory into its own
+    /// subtree; `EBUSY` for `/`, `.` or `..`.
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         let (pf, pt) = (parse(from.as_ref())?, parse(to.as_ref())?);
         let inner = &self.inner;
@@ -254,11 +255,17 @@ impl Fs {
         if !src.is_dir() && (src_p.trailing_slash || dst_p.trailing_slash) {
             return fail(libc::ENOTDIR);
         }
-        if src.is_dir() && dst_p.chain.iter().any(|a| Arc::ptr_eq(a, &src)) {
+        // Linux's order (`do_renameat2`): the source must not be an ancestor
+        // of the target (EINVAL), then the target must not be an ancestor of
+        // the source (ENOTEMPTY, whatever the source's type), then the types.
+        if dst_p.chain.iter().any(|a| Arc::ptr_eq(a, &src)) {
             return fail(libc::EINVAL);
         }
         let dst = inner.child(dst_dir, dst_name)?;
         if let Some(dst) = &dst {
+            if src_p.chain.iter().any(|a| Arc::ptr_eq(a, dst)) {
+                return fail(libc::ENOTEMPTY);
+            }
             if Arc::ptr_eq(dst, &src) {
                 return Ok(());
             }

@@ -9,11 +9,11 @@ mod all {
     mod concurrency;
     mod copies;
     mod differential;
+    mod export;
     mod files;
     mod lazy;
     mod lifecycle;
     mod namespace;
+    mod namespace_kernel;
     mod std_api;
-    // mod: namespace_kernel (helper conformance)
-    mod export;
 }

@@ -1,0 +1,490 @@
+//! Namespace differential against the kernel: the same random sequence of
+//! mkdir, rmdir, unlink, rename, create (`O_CREAT|O_EXCL`), open with other
+//! flags, write, truncate, stat, readdir, and fstat of descriptors held
+//! across the sequence (unlinked, renamed or removed meanwhile) on a small
+//! path set (with `.`, `..`, `//` and trailing slashes) runs on ERMFS and on
+//! a real directory tree, and must give the same results: `Ok` or the same
+//! errno, the same type, size and link count, the same names.
+//!
+//! The oracle tree is a fixed directory under `target/ns-oracle/`, one per
+//! test, mounted as a tmpfs when the test runs as root (a plain directory
+//! otherwise); it is emptied before each case and unmounted at the end.
+//! Deliberate differences (SEMANTICS.md) are left out of the comparison:
+//! directory sizes (tmpfs counts entries, ERMFS reports 0) and, off tmpfs,
+//! directory link counts (other file systems count differently).
+
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ermfs::{CompressionPolicy, FileType, Fs, FsBuilder};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use super::common::{each_fs, each_with, errno};
+
+/// Paths relative to the root: the base set, then spellings of it with
+/// `.`, `..` (never above the root) and trailing slashes.
+const BASE: &[&str] = &["a", "b", "a/x", "a/y", "b/x", "a/x/y", "b/x/y"];
+const ODD: &[&str] = &[
+    "a/.",
+    "a/..",
+    "./a/x",
+    "a/./y",
+    "b/../a",
+    "a/../b/x",
+    "a/x/..",
+    "a/x/.",
+    "a/x/../y",
+    "b/x/../../a/x/y",
+    "a/",
+    "a/x/",
+    "b/x/",
+    "b/.",
+    "a/x/y/",
+    "a/x/y/..",
+    "b/x/./y",
+    "a//x",
+];
+
+/// Flags of [`Op::Open`] (`O_CREAT | O_EXCL` is [`Op::Create`]).
+const OPEN_FLAGS: &[i32] = &[
+    libc::O_RDONLY,
+    libc::O_CREAT | libc::O_RDONLY,
+    libc::O_RDWR,
+    libc::O_WRONLY | libc::O_TRUNC,
+    libc::O_RDONLY | libc::O_DIRECTORY,
+    libc::O_RDONLY | libc::O_TRUNC,
+    libc::O_CREAT | libc::O_RDWR,
+    libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Mkdir(&'static str),
+    Rmdir(&'static str),
+    Unlink(&'static str),
+    Rename(&'static str, &'static str),
+    Create(&'static str),
+    Write(&'static str, usize),
+    /// `open` with the given flags, then `close`.
+    Open(&'static str, i32),
+    Truncate(&'static str, i64),
+    /// Open read-only and keep the descriptor (file or directory).
+    Hold(&'static str),
+    /// `fstat` of a held descriptor (picked modulo their number).
+    Fstat(usize),
+    /// Close a held descriptor.
+    Release(usize),
+    Stat(&'static str),
+    Readdir(&'static str),
+}
+
+fn path() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        4 => prop::sample::select(BASE),
+        1 => prop::sample::select(ODD),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => path().prop_map(Op::Mkdir),
+        2 => path().prop_map(Op::Rmdir),
+        2 => path().prop_map(Op::Unlink),
+        4 => (path(), path()).prop_map(|(a, b)| Op::Rename(a, b)),
+        4 => path().prop_map(Op::Create),
+        2 => (path(), 0usize..5000).prop_map(|(p, n)| Op::Write(p, n)),
+        2 => (path(), prop::sample::select(OPEN_FLAGS)).prop_map(|(p, f)| Op::Open(p, f)),
+        1 => (path(), prop_oneof![9 => 0i64..9000, 1 => Just(-1i64)])
+            .prop_map(|(p, l)| Op::Truncate(p, l)),
+        3 => path().prop_map(Op::Stat),
+        2 => path().prop_map(Op::Hold),
+        2 => any::<usize>().prop_map(Op::Fstat),
+        1 => any::<usize>().prop_map(Op::Release),
+        3 => path().prop_map(Op::Readdir),
+    ]
+}
+
+/// What `stat` compares: type, size (files only) and link count (files,
+/// and directories when the oracle is a tmpfs).
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    dir: bool,
+    size: Option<u64>,
+    nlink: Option<u64>,
+}
+
+/// One call's outcome: `Err(errno)`, or what it returned.
+type Outcome = Result<Option<Outcome2>, i32>;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome2 {
+    Stat(Seen),
+    /// Sorted `(name, is_dir)` pairs, without `.` and `..`.
+    Names(Vec<(Vec<u8>, bool)>),
+    /// A descriptor (its number is not compared).
+    Fd(i32),
+}
+
+/// The kernel side: a real directory tree rooted at `root`.
+struct Oracle {
+    root: PathBuf,
+    tmpfs: bool,
+}
+
+fn c_path(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).unwrap()
+}
+
+/// `Ok(())` or the errno of a libc call that returned `ret`.
+fn k(ret: i64) -> Result<(), i32> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap())
+    } else {
+        Ok(())
+    }
+}
+
+impl Oracle {
+    /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`.
+    fn new(name: &str) -> Oracle {
+        let root =
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ns-oracle")).join(name);
+        std::fs::create_dir_all(&root).unwrap();
+        // SAFETY: plain syscall, no memory involved.
+        let tmpfs = unsafe { libc::geteuid() } == 0 && {
+            let (src, dst, kind) = (c"tmpfs", c_path(&root), c"tmpfs");
+            // SAFETY: every pointer is a valid NUL-terminated string (or
+            // null for the data, which tmpfs accepts) for the call.
+            let ret = unsafe {
+                libc::mount(
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    kind.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                )
+            };
+            ret == 0
+        };
+        Oracle { root, tmpfs }
+    }
+
+    /// Empties the tree.
+    fn clear(&self) {
+        for entry in std::fs::read_dir(&self.root).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                std::fs::remove_dir_all(entry.path()).unwrap();
+            } else {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+
+    /// The full path of `p` (joined by hand: `Path::join` would drop a
+    /// trailing slash or `.` that the call must see).
+    fn at(&self, p: &str) -> CString {
+        let mut bytes = self.root.as_os_str().as_bytes().to_vec();
+        bytes.push(b'/');
+        bytes.extend_from_slice(p.as_bytes());
+        CString::new(bytes).unwrap()
+    }
+
+    fn apply(&self, op: &Op) -> Outcome {
+        match *op {
+            Op::Mkdir(p) => {
+                // SAFETY: `at` returns a valid NUL-terminated string.
+                k(unsafe { libc::mkdir(self.at(p).as_ptr(), 0o755) }.into()).map(|()| None)
+            }
+            Op::Rmdir(p) => {
+                // SAFETY: as above.
+                k(unsafe { libc::rmdir(self.at(p).as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Unlink(p) => {
+                // SAFETY: as above.
+                k(unsafe { libc::unlink(self.at(p).as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Rename(a, b) => {
+                let (a, b) = (self.at(a), self.at(b));
+                // SAFETY: both are valid NUL-terminated strings.
+                k(unsafe { libc::rename(a.as_ptr(), b.as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Create(p) => self.open_write(p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0),
+            Op::Write(p, n) => self.open_write(p, libc::O_WRONLY, n),
+            Op::Open(p, flags) => self.open_write(p, flags, 0),
+            Op::Truncate(p, len) => {
+                // SAFETY: as above.
+                k(unsafe { libc::truncate(self.at(p).as_ptr(), len) }.into()).map(|()| None)
+            }
+            Op::Stat(p) => {
+                // SAFETY: all-zero bytes are a valid `stat` value.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: a valid path and a `stat` buffer the call may fill.
+                k(unsafe { libc::stat(self.at(p).as_ptr(), &mut st) }.into())?;
+                Ok(Some(Outcome2::Stat(self.seen(&st))))
+            }
+            Op::Hold(p) => {
+                let path = self.at(p);
+                // SAFETY: a valid NUL-terminated path.
+                let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                k(fd.into()).map(|()| Some(Outcome2::Fd(fd)))
+            }
+            Op::Fstat(fd) => {
+                let fd = i32::try_from(fd).unwrap();
+                // SAFETY: all-zero bytes are a valid `stat` value.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: a `stat` buffer the call may fill.
+                k(unsafe { libc::fstat(fd, &mut st) }.into())?;
+                Ok(Some(Outcome2::Stat(self.seen(&st))))
+            }
+            Op::Release(fd) => {
+                // SAFETY: closing a descriptor this oracle opened.
+                k(unsafe { libc::close(i32::try_from(fd).unwrap()) }.into()).map(|()| None)
+            }
+            Op::Readdir(p) => {
+                let full = self.at(p);
+                let path = Path::new(std::ffi::OsStr::from_bytes(full.as_bytes()));
+                let list = std::fs::read_dir(path).map_err(|e| e.raw_os_error().unwrap())?;
+                let mut names: Vec<(Vec<u8>, bool)> = list
+                    .map(|e| {
+                        let e = e.unwrap();
+                        let dir = e.file_type().unwrap().is_dir();
+                        (e.file_name().as_bytes().to_vec(), dir)
+                    })
+                    .collect();
+                names.sort();
+                Ok(Some(Outcome2::Names(names)))
+            }
+        }
+    }
+
+    /// What [`Seen`] keeps of a kernel `stat`.
+    fn seen(&self, st: &libc::stat) -> Seen {
+        let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        Seen {
+            dir,
+            size: (!dir).then_some(st.st_size as u64),
+            nlink: (!dir || self.tmpfs).then_some(st.st_nlink),
+        }
+    }
+
+    /// Opens `p` with `flags`, writes `n` bytes, closes.
+    fn open_write(&self, p: &str, flags: i32, n: usize) -> Outcome {
+        // SAFETY: a valid NUL-terminated path; the mode is read for O_CREAT.
+        let fd = unsafe { libc::open(self.at(p).as_ptr(), flags | libc::O_CLOEXEC, 0o644) };
+        k(fd.into())?;
+        if n > 0 {
+            let data = vec![b'k'; n];
+            // SAFETY: `data` is valid for `n` bytes of reads; `fd` is ours.
+            let written = unsafe { libc::write(fd, data.as_ptr().cast(), n) };
+            assert_eq!(written, n as isize, "kernel write");
+        }
+        // SAFETY: closing the descriptor opened above.
+        k(unsafe { libc::close(fd) }.into())?;
+        Ok(None)
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        if self.tmpfs {
+            let dst = c_path(&self.root);
+            // SAFETY: a valid NUL-terminated path; detaching is always safe.
+            unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+/// The same call on ERMFS.
+fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
+    let at = |p: &str| format!("/{p}");
+    let done = |r: std::io::Result<()>| match errno(r) {
+        0 => Ok(None),
+        e => Err(e),
+    };
+    match *op {
+        Op::Mkdir(p) => done(fs.mkdir(at(p), 0o755)),
+        Op::Rmdir(p) => done(fs.rmdir(at(p))),
+        Op::Unlink(p) => done(fs.unlink(at(p))),
+        Op::Rename(a, b) => done(fs.rename(at(a), at(b))),
+        Op::Create(p) => open_write(fs, &at(p), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0),
+        Op::Write(p, n) => open_write(fs, &at(p), libc::O_WRONLY, n),
+        Op::Open(p, flags) => open_write(fs, &at(p), flags, 0),
+        Op::Truncate(p, len) => done(fs.truncate(at(p), len)),
+        Op::Stat(p) => Ok(Some(Outcome2::Stat(seen(fs.stat(at(p)), tmpfs)?))),
+        Op::Hold(p) => match fs.open(at(p), libc::O_RDONLY, 0) {
+            Ok(fd) => Ok(Some(Outcome2::Fd(fd))),
+            Err(e) => Err(e.raw_os_error().unwrap()),
+        },
+        Op::Fstat(fd) => {
+            let fd = i32::try_from(fd).unwrap();
+            Ok(Some(Outcome2::Stat(seen(fs.fstat(fd), tmpfs)?)))
+        }
+        Op::Release(fd) => done(fs.close(i32::try_from(fd).unwrap())),
+        Op::Readdir(p) => {
+            let list = fs.readdir(at(p)).map_err(|e| e.raw_os_error().unwrap())?;
+            assert_eq!(
+                (&list[0].name[..], &list[1].name[..]),
+                (&b"."[..], &b".."[..]),
+                "readdir starts with . and .."
+            );
+            let mut names: Vec<(Vec<u8>, bool)> = list[2..]
+                .iter()
+                .map(|e| (e.name.clone(), e.kind == FileType::Dir))
+                .collect();
+            names.sort();
+            Ok(Some(Outcome2::Names(names)))
+        }
+    }
+}
+
+/// What [`Seen`] keeps of an ERMFS `stat`.
+fn seen(st: std::io::Result<ermfs::Stat>, tmpfs: bool) -> Result<Seen, i32> {
+    let st = st.map_err(|e| e.raw_os_error().unwrap())?;
+    let dir = st.kind == FileType::Dir;
+    Ok(Seen {
+        dir,
+        size: (!dir).then_some(st.size),
+        nlink: (!dir || tmpfs).then_some(u64::from(st.nlink)),
+    })
+}
+
+fn open_write(fs: &Fs, p: &str, flags: i32, n: usize) -> Outcome {
+    let fd = fs
+        .open(p, flags, 0o644)
+        .map_err(|e| e.raw_os_error().unwrap())?;
+    if n > 0 {
+        assert_eq!(fs.write(fd, &vec![b'e'; n]).unwrap(), n, "ermfs write");
+    }
+    fs.close(fd).map_err(|e| e.raw_os_error().unwrap())?;
+    Ok(None)
+}
+
+/// Replays `ops` on `fs` and on the (emptied) oracle, step by step.
+fn run(fs: &Fs, oracle: &Oracle, ops: &[Op]) -> Result<(), TestCaseError> {
+    oracle.clear();
+    // Held descriptors, (ERMFS, kernel); closed whatever the outcome.
+    let mut held: Vec<(usize, usize)> = Vec::new();
+    let result = replay(fs, oracle, ops, &mut held);
+    for (ours, theirs) in held {
+        apply(fs, oracle.tmpfs, &Op::Release(ours)).unwrap();
+        oracle.apply(&Op::Release(theirs)).unwrap();
+    }
+    result
+}
+
+fn replay(
+    fs: &Fs,
+    oracle: &Oracle,
+    ops: &[Op],
+    held: &mut Vec<(usize, usize)>,
+) -> Result<(), TestCaseError> {
+    for (step, op) in ops.iter().enumerate() {
+        // Descriptor ops name a held pair; each side gets its own number.
+        let pick = |i: usize| (!held.is_empty()).then(|| i % held.len());
+        let (ours_op, theirs_op) = match *op {
+            Op::Fstat(i) => match pick(i) {
+                Some(i) => (Op::Fstat(held[i].0), Op::Fstat(held[i].1)),
+                None => continue,
+            },
+            Op::Release(i) => match pick(i) {
+                Some(i) => {
+                    let (o, t) = held.swap_remove(i);
+                    (Op::Release(o), Op::Release(t))
+                }
+                None => continue,
+            },
+            _ => (op.clone(), op.clone()),
+        };
+        let (ours, theirs) = (apply(fs, oracle.tmpfs, &ours_op), oracle.apply(&theirs_op));
+        if let (Ok(Some(Outcome2::Fd(o))), Ok(Some(Outcome2::Fd(t)))) = (&ours, &theirs) {
+            held.push((usize::try_from(*o).unwrap(), usize::try_from(*t).unwrap()));
+            continue;
+        }
+        prop_assert_eq!(
+            &ours,
+            &theirs,
+            "step {}: {:?} (lockless: {})",
+            step,
+            op,
+            fs.is_lockless()
+        );
+    }
+    // The whole tree agrees at the end too.
+    for p in BASE {
+        let op = Op::Stat(p);
+        prop_assert_eq!(
+            apply(fs, oracle.tmpfs, &op),
+            oracle.apply(&op),
+            "final {}",
+            p
+        );
+    }
+    Ok(())
+}
+
+/// Runs `cases` random sequences through [`run`] on both backends of
+/// `builder`, against the oracle tree `target/ns-oracle/<name>`.
+fn check(name: &str, cases: u32, builder: impl Fn() -> FsBuilder) {
+    let oracle = Oracle::new(name);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        // No failure persistence: the tests write no files of their own.
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(op(), 1..40), |ops| {
+        let outcome = RefCell::new(Ok(()));
+        each_with(&builder, |fs| {
+            if outcome.borrow().is_ok() {
+                *outcome.borrow_mut() = run(fs, &oracle, &ops);
+            }
+        });
+        outcome.into_inner()
+    });
+    drop(oracle); // unmounts before a failure is reported
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn namespace_ops_match_the_kernel() {
+    check("namespace_ops_match_the_kernel", 1024, Fs::builder);
+}
+
+/// The same while closed files wait for (or undergo) background
+/// compression: sizes, truncates and reopens must not notice.
+#[test]
+fn namespace_ops_match_the_kernel_during_background_compression() {
+    let delay = Duration::from_millis(1);
+    check("background_compression", 256, || {
+        Fs::builder().compression(CompressionPolicy::Background { delay })
+    });
+}
+
+/// Sequences the generator once shrank to, kept as fixed cases.
+#[test]
+fn found_cases_match_the_kernel() {
+    let oracle = Oracle::new("found_cases_match_the_kernel");
+    let cases: &[&[Op]] = &[
+        // A file renamed over its own parent: ENOTEMPTY (the target is an
+        // ancestor of the source), not EISDIR.
+        &[Op::Mkdir("b"), Op::Create("b/x"), Op::Rename("b/x", "b")],
+        &[
+            Op::Mkdir("a"),
+            Op::Mkdir("a/x"),
+            Op::Create("a/x/y"),
+            Op::Rename("a/x/y", "a"),
+        ],
+        // A directory into itself, through `..`.
+        &[Op::Mkdir("a"), Op::Mkdir("b"), Op::Rename("a", "b/../a/x")],
+    ];
+    for ops in cases {
+        each_fs(|fs| run(fs, &oracle, ops).unwrap());
+    }
+}
