@@ -12,7 +12,7 @@ use erm_alloc::{MemoryBudget, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::background::{Background, Scheduled};
-use crate::builder::{CompressionPolicy, PARALLEL_MIN_BLOCKS};
+use crate::builder::{Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::errno::{err, fail};
 use crate::inode::{Body, Content, Inode, Lazy, Packed};
 use crate::stats::{Counters, add, sub};
@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     /// Threads for one big file's deflate or inflate pass.
     pub threads: usize,
     pub counters: Counters,
+    /// Where timestamps come from.
+    pub clock: Clock,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
     /// This `Shared` itself, handed to the worker when it starts.
@@ -56,6 +58,7 @@ impl Shared {
         options: Options,
         policy: CompressionPolicy,
         threads: usize,
+        clock: Clock,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             budget,
@@ -63,6 +66,7 @@ impl Shared {
             policy,
             threads,
             counters: Counters::default(),
+            clock,
             bg: Background::default(),
             me: me.clone(),
             compressors: Mutex::new(Vec::new()),
@@ -90,7 +94,7 @@ impl Shared {
         result?;
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
-            let now = std::time::SystemTime::now();
+            let now = self.clock.now();
             st.mtime = now;
             st.ctime = now;
         }
@@ -225,7 +229,7 @@ impl Shared {
             },
         };
         self.discard(std::mem::replace(content, new));
-        let now = std::time::SystemTime::now();
+        let now = self.clock.now();
         st.mtime = now;
         st.ctime = now;
         Ok(())
