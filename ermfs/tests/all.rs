@@ -13,6 +13,7 @@ mod all {
     mod files;
     mod lazy;
     mod lifecycle;
+    mod meta;
     mod namespace;
     mod namespace_kernel;
     mod std_api;
