@@ -261,7 +261,8 @@ impl Shared {
     /// Drops one open description of file `inode`; at the last one, frees an
     /// unlinked file or applies the compression policy.
     pub fn release(&self, inode: &Arc<Inode>) {
-        let mut st = write(&inode.state);
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
         st.closes = st.closes.wrapping_add(1);
         let closes = st.closes;
         let Body::File(content) = &mut st.body else {
@@ -272,6 +273,8 @@ impl Shared {
         }
         if inode.nlink() == 0 {
             self.free(content);
+            // Credited now, not when a lockless table reclaims the inode.
+            st.xattrs = None;
             return;
         }
         if let Content::Lazy(_) = content {
@@ -299,10 +302,12 @@ impl Shared {
     /// Frees the content of an unlinked file nobody has open (called by
     /// unlink and rename-over; the last close frees it otherwise).
     pub fn free_if_unused(&self, inode: &Inode) {
-        let mut st = write(&inode.state);
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
         if let Body::File(content) = &mut st.body {
             if inode.open.load(Ordering::Acquire) == 0 && inode.nlink() == 0 {
                 self.free(content);
+                st.xattrs = None;
             }
         }
     }

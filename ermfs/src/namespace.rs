@@ -175,7 +175,14 @@ impl Inner {
                 sub(&self.shared.counters.dirs, 1);
             }
         }
-        write(&inode.state).ctime = self.shared.clock.now();
+        let mut st = write(&inode.state);
+        st.ctime = self.shared.clock.now();
+        if inode.kind == FileType::Dir {
+            // A removed directory's attributes are credited now (an open
+            // descriptor of it then sees none), not when a lockless table
+            // reclaims the inode.
+            st.xattrs = None;
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! and their descriptor forms, with Linux's limits and errnos.
 //!
 //! An inode without attributes pays one null pointer; the first attribute
-//! boxes an [`Xattrs`]: a vector of `(name, value)` pairs sorted by name
-//! (so `listxattr` lists in byte order, as tmpfs's red-black tree does),
+//! boxes an `Xattrs`: a vector of `(name, value)` pairs sorted by name
+//! (`listxattr` lists them in descending byte order, as tmpfs's red-black
+//! tree does on Linux 6.x),
 //! its bytes charged to the memory budget and credited back when the inode
 //! goes. Names need the `user.`, `trusted.` or `security.` prefix, as on
 //! tmpfs (`system.` names are POSIX ACLs there, which ERMFS does not keep).
@@ -170,7 +171,8 @@ fn list(inode: &Inode, buf: &mut [u8]) -> io::Result<usize> {
     };
     let len = x.entries.iter().map(|(n, _)| n.len() + 1).sum();
     answer(len, buf, XATTR_LIST_MAX, |mut dst| {
-        for (name, _) in &x.entries {
+        // Descending, as tmpfs lists them.
+        for (name, _) in x.entries.iter().rev() {
             let (head, rest) = dst.split_at_mut(name.len() + 1);
             head[..name.len()].copy_from_slice(name);
             head[name.len()] = 0;
@@ -295,7 +297,7 @@ impl Fs {
     }
 
     /// Copies the names of `path`'s attributes into `buf`, each followed by
-    /// a NUL, in byte order, and returns the length; with an empty `buf`,
+    /// a NUL, in descending byte order (as tmpfs), and returns the length; with an empty `buf`,
     /// only returns the length.
     ///
     /// # Errors

@@ -17,4 +17,5 @@ mod all {
     mod namespace;
     mod namespace_kernel;
     mod std_api;
+    mod xattr;
 }
