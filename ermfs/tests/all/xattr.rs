@@ -334,11 +334,10 @@ fn on_kernel(path: &CString, names: &[CString], op: &Op) -> Seen {
     let r = match *op {
         Op::Set(n, s, f) => {
             let v = vec![b'v'; s];
+            let (p, name) = (path.as_ptr(), names[n].as_ptr());
             // SAFETY: valid NUL-terminated strings; `v` is valid for `s` bytes.
-            k(
-                unsafe { libc::setxattr(path.as_ptr(), names[n].as_ptr(), v.as_ptr().cast(), s, f) }
-                    as isize,
-            )
+            let ret = unsafe { libc::setxattr(p, name, v.as_ptr().cast(), s, f) };
+            k(ret as isize)
         }
         Op::Get(n, s) => {
             buf = vec![0u8; s];
