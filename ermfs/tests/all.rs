@@ -10,6 +10,7 @@ mod all {
     mod copies;
     mod differential;
     mod export;
+    mod fallocate;
     mod files;
     mod lazy;
     mod lifecycle;
