@@ -15,6 +15,7 @@ mod all {
     mod lazy;
     mod lifecycle;
     mod meta;
+    mod meta_kernel;
     mod namespace;
     mod namespace_kernel;
     mod std_api;
