@@ -277,7 +277,8 @@ impl Fs {
     }
 }
 
-#[cfg(test)]
+// Inodes hold loom atomics under loom, usable only inside a model.
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::inode::{Body, FileType};
