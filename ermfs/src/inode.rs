@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use erm_alloc::Region;
 use erm_compress::Index;
 
-use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering, RwLock};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, RwLock};
 use crate::xattr::Xattrs;
 
 /// What an inode is.
@@ -33,8 +33,10 @@ pub(crate) struct Inode {
     /// Names referring to it (files: 1 or 0; dirs: 2 + subdirectories, 0 once removed).
     pub nlink: AtomicU32,
     /// Open file descriptions of a file; changed only under `state`'s write
-    /// lock so that the count and the content state move together.
-    pub open: AtomicUsize,
+    /// lock so that the count and the content state move together. A `u32`
+    /// (each description holds one of at most 2^20 descriptors) so that the
+    /// owner fits in what was padding.
+    pub open: AtomicU32,
     /// A directory's parent inode number (itself for `/`).
     pub parent: AtomicU64,
     /// Creation time (never changes).
@@ -160,7 +162,7 @@ impl Inode {
             uid: AtomicU32::new(owner.0),
             gid: AtomicU32::new(owner.1),
             nlink: AtomicU32::new(if kind == FileType::Dir { 2 } else { 1 }),
-            open: AtomicUsize::new(0),
+            open: AtomicU32::new(0),
             parent: AtomicU64::new(parent),
             btime: now,
             state: RwLock::new(State {
@@ -203,11 +205,12 @@ mod tests {
     use super::*;
 
     /// Per-file overhead at rest is benchmarked: the metadata of issue 10
-    /// (owner, boxed xattrs) must stay small. 192 bytes before it.
+    /// (owner, boxed xattrs) must stay small: 192 bytes before it, 200
+    /// with it (x86-64).
     #[test]
     #[cfg(not(loom))]
     fn inode_stays_small() {
         let size = std::mem::size_of::<Inode>();
-        assert!(size <= 208, "Inode is {size} bytes");
+        assert!(size <= 200, "Inode is {size} bytes");
     }
 }
