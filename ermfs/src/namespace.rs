@@ -367,7 +367,7 @@ impl Fs {
             match &st.body {
                 Body::Dir(children) => (
                     children.iter().cloned().collect(),
-                    atime_due(&st, &inner.shared.clock),
+                    atime_due(&st, &inner.shared),
                 ),
                 Body::File(_) => return fail(libc::ENOTDIR),
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use ermfs::{Fs, FsBuilder, Identity, TimeSpec};
+use ermfs::{AtimePolicy, Fs, FsBuilder, Identity, TimeSpec};
 
 use super::common::{each_fs, each_with, errno, put};
 
@@ -382,6 +382,35 @@ fn reads_update_atime_relatime_style() {
         fs.close(fd).unwrap();
         assert_eq!(times(fs, "/f").0, t4);
     });
+}
+
+#[test]
+fn atime_policies() {
+    for (policy, moves) in [(AtimePolicy::Noatime, false), (AtimePolicy::Strict, true)] {
+        for lockless in [false, true] {
+            let clock = Clock::new();
+            let fs = clock
+                .builder()
+                .atime(policy)
+                .lockless(lockless)
+                .build()
+                .unwrap();
+            let t0 = clock.now();
+            put(&fs, "/f", b"hello");
+            fs.mkdir("/d", 0o755).unwrap();
+            let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+            let mut buf = [0u8; 4];
+            for _ in 0..2 {
+                let t = clock.tick(1);
+                fs.read(fd, &mut buf).unwrap();
+                fs.readdir("/d").unwrap();
+                let want = if moves { t } else { t0 };
+                assert_eq!(times(&fs, "/f").0, want, "{policy:?}");
+                assert_eq!(times(&fs, "/d").0, want, "{policy:?}");
+            }
+            fs.close(fd).unwrap();
+        }
+    }
 }
 
 #[test]
