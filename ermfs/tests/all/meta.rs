@@ -84,8 +84,11 @@ fn owner_is_the_builders_and_stat_reports_it() {
 fn umask_applies_at_creation_only() {
     // Default: modes stored as given (what a FUSE front end wants).
     each_fs(|fs| {
-        fs.close(fs.open("/f", RW, 0o777).unwrap()).unwrap();
-        assert_eq!(fs.stat("/f").unwrap().mode, libc::S_IFREG | 0o777);
+        fs.close(fs.open("/f", RW, 0o7777).unwrap()).unwrap();
+        assert_eq!(fs.stat("/f").unwrap().mode, libc::S_IFREG | 0o7777);
+        // mkdir drops set-user-ID and set-group-ID, as Linux.
+        fs.mkdir("/d", 0o7777).unwrap();
+        assert_eq!(fs.stat("/d").unwrap().mode, libc::S_IFDIR | 0o1777);
     });
     each_with(
         || Fs::builder().umask(0o022),
