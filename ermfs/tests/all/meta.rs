@@ -302,6 +302,15 @@ fn creation_and_directory_changes_set_times() {
         let t4 = clock.tick(1);
         fs.rmdir("/d").unwrap();
         assert_eq!(times(fs, "/").1, t4);
+        // A rename over a file: the replaced file's ctime too.
+        put(fs, "/x", b"x");
+        put(fs, "/y", b"y");
+        let old = fs.open("/y", libc::O_RDONLY, 0).unwrap();
+        let t5 = clock.tick(1);
+        fs.rename("/x", "/y").unwrap();
+        assert_eq!(fs.fstat(old).unwrap().ctime, t5);
+        assert_eq!(times(fs, "/y").2, t5);
+        fs.close(old).unwrap();
     });
 }
 
