@@ -1,7 +1,8 @@
 //! Configuration: [`FsBuilder`] and [`CompressionPolicy`].
 
 use std::io;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use erm_compress::{Compressor, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, Options};
 
@@ -26,6 +27,59 @@ pub enum CompressionPolicy {
     Never,
 }
 
+/// A clock for timestamps: called for every time an inode records.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, SystemTime};
+///
+/// let fixed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+/// let fs = ermfs::Fs::builder().clock(Arc::new(move || fixed)).build()?;
+/// fs.mkdir("/d", 0o755)?;
+/// assert_eq!(fs.stat("/d")?.mtime, fixed);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub type ClockFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The clock an [`Fs`] reads: `SystemTime::now` unless one was injected.
+#[derive(Clone, Default)]
+pub(crate) struct Clock(Option<ClockFn>);
+
+impl Clock {
+    /// The current time.
+    pub fn now(&self) -> SystemTime {
+        match &self.0 {
+            Some(f) => f(),
+            None => SystemTime::now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Clock(injected)"
+        } else {
+            "Clock(SystemTime::now)"
+        })
+    }
+}
+
+/// When reads move a file's access time (as the `atime` mount options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtimePolicy {
+    /// Only when `atime` is not after `mtime` or `ctime`, or is 24 hours
+    /// old (Linux's default, `relatime`): a read of an unchanged file
+    /// reads the clock but takes no exclusive lock.
+    #[default]
+    Relatime,
+    /// On every read (`strictatime`): each read takes the file's exclusive
+    /// lock for a moment.
+    Strict,
+    /// Never (`noatime`): reads neither read the clock nor write.
+    Noatime,
+}
+
 /// Default cap on [`FsBuilder::threads`].
 const MAX_THREADS: usize = 8;
 
@@ -43,6 +97,11 @@ pub struct FsBuilder {
     pub(crate) lockless: bool,
     pub(crate) fd_capacity: usize,
     pub(crate) threads: usize,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) umask: u32,
+    pub(crate) clock: Clock,
+    pub(crate) atime: AtimePolicy,
 }
 
 impl Default for FsBuilder {
@@ -55,6 +114,11 @@ impl Default for FsBuilder {
             lockless: cfg!(feature = "lockless"),
             fd_capacity: erm_fdtable::DEFAULT_CAPACITY,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+            uid: 0,
+            gid: 0,
+            umask: 0,
+            clock: Clock::default(),
+            atime: AtimePolicy::Relatime,
         }
     }
 }
@@ -64,7 +128,8 @@ impl FsBuilder {
     /// [`CompressionPolicy::Immediate`] (deterministic and thread-free, where
     /// DESIGN.md suggests `Background`), locked backends (lockless with the
     /// `lockless` cargo feature), 65,536 descriptors, one compression thread
-    /// per core (at most 8).
+    /// per core (at most 8), owner 0:0, umask 0 (modes stored as given),
+    /// the system clock, [`AtimePolicy::Relatime`].
     pub fn new() -> FsBuilder {
         FsBuilder::default()
     }
@@ -113,6 +178,39 @@ impl FsBuilder {
     /// whole blocks, one per thread; the stream is the same byte for byte.
     pub fn threads(mut self, threads: usize) -> FsBuilder {
         self.threads = threads.clamp(1, 64);
+        self
+    }
+
+    /// Owner of `/` and of everything created (`stat`'s `uid` and `gid`;
+    /// default 0 and 0). A directory with the set-group-ID bit passes its
+    /// group on instead, as on Linux.
+    pub fn owner(mut self, uid: u32, gid: u32) -> FsBuilder {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
+    /// Permission bits cleared from the mode of every file and directory
+    /// created (as umask(2); only `0o777` counts). The default is 0: the
+    /// mode passed to [`Fs::open`] or [`Fs::mkdir`] is stored as given,
+    /// which is what a FUSE front end wants (the kernel applies the
+    /// caller's umask before the request). `0o022` is a shell's usual value.
+    pub fn umask(mut self, mask: u32) -> FsBuilder {
+        self.umask = mask & 0o777;
+        self
+    }
+
+    /// The clock timestamps come from (default `SystemTime::now`); tests
+    /// inject one they move by hand. It is called under inode locks: keep
+    /// it quick and never call back into the `Fs`.
+    pub fn clock(mut self, clock: ClockFn) -> FsBuilder {
+        self.clock = Clock(Some(clock));
+        self
+    }
+
+    /// When reads (and `readdir`) move the access time.
+    pub fn atime(mut self, policy: AtimePolicy) -> FsBuilder {
+        self.atime = policy;
         self
     }
 

@@ -12,7 +12,7 @@ use erm_alloc::{MemoryBudget, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::background::{Background, Scheduled};
-use crate::builder::{CompressionPolicy, PARALLEL_MIN_BLOCKS};
+use crate::builder::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::errno::{err, fail};
 use crate::inode::{Body, Content, Inode, Lazy, Packed};
 use crate::stats::{Counters, add, sub};
@@ -42,6 +42,10 @@ pub(crate) struct Shared {
     /// Threads for one big file's deflate or inflate pass.
     pub threads: usize,
     pub counters: Counters,
+    /// Where timestamps come from.
+    pub clock: Clock,
+    /// When reads move `atime`.
+    pub atime: AtimePolicy,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
     /// This `Shared` itself, handed to the worker when it starts.
@@ -56,6 +60,8 @@ impl Shared {
         options: Options,
         policy: CompressionPolicy,
         threads: usize,
+        clock: Clock,
+        atime: AtimePolicy,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             budget,
@@ -63,6 +69,8 @@ impl Shared {
             policy,
             threads,
             counters: Counters::default(),
+            clock,
+            atime,
             bg: Background::default(),
             me: me.clone(),
             compressors: Mutex::new(Vec::new()),
@@ -90,7 +98,7 @@ impl Shared {
         result?;
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
-            let now = std::time::SystemTime::now();
+            let now = self.clock.now();
             st.mtime = now;
             st.ctime = now;
         }
@@ -225,7 +233,7 @@ impl Shared {
             },
         };
         self.discard(std::mem::replace(content, new));
-        let now = std::time::SystemTime::now();
+        let now = self.clock.now();
         st.mtime = now;
         st.ctime = now;
         Ok(())
@@ -257,7 +265,8 @@ impl Shared {
     /// Drops one open description of file `inode`; at the last one, frees an
     /// unlinked file or applies the compression policy.
     pub fn release(&self, inode: &Arc<Inode>) {
-        let mut st = write(&inode.state);
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
         st.closes = st.closes.wrapping_add(1);
         let closes = st.closes;
         let Body::File(content) = &mut st.body else {
@@ -268,6 +277,8 @@ impl Shared {
         }
         if inode.nlink() == 0 {
             self.free(content);
+            // Credited now, not when a lockless table reclaims the inode.
+            st.xattrs = None;
             return;
         }
         if let Content::Lazy(_) = content {
@@ -295,10 +306,12 @@ impl Shared {
     /// Frees the content of an unlinked file nobody has open (called by
     /// unlink and rename-over; the last close frees it otherwise).
     pub fn free_if_unused(&self, inode: &Inode) {
-        let mut st = write(&inode.state);
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
         if let Body::File(content) = &mut st.body {
             if inode.open.load(Ordering::Acquire) == 0 && inode.nlink() == 0 {
                 self.free(content);
+                st.xattrs = None;
             }
         }
     }

@@ -9,7 +9,6 @@
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use erm_fdtable::FdTable;
 
@@ -21,9 +20,10 @@ use crate::namespace::{Stat, stat_of};
 use crate::path::parse;
 use crate::stats::add;
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
+use crate::times::{atime_due, set_atime};
 
 /// Largest file size and offset (Linux `MAX_LFS_FILESIZE`).
-const MAX_OFFSET: u64 = i64::MAX as u64;
+pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// An open file description: the inode, access mode, flags and its own offset.
 /// Shared by `dup`; the last handle dropped is the file's "close".
@@ -40,10 +40,14 @@ pub(crate) struct OpenFile {
 }
 
 impl OpenFile {
+    /// The file or directory open.
+    pub(crate) fn inode(&self) -> &Arc<Inode> {
+        &self.inode
+    }
     fn readable(&self) -> bool {
         self.access != libc::O_WRONLY
     }
-    fn writable(&self) -> bool {
+    pub(crate) fn writable(&self) -> bool {
         self.access != libc::O_RDONLY
     }
 }
@@ -89,11 +93,20 @@ fn view<T>(
     }
     {
         let st = read(&inode.state);
+        // relatime: the clock is read under the shared lock, the exclusive
+        // one is taken only when the access time must move.
+        let due = atime_due(&st, shared);
         match &st.body {
             Body::Dir(_) => return fail(libc::EISDIR),
-            Body::File(Content::Raw(r)) => return Ok(f(clamp(r.as_slice(), offset, len))),
+            Body::File(Content::Raw(r)) => {
+                let out = f(clamp(r.as_slice(), offset, len));
+                drop(st);
+                return Ok(touched(inode, due, out));
+            }
             Body::File(Content::Lazy(l)) if l.is_filled(l.blocks(offset, len)) => {
-                return Ok(f(clamp(l.region.as_slice(), offset, len)));
+                let out = f(clamp(l.region.as_slice(), offset, len));
+                drop(st);
+                return Ok(touched(inode, due, out));
             }
             Body::File(Content::Lazy(_)) => {} // blocks to inflate first
             // An open file is raw or lazy; anything else is a bug, reported as EIO.
@@ -101,16 +114,28 @@ fn view<T>(
         }
     }
     let mut st = write(&inode.state);
-    match &mut st.body {
+    let out = match &mut st.body {
         Body::File(Content::Lazy(l)) => {
             shared.fill(l, l.blocks(offset, len))?;
-            Ok(f(clamp(l.region.as_slice(), offset, len)))
+            f(clamp(l.region.as_slice(), offset, len))
         }
         // A writable open may have inflated it in full meanwhile.
-        Body::File(Content::Raw(r)) => Ok(f(clamp(r.as_slice(), offset, len))),
-        Body::Dir(_) => fail(libc::EISDIR),
-        Body::File(_) => fail(libc::EIO),
+        Body::File(Content::Raw(r)) => f(clamp(r.as_slice(), offset, len)),
+        Body::Dir(_) => return fail(libc::EISDIR),
+        Body::File(_) => return fail(libc::EIO),
+    };
+    if let Some(now) = atime_due(&st, shared) {
+        st.atime = now;
     }
+    Ok(out)
+}
+
+/// Stores `due` as the access time, if a read found it due; returns `out`.
+fn touched<T>(inode: &Inode, due: Option<std::time::SystemTime>, out: T) -> T {
+    if let Some(now) = due {
+        set_atime(inode, now);
+    }
+    out
 }
 
 /// Copies from the file at `offset` into `buf`.
@@ -123,7 +148,13 @@ fn read_at(shared: &Shared, inode: &Inode, buf: &mut [u8], offset: u64) -> io::R
 
 /// Copies `buf` into the file at `offset` (or at its end when `append`);
 /// returns the end offset of the write.
-fn write_at(inode: &Inode, buf: &[u8], offset: u64, append: bool) -> io::Result<u64> {
+fn write_at(
+    shared: &Shared,
+    inode: &Inode,
+    buf: &[u8],
+    offset: u64,
+    append: bool,
+) -> io::Result<u64> {
     let mut st = write(&inode.state);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EIO);
@@ -135,28 +166,28 @@ fn write_at(inode: &Inode, buf: &[u8], offset: u64, append: bool) -> io::Result<
         .ok_or_else(|| err(libc::EFBIG))?;
     let start = usize::try_from(start).map_err(|_| err(libc::EFBIG))?;
     region.write_at(start, buf)?;
-    let now = SystemTime::now();
+    let now = shared.clock.now();
     st.mtime = now;
     st.ctime = now;
     Ok(end)
 }
 
 /// Sets an open file's length.
-fn truncate_open(inode: &Inode, len: i64) -> io::Result<()> {
+fn truncate_open(shared: &Shared, inode: &Inode, len: i64) -> io::Result<()> {
     let len = usize::try_from(offset_of(len)?).map_err(|_| err(libc::EFBIG))?;
     let mut st = write(&inode.state);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EISDIR);
     };
     region.resize(len)?;
-    let now = SystemTime::now();
+    let now = shared.clock.now();
     st.mtime = now;
     st.ctime = now;
     Ok(())
 }
 
 impl Inner {
-    fn file(&self, fd: i32) -> io::Result<Arc<OpenFile>> {
+    pub(crate) fn file(&self, fd: i32) -> io::Result<Arc<OpenFile>> {
         self.fds.load().get(fd).ok_or_else(|| err(libc::EBADF))
     }
 
@@ -363,7 +394,7 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = write_at(&of.inode, buf, off, of.append)?;
+        let end = write_at(&of.shared, &of.inode, buf, off, of.append)?;
         of.offset.store(end as i64, Ordering::Release);
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
@@ -386,7 +417,7 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        write_at(&of.inode, buf, off, of.append)?;
+        write_at(&of.shared, &of.inode, buf, off, of.append)?;
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
     }
@@ -440,7 +471,7 @@ impl Fs {
         if of.inode.is_dir() || !of.writable() {
             return fail(libc::EINVAL);
         }
-        truncate_open(&of.inode, len)
+        truncate_open(&of.shared, &of.inode, len)
     }
 
     /// Sets the length of file `path` (opening it, and so inflating it, for
@@ -456,7 +487,7 @@ impl Fs {
             return fail(libc::EISDIR);
         }
         self.inner.shared.acquire(&inode, true, to_zero)?;
-        let result = truncate_open(&inode, len);
+        let result = truncate_open(&self.inner.shared, &inode, len);
         self.inner.shared.release(&inode);
         result
     }

@@ -40,6 +40,10 @@ pub(crate) struct Inner {
     pub root: Arc<Inode>,
     next_ino: AtomicU64,
     fd_capacity: usize,
+    /// Owner (uid, gid) of whatever is created.
+    pub owner: (u32, u32),
+    /// Bits cleared from created modes.
+    pub umask: u32,
     /// Serializes namespace changes (create, mkdir, rmdir, unlink, rename,
     /// mode switch). Lookups and the data path never take it.
     pub ns: Mutex<()>,
@@ -198,13 +202,15 @@ impl Fs {
             Some(limit) => MemoryBudget::with_limit(limit),
             None => MemoryBudget::unlimited(),
         });
-        let shared = Shared::new(budget, b.options(), b.policy, b.threads);
+        let shared = Shared::new(budget, b.options(), b.policy, b.threads, b.clock, b.atime);
         let root = Arc::new(Inode::new(
             ROOT_INO,
             FileType::Dir,
             0o755,
             ROOT_INO,
             Body::Dir(Default::default()),
+            (b.uid, b.gid),
+            shared.clock.now(),
         ));
         add(&shared.counters.dirs, 1);
         Fs {
@@ -218,6 +224,8 @@ impl Fs {
                 root,
                 next_ino: AtomicU64::new(ROOT_INO + 1),
                 fd_capacity: b.fd_capacity,
+                owner: (b.uid, b.gid),
+                umask: b.umask,
                 ns: Mutex::new(()),
                 gate: RwLock::new(()),
             }),

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use erm_alloc::Region;
 use erm_compress::Index;
 
-use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering, RwLock};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, RwLock};
+use crate::xattr::Xattrs;
 
 /// What an inode is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +26,17 @@ pub(crate) struct Inode {
     pub kind: FileType,
     /// Permission bits (`0o7777`).
     pub perm: AtomicU32,
+    /// Owner user ID.
+    pub uid: AtomicU32,
+    /// Owner group ID.
+    pub gid: AtomicU32,
     /// Names referring to it (files: 1 or 0; dirs: 2 + subdirectories, 0 once removed).
     pub nlink: AtomicU32,
     /// Open file descriptions of a file; changed only under `state`'s write
-    /// lock so that the count and the content state move together.
-    pub open: AtomicUsize,
+    /// lock so that the count and the content state move together. A `u32`
+    /// (each description holds one of at most 2^20 descriptors) so that the
+    /// owner fits in what was padding.
+    pub open: AtomicU32,
     /// A directory's parent inode number (itself for `/`).
     pub parent: AtomicU64,
     /// Creation time (never changes).
@@ -46,6 +53,8 @@ pub(crate) struct State {
     /// Last closes of the file so far: a background job queued at close
     /// number `n` is stale once this is past `n`.
     pub closes: u64,
+    /// Extended attributes; `None` (one null pointer) for most inodes.
+    pub xattrs: Option<Box<Xattrs>>,
     pub body: Body,
 }
 
@@ -135,15 +144,25 @@ impl Content {
 }
 
 impl Inode {
-    /// A new inode of `kind`, with `body`, permission bits `perm`, parent `parent`.
-    pub fn new(ino: u64, kind: FileType, perm: u32, parent: u64, body: Body) -> Inode {
-        let now = SystemTime::now();
+    /// A new inode of `kind`, with `body`, permission bits `perm`, parent
+    /// `parent`, owned by `owner` (uid, gid), made at `now`.
+    pub fn new(
+        ino: u64,
+        kind: FileType,
+        perm: u32,
+        parent: u64,
+        body: Body,
+        owner: (u32, u32),
+        now: SystemTime,
+    ) -> Inode {
         Inode {
             ino,
             kind,
             perm: AtomicU32::new(perm & 0o7777),
+            uid: AtomicU32::new(owner.0),
+            gid: AtomicU32::new(owner.1),
             nlink: AtomicU32::new(if kind == FileType::Dir { 2 } else { 1 }),
-            open: AtomicUsize::new(0),
+            open: AtomicU32::new(0),
             parent: AtomicU64::new(parent),
             btime: now,
             state: RwLock::new(State {
@@ -151,6 +170,7 @@ impl Inode {
                 mtime: now,
                 ctime: now,
                 closes: 0,
+                xattrs: None,
                 body,
             }),
         }
@@ -164,5 +184,33 @@ impl Inode {
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
         self.kind == FileType::Dir
+    }
+
+    /// Permission bits (`0o7777`).
+    pub fn perm(&self) -> u32 {
+        self.perm.load(Ordering::Acquire)
+    }
+
+    /// Owner (uid, gid).
+    pub fn owner(&self) -> (u32, u32) {
+        (
+            self.uid.load(Ordering::Acquire),
+            self.gid.load(Ordering::Acquire),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-file overhead at rest is benchmarked: the metadata of issue 10
+    /// (owner, boxed xattrs) must stay small: 192 bytes before it, 200
+    /// with it (x86-64).
+    #[test]
+    #[cfg(not(loom))]
+    fn inode_stays_small() {
+        let size = std::mem::size_of::<Inode>();
+        assert!(size <= 200, "Inode is {size} bytes");
     }
 }

@@ -34,6 +34,19 @@
 //!   [`unlink`](Fs::unlink), [`rename`](Fs::rename), [`stat`](Fs::stat)
 //!   ([`Stat`]), [`readdir`](Fs::readdir) ([`DirEntry`]),
 //!   [`truncate`](Fs::truncate), [`exists`](Fs::exists);
+//! - metadata: [`chmod`](Fs::chmod), [`fchmod`](Fs::fchmod),
+//!   [`chown`](Fs::chown), [`fchown`](Fs::fchown) (owner and umask from
+//!   [`FsBuilder::owner`] and [`FsBuilder::umask`]), the permission checks
+//!   a front end makes for a caller, [`access`](Fs::access) and
+//!   [`may_delete`](Fs::may_delete) ([`Identity`]);
+//!   [`utimens`](Fs::utimens) and [`futimens`](Fs::futimens)
+//!   ([`TimeSpec`]), every time from an injectable clock
+//!   ([`FsBuilder::clock`]) and `atime` kept `relatime`-style by default
+//!   ([`AtimePolicy`]); extended
+//!   attributes: [`setxattr`](Fs::setxattr), [`getxattr`](Fs::getxattr),
+//!   [`listxattr`](Fs::listxattr), [`removexattr`](Fs::removexattr) and
+//!   their `f` forms; [`statfs`](Fs::statfs) ([`StatFs`]);
+//!   [`fallocate`](Fs::fallocate) (`0`, `KEEP_SIZE`, `PUNCH_HOLE`);
 //! - the `std::fs`-shaped layer ([`std_api`]): [`OpenOptions`], [`File`]
 //!   (`Read`, `Write`, `Seek`, [`read_at`](File::read_at),
 //!   [`write_at`](File::write_at), closed on drop), [`Metadata`],
@@ -44,8 +57,8 @@
 //!   [`Fs::import_gzip`], [`Fs::export_gzip`], and the borrowed view
 //!   [`Fs::with_bytes`];
 //! - with the cargo feature `vfs`, the `vfs` crate's `FileSystem` for
-//!   [`Fs`], so a `vfs::VfsPath` can run on ERMFS (its timestamp setters
-//!   answer `NotSupported`);
+//!   [`Fs`], so a `vfs::VfsPath` can run on ERMFS (its creation-time
+//!   setter answers `NotSupported`);
 //! - [`Fs::settle`] (wait for background compressions),
 //!   [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
 //!   and [`Fs::stats`] ([`Stats`]);
@@ -115,8 +128,10 @@
 //! - compression charges the stream as it grows while the region is still
 //!   charged in full, so near the memory limit a file may stay uncompressed
 //!   (never lost);
-//! - no symlinks, hard links, xattrs, permission checks, `chmod`/`utimes`;
-//!   reads do not update `atime`;
+//! - no symlinks or hard links; no call checks permissions itself
+//!   ([`Fs::access`] and [`Fs::may_delete`] are there for a front end to
+//!   ask first); uid 0 stands for every capability; no ACLs;
+//!   [`Fs::access`] does not yet follow symlinks (there are none);
 //! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
 //!   `st_blocks` counts the memory held (raw or compressed), not pages written;
 //! - `O_APPEND` writes are serialized by the file's lock (no atomic range
@@ -132,23 +147,32 @@ mod builder;
 mod content;
 mod errno;
 mod export;
+mod fallocate;
 mod fd;
 mod fs;
 mod hooks;
 mod inode;
 mod namespace;
 mod path;
+mod perm;
+mod statfs;
 mod stats;
 pub mod std_api;
 mod sync;
+mod times;
 #[cfg(feature = "vfs")]
 mod vfs_fs;
+mod xattr;
 
-pub use builder::{CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
+pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
 pub use export::ExportFlags;
 pub use fs::{Fs, ROOT_INO};
 pub use inode::FileType;
 pub use namespace::{DirEntry, Stat};
 pub use path::{NAME_MAX, PATH_MAX};
+pub use perm::Identity;
+pub use statfs::StatFs;
 pub use stats::Stats;
 pub use std_api::{File, Metadata, OpenOptions, ReadDir};
+pub use times::TimeSpec;
+pub use xattr::{XATTR_NAME_MAX, XATTR_SIZE_MAX};

@@ -17,6 +17,7 @@ use crate::inode::{Body, Content, FileType, Inode};
 use crate::path::parse;
 use crate::stats::{add, sub};
 use crate::sync::{Ordering, lock, read, write};
+use crate::times::{atime_due, set_atime};
 
 /// What `stat`/`fstat` report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,10 @@ pub struct Stat {
     pub kind: FileType,
     /// `st_mode`: `S_IFREG` or `S_IFDIR` with the permission bits.
     pub mode: u32,
+    /// Owner user ID.
+    pub uid: u32,
+    /// Owner group ID.
+    pub gid: u32,
     /// Link count: 1 for a file (0 once unlinked), 2 plus subdirectories for a directory.
     pub nlink: u32,
     /// Size in bytes (directories: 0).
@@ -36,7 +41,7 @@ pub struct Stat {
     pub blocks: u64,
     /// Preferred I/O size.
     pub blksize: u32,
-    /// Last access (set at creation; reads do not update it yet).
+    /// Last access: reads update it `relatime`-style (see [`Fs::utimens`]).
     pub atime: SystemTime,
     /// Last content change.
     pub mtime: SystemTime,
@@ -67,10 +72,13 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
         FileType::File => libc::S_IFREG,
         FileType::Dir => libc::S_IFDIR,
     };
+    let (uid, gid) = inode.owner();
     Stat {
         ino: inode.ino,
         kind: inode.kind,
-        mode: type_bits | inode.perm.load(Ordering::Relaxed),
+        mode: type_bits | inode.perm(),
+        uid,
+        gid,
         nlink: inode.nlink(),
         size,
         blocks: resident.div_ceil(512),
@@ -82,8 +90,9 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
     }
 }
 
-/// Adds or removes `name` in directory `dir`'s child list and touches its times.
-fn set_child(dir: &Inode, name: &[u8], present: bool) {
+/// Adds or removes `name` in directory `dir`'s child list and touches its
+/// times (set to `now`).
+fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
     let mut st = write(&dir.state);
     if let Body::Dir(children) = &mut st.body {
         if present {
@@ -92,7 +101,6 @@ fn set_child(dir: &Inode, name: &[u8], present: bool) {
             children.remove(name);
         }
     }
-    let now = SystemTime::now();
     st.mtime = now;
     st.ctime = now;
 }
@@ -117,13 +125,32 @@ impl Inner {
             FileType::File => Body::File(Content::Raw(erm_alloc::Region::new(&self.shared.budget))),
             FileType::Dir => Body::Dir(Default::default()),
         };
-        let inode = Arc::new(Inode::new(self.alloc_ino(), kind, perm, dir.ino, body));
+        // Linux's `inode_init_owner`: a set-group-ID directory passes its
+        // group on, and its set-group-ID bit to subdirectories.
+        let (uid, mut gid) = self.owner;
+        let mut perm = perm & !self.umask & 0o7777;
+        if dir.perm() & libc::S_ISGID != 0 {
+            gid = dir.owner().1;
+            if kind == FileType::Dir {
+                perm |= libc::S_ISGID;
+            }
+        }
+        let now = self.shared.clock.now();
+        let inode = Arc::new(Inode::new(
+            self.alloc_ino(),
+            kind,
+            perm,
+            dir.ino,
+            body,
+            (uid, gid),
+            now,
+        ));
         // EEXIST if the name is taken, ENOSPC if the registry is full.
         self.names
             .load()
             .insert_if_absent(Name::new(dir.ino, name)?, Arc::clone(&inode))
             .map_err(io::Error::from)?;
-        set_child(dir, name, true);
+        set_child(dir, name, true, now);
         match kind {
             FileType::File => add(&self.shared.counters.files, 1),
             FileType::Dir => {
@@ -148,12 +175,20 @@ impl Inner {
                 sub(&self.shared.counters.dirs, 1);
             }
         }
-        write(&inode.state).ctime = SystemTime::now();
+        let mut st = write(&inode.state);
+        st.ctime = self.shared.clock.now();
+        if inode.kind == FileType::Dir {
+            // A removed directory's attributes are credited now (an open
+            // descriptor of it then sees none), not when a lockless table
+            // reclaims the inode.
+            st.xattrs = None;
+        }
     }
 }
 
 impl Fs {
-    /// Creates directory `path` with permission bits `mode`.
+    /// Creates directory `path` with permission bits `mode & 0o1777`, less
+    /// the umask ([`FsBuilder::umask`](crate::FsBuilder::umask)).
     ///
     /// # Errors
     /// `EEXIST` if the name exists (`/`, `.` and `..` included), `ENOENT` for
@@ -167,7 +202,11 @@ impl Fs {
         let Last::Name(name) = p.last else {
             return fail(libc::EEXIST);
         };
-        inner.create(p.dir(), name, FileType::Dir, mode).map(drop)
+        // As Linux's `vfs_mkdir`: no set-user-ID or set-group-ID bit from
+        // `mode` (a set-group-ID parent passes its own on).
+        inner
+            .create(p.dir(), name, FileType::Dir, mode & 0o1777)
+            .map(drop)
     }
 
     /// Removes the empty directory `path`.
@@ -196,7 +235,7 @@ impl Fs {
             return fail(libc::ENOTEMPTY);
         }
         inner.names.load().remove(&Name::new(dir.ino, name)?);
-        set_child(dir, name, false);
+        set_child(dir, name, false, inner.shared.clock.now());
         inner.drop_link(dir, &victim);
         Ok(())
     }
@@ -224,7 +263,7 @@ impl Fs {
             return fail(libc::ENOTDIR);
         }
         inner.names.load().remove(&Name::new(dir.ino, name)?);
-        set_child(dir, name, false);
+        set_child(dir, name, false, inner.shared.clock.now());
         inner.drop_link(dir, &victim);
         Ok(())
     }
@@ -292,14 +331,15 @@ impl Fs {
                 .map_err(io::Error::from)?,
         }
         names.remove_if(&src_key, &src);
-        set_child(src_dir, src_name, false);
-        set_child(dst_dir, dst_name, true);
+        let now = inner.shared.clock.now();
+        set_child(src_dir, src_name, false, now);
+        set_child(dst_dir, dst_name, true, now);
         if src.is_dir() && !Arc::ptr_eq(src_dir, dst_dir) {
             src.parent.store(dst_dir.ino, Ordering::Release);
             src_dir.nlink.fetch_sub(1, Ordering::AcqRel);
             dst_dir.nlink.fetch_add(1, Ordering::AcqRel);
         }
-        write(&src.state).ctime = SystemTime::now();
+        write(&src.state).ctime = now;
         if let Some(dst) = dst {
             inner.drop_link(dst_dir, &dst);
         }
@@ -327,10 +367,19 @@ impl Fs {
     pub fn readdir(&self, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
         let inner = &self.inner;
         let dir = inner.resolve(path.as_ref())?;
-        let names: Vec<Box<[u8]>> = match &read(&dir.state).body {
-            Body::Dir(children) => children.iter().cloned().collect(),
-            Body::File(_) => return fail(libc::ENOTDIR),
+        let (names, due): (Vec<Box<[u8]>>, _) = {
+            let st = read(&dir.state);
+            match &st.body {
+                Body::Dir(children) => (
+                    children.iter().cloned().collect(),
+                    atime_due(&st, &inner.shared),
+                ),
+                Body::File(_) => return fail(libc::ENOTDIR),
+            }
         };
+        if let Some(now) = due {
+            set_atime(&dir, now);
+        }
         let mut out = vec![
             DirEntry {
                 name: b".".to_vec(),

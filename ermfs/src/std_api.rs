@@ -380,6 +380,16 @@ impl Metadata {
         self.0.ino
     }
 
+    /// Owner user ID (`MetadataExt::uid`).
+    pub fn uid(&self) -> u32 {
+        self.0.uid
+    }
+
+    /// Owner group ID (`MetadataExt::gid`).
+    pub fn gid(&self) -> u32 {
+        self.0.gid
+    }
+
     /// Link count.
     pub fn nlink(&self) -> u64 {
         u64::from(self.0.nlink)
@@ -398,7 +408,7 @@ impl Metadata {
         Ok(self.0.mtime)
     }
 
-    /// Last access (creation time until reads update it).
+    /// Last access (moved by reads `relatime`-style, see [`Fs::utimens`]).
     ///
     /// # Errors
     /// None, as [`modified`](Metadata::modified).

@@ -24,9 +24,10 @@
 //!   directory moved below itself, `ENOSPC`, `EMFILE`, `EIO`, ...):
 //!   [`VfsErrorKind::IoError`] holding it.
 //!
-//! `set_creation_time`, `set_modification_time` and `set_access_time` answer
-//! [`VfsErrorKind::NotSupported`] (ERMFS has no `utimes`); `copy_file` too,
-//! so `vfs` copies through the open files (no cheaper way exists: ERMFS
+//! `set_modification_time` and `set_access_time` are [`Fs::utimens`] (the
+//! other time omitted); `set_creation_time` answers
+//! [`VfsErrorKind::NotSupported`] (the birth time never changes, as on
+//! Linux); `copy_file` too, so `vfs` copies through the open files (no cheaper way exists: ERMFS
 //! has no reflinks). `open_file` on a directory fails with `EISDIR` (the
 //! kernel would open it and fail the reads). Names that are not UTF-8
 //! (made through the byte-path API) cannot be `String`s: `read_dir` fails
@@ -42,6 +43,7 @@ use crate::errno::err;
 use crate::fs::Fs;
 use crate::inode::FileType;
 use crate::std_api::{File, OpenOptions};
+use crate::times::TimeSpec;
 
 /// The ERMFS path of a `vfs` path (`""` is the root).
 fn path_of(path: &str) -> &Path {
@@ -95,9 +97,10 @@ fn open(fs: &Fs, path: &str, options: &OpenOptions) -> VfsResult<File> {
 /// `source()`; a NUL byte or an over-long path is
 /// [`InvalidPath`](VfsErrorKind::InvalidPath) (same); every other errno is
 /// [`IoError`](VfsErrorKind::IoError). `open_file` on a directory is
-/// `EISDIR`; `exists` is `false` for `ENOENT` and `ENOTDIR`; the `set_*_time`
-/// calls and `copy_file` are `NotSupported` (`vfs` then copies through the
-/// files); `move_file` and `move_dir` are [`Fs::rename`].
+/// `EISDIR`; `exists` is `false` for `ENOENT` and `ENOTDIR`;
+/// `set_modification_time` and `set_access_time` are [`Fs::utimens`];
+/// `set_creation_time` and `copy_file` are `NotSupported` (`vfs` then copies
+/// through the files); `move_file` and `move_dir` are [`Fs::rename`].
 impl FileSystem for Fs {
     fn read_dir(&self, path: &str) -> VfsResult<Box<dyn Iterator<Item = String> + Send>> {
         let names = self
@@ -177,5 +180,15 @@ impl FileSystem for Fs {
 
     fn move_dir(&self, src: &str, dest: &str) -> VfsResult<()> {
         self.rename(checked(src)?, checked(dest)?).map_err(vfs_err)
+    }
+
+    fn set_modification_time(&self, path: &str, time: std::time::SystemTime) -> VfsResult<()> {
+        self.utimens(checked(path)?, TimeSpec::Omit, TimeSpec::Set(time))
+            .map_err(vfs_err)
+    }
+
+    fn set_access_time(&self, path: &str, time: std::time::SystemTime) -> VfsResult<()> {
+        self.utimens(checked(path)?, TimeSpec::Set(time), TimeSpec::Omit)
+            .map_err(vfs_err)
     }
 }

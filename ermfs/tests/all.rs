@@ -10,10 +10,14 @@ mod all {
     mod copies;
     mod differential;
     mod export;
+    mod fallocate;
     mod files;
     mod lazy;
     mod lifecycle;
+    mod meta;
+    mod meta_kernel;
     mod namespace;
     mod namespace_kernel;
     mod std_api;
+    mod xattr;
 }

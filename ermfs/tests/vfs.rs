@@ -126,18 +126,20 @@ fn errors_get_their_vfs_kind_and_keep_the_errno() {
 }
 
 #[test]
-fn set_times_are_not_supported() {
+fn set_times_go_through_utimens() {
     each_root(|fs, _| {
         fs.write_file("/f", "x").unwrap();
-        let now = std::time::SystemTime::now();
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::new(1_000, 7);
+        let u = t + std::time::Duration::from_secs(5);
         let fsys: &dyn FileSystem = fs;
-        for e in [
-            fsys.set_creation_time("/f", now).unwrap_err(),
-            fsys.set_modification_time("/f", now).unwrap_err(),
-            fsys.set_access_time("/f", now).unwrap_err(),
-        ] {
-            assert!(matches!(e.kind(), VfsErrorKind::NotSupported), "{e:?}");
-        }
+        fsys.set_modification_time("/f", t).unwrap();
+        fsys.set_access_time("/f", u).unwrap();
+        let st = fs.stat("/f").unwrap();
+        assert_eq!((st.mtime, st.atime), (t, u));
+        let e = fsys.set_creation_time("/f", t).unwrap_err();
+        assert!(matches!(e.kind(), VfsErrorKind::NotSupported), "{e:?}");
+        let e = fsys.set_access_time("/nope", t).unwrap_err();
+        assert!(matches!(e.kind(), VfsErrorKind::FileNotFound), "{e:?}");
     });
 }
 
