@@ -1,0 +1,47 @@
+//! FUSE mount of an ERMFS store: any program can use a compressed RAM disk.
+//!
+//! [`ErmFuse`] implements `fuser::Filesystem` (fuser 0.18, pure-Rust
+//! mount through `fusermount3`, or `mount(2)` as root) on top of an
+//! [`ermfs::Fs`]. FUSE names inodes by number while ERMFS is path based, so
+//! the FUSE inode number is the ERMFS inode number (unique, never reused,
+//! root = 1) and a table maps each inode the kernel holds to one
+//! `(parent inode, name)`, with the kernel's lookup count; a request turns
+//! its inode back into a path by walking that table to the root. Renames
+//! move one entry (a directory's subtree follows), unlinks detach it; file
+//! handles are ERMFS descriptors, so an unlinked file stays readable through
+//! its handles and the last `release` compresses it by the store's policy.
+//! Every request takes a shared lock, `rename` an exclusive one, so no path
+//! is built while a subtree moves.
+//!
+//! Provided:
+//! - [`ErmFuse`]: lookup/forget, getattr/setattr (size, mode, owner,
+//!   times), mknod (regular files)/create, open/read/write/flush/release/
+//!   fsync, mkdir/rmdir/unlink, rename (`RENAME_NOREPLACE`, and
+//!   `RENAME_EXCHANGE` by three renames under the exclusive lock),
+//!   opendir/readdir/releasedir (a snapshot per handle: offsets stay stable
+//!   whatever changes), statfs, the four xattr calls, access, fallocate,
+//!   lseek (`SEEK_DATA`/`SEEK_HOLE`);
+//! - [`MountConfig`] and [`spawn`]: mount on a directory with
+//!   `default_permissions` (the kernel checks permissions), `max_write`
+//!   1 MiB, attribute and entry TTL [`DEFAULT_TTL`] (1 s: every change goes
+//!   through the mount, so the kernel's cache is only stale if the same
+//!   [`ermfs::Fs`] is also changed in process);
+//! - the binary `ermfs-mount DIR [OPTIONS]`.
+//!
+//! # Limitations
+//! - No hard links, symlinks or `readlink` yet (`ENOSYS`): they arrive with
+//!   ERMFS's `link`/`symlink`.
+//! - No writeback cache and no `FOPEN_KEEP_CACHE`: writes go straight to
+//!   ERMFS and the page cache is dropped at each open.
+//! - An inode whose name the table holds is unlinked while another hard
+//!   name remains answers `ENOENT` to getattr until the kernel looks the
+//!   other name up again.
+//! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets);
+//!   no `copy_file_range` (the kernel falls back to read and write).
+
+mod mount;
+mod nodes;
+mod ops;
+
+pub use mount::{MountConfig, spawn};
+pub use ops::{DEFAULT_TTL, ErmFuse};

@@ -1,0 +1,88 @@
+//! Mounting: [`MountConfig`] turned into fuser's options, and [`spawn`].
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use ermfs::Fs;
+use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+
+use crate::ops::{DEFAULT_TTL, ErmFuse};
+
+/// How a store is mounted (the file system itself is configured by
+/// [`ermfs::FsBuilder`]).
+#[derive(Debug, Clone)]
+pub struct MountConfig {
+    /// Threads answering requests (fuser's `n_threads`, one fd each).
+    pub threads: usize,
+    /// Let other users than the mounting one in (`allow_other`; needs
+    /// `user_allow_other` in `/etc/fuse.conf` for a non-root user).
+    pub allow_other: bool,
+    /// Unmount when the mounting process dies (`auto_unmount`, through
+    /// `fusermount3`; implies `allow_other`-style ACL, as fuser requires).
+    pub auto_unmount: bool,
+    /// Mount read-only (`ro`).
+    pub read_only: bool,
+    /// How long the kernel caches attributes and names.
+    pub ttl: Duration,
+}
+
+impl Default for MountConfig {
+    fn default() -> Self {
+        MountConfig {
+            threads: 2,
+            allow_other: false,
+            auto_unmount: false,
+            read_only: false,
+            ttl: DEFAULT_TTL,
+        }
+    }
+}
+
+impl MountConfig {
+    /// fuser's configuration: always `default_permissions` (the kernel
+    /// checks modes, owners and the sticky bit, as on any disk file
+    /// system), `fsname=ermfs`, `subtype=ermfs`, and the chosen options.
+    pub fn fuser_config(&self) -> Config {
+        let mut options = vec![
+            MountOption::FSName("ermfs".into()),
+            MountOption::Subtype("ermfs".into()),
+            MountOption::DefaultPermissions,
+            MountOption::Exec,
+            MountOption::NoDev,
+            MountOption::NoSuid,
+        ];
+        options.push(if self.read_only {
+            MountOption::RO
+        } else {
+            MountOption::RW
+        });
+        if self.auto_unmount {
+            options.push(MountOption::AutoUnmount);
+        }
+        let mut config = Config::default();
+        config.mount_options = options;
+        config.acl = if self.allow_other {
+            SessionACL::All
+        } else if self.auto_unmount {
+            SessionACL::RootAndOwner
+        } else {
+            SessionACL::Owner
+        };
+        config.n_threads = Some(self.threads.max(1));
+        config.clone_fd = self.threads > 1;
+        config
+    }
+}
+
+/// Mounts `fs` on `dir` and serves it from background threads until the
+/// returned session is dropped or [`BackgroundSession::umount_and_join`]
+/// is called (or `fusermount3 -u dir` runs).
+///
+/// # Errors
+/// The mount's: `ENOENT`/`ENOTDIR` for `dir`, `EPERM`/`EACCES` without the
+/// right to mount, `ENODEV` without `/dev/fuse`.
+pub fn spawn(fs: Fs, dir: &Path, config: &MountConfig) -> io::Result<BackgroundSession> {
+    let ermfuse = ErmFuse::new(fs, config.ttl);
+    fuser::spawn_mount(ermfuse, dir, &config.fuser_config())
+}

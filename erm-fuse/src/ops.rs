@@ -1,0 +1,832 @@
+//! [`ErmFuse`]: the `fuser::Filesystem` that answers FUSE requests from an
+//! [`ermfs::Fs`], each with exactly one reply.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime};
+
+use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
+use fuser::{
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::nodes::Nodes;
+
+/// Directory handles carry this bit so they never look like ERMFS
+/// descriptors (which are small non-negative `i32`s).
+const DIR_HANDLE: u64 = 1 << 40;
+
+/// Largest write the kernel may send in one request.
+const MAX_WRITE: u32 = 1 << 20;
+
+/// How long the kernel may cache attributes and names by default.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
+
+/// One open directory: a snapshot of its entries, so offsets stay stable
+/// whatever changes meanwhile.
+#[derive(Debug)]
+struct DirHandle {
+    entries: Vec<DirEntry>,
+    /// A `readdir` at offset 0 after this is a `rewinddir`: snapshot again.
+    served: bool,
+}
+
+/// A FUSE file system serving one [`Fs`].
+///
+/// Inode numbers are ERMFS's own (see the crate docs for the table that
+/// maps them back to paths); file handles are ERMFS descriptors.
+#[derive(Debug)]
+pub struct ErmFuse {
+    fs: Fs,
+    nodes: Mutex<Nodes>,
+    /// Shared by every request, exclusive for `rename`: a rename changes the
+    /// paths of a whole subtree, so no request may turn an inode into a
+    /// path while it runs.
+    ns: RwLock<()>,
+    dirs: Mutex<std::collections::HashMap<u64, DirHandle>>,
+    next_dir: AtomicU64,
+    ttl: Duration,
+}
+
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn fail(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+fn os(path: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(path))
+}
+
+fn kind(k: ermfs::FileType) -> FileType {
+    match k {
+        ermfs::FileType::File => FileType::RegularFile,
+        ermfs::FileType::Dir => FileType::Directory,
+    }
+}
+
+fn attr(st: &Stat) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(st.ino),
+        size: st.size,
+        blocks: st.blocks,
+        atime: st.atime,
+        mtime: st.mtime,
+        ctime: st.ctime,
+        crtime: st.btime,
+        kind: kind(st.kind),
+        perm: (st.mode & 0o7777) as u16,
+        nlink: st.nlink,
+        uid: st.uid,
+        gid: st.gid,
+        rdev: 0,
+        blksize: st.blksize,
+        flags: 0,
+    }
+}
+
+fn spec(t: Option<TimeOrNow>) -> TimeSpec {
+    match t {
+        None => TimeSpec::Omit,
+        Some(TimeOrNow::Now) => TimeSpec::Now,
+        Some(TimeOrNow::SpecificTime(t)) => TimeSpec::Set(t),
+    }
+}
+
+fn fd_of(fh: FileHandle) -> io::Result<i32> {
+    i32::try_from(fh.0).map_err(|_| fail(libc::EBADF))
+}
+
+/// Where a metadata call goes: the path of a live name, or a descriptor.
+enum Target {
+    Path(Vec<u8>),
+    Fd(i32),
+}
+
+impl ErmFuse {
+    /// Serves `fs`, with `ttl` as the kernel's attribute and entry cache time.
+    pub fn new(fs: Fs, ttl: Duration) -> ErmFuse {
+        ErmFuse {
+            fs,
+            nodes: Mutex::new(Nodes::new()),
+            ns: RwLock::new(()),
+            dirs: Mutex::new(std::collections::HashMap::new()),
+            next_dir: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// The served file system (a clone shares it).
+    pub fn fs(&self) -> &Fs {
+        &self.fs
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, Nodes> {
+        // A panic while holding the table leaves it consistent (each method
+        // is one map update), so a poisoned lock is still usable.
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.ns.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.ns.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn dirs(&self) -> MutexGuard<'_, std::collections::HashMap<u64, DirHandle>> {
+        self.dirs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn path(&self, ino: INodeNo) -> io::Result<Vec<u8>> {
+        self.nodes().path(ino.0)
+    }
+
+    fn child(&self, parent: INodeNo, name: &OsStr) -> io::Result<Vec<u8>> {
+        self.nodes().child_path(parent.0, name.as_bytes())
+    }
+
+    /// The file handle if it is a descriptor, else the path, else any
+    /// descriptor still open on an unlinked inode.
+    fn target(&self, ino: INodeNo, fh: Option<FileHandle>) -> io::Result<Target> {
+        if let Some(fh) = fh
+            && fh.0 < DIR_HANDLE
+        {
+            return Ok(Target::Fd(fd_of(fh)?));
+        }
+        let nodes = self.nodes();
+        match nodes.path(ino.0) {
+            Ok(p) => Ok(Target::Path(p)),
+            Err(e) => nodes.any_fd(ino.0).map(Target::Fd).ok_or(e),
+        }
+    }
+
+    fn stat_target(&self, t: &Target) -> io::Result<Stat> {
+        match t {
+            Target::Path(p) => self.fs.stat(os(p)),
+            Target::Fd(fd) => self.fs.fstat(*fd),
+        }
+    }
+
+    /// A name was created by `req`: give it to the caller.
+    fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
+        if req.uid() != 0 || req.gid() != 0 {
+            self.fs.chown(os(path), req.uid(), req.gid())?;
+        }
+        Ok(())
+    }
+
+    /// Stats `path` and hands its inode to the kernel (one lookup).
+    fn entry(&self, parent: INodeNo, name: &OsStr, path: &[u8]) -> io::Result<FileAttr> {
+        let st = self.fs.stat(os(path))?;
+        self.nodes().remember(st.ino, parent.0, name.as_bytes());
+        Ok(attr(&st))
+    }
+
+    fn do_setattr(
+        &self,
+        ino: INodeNo,
+        fh: Option<FileHandle>,
+        mode: Option<u32>,
+        owner: (Option<u32>, Option<u32>),
+        size: Option<u64>,
+        times: (Option<TimeOrNow>, Option<TimeOrNow>),
+    ) -> io::Result<FileAttr> {
+        let _ns = self.shared();
+        let t = self.target(ino, fh)?;
+        let fs = &self.fs;
+        if let Some(mode) = mode {
+            match &t {
+                Target::Path(p) => fs.chmod(os(p), mode & 0o7777)?,
+                Target::Fd(fd) => fs.fchmod(*fd, mode & 0o7777)?,
+            }
+        }
+        if owner.0.is_some() || owner.1.is_some() {
+            let (uid, gid) = (owner.0.unwrap_or(u32::MAX), owner.1.unwrap_or(u32::MAX));
+            match &t {
+                Target::Path(p) => fs.chown(os(p), uid, gid)?,
+                Target::Fd(fd) => fs.fchown(*fd, uid, gid)?,
+            }
+        }
+        if let Some(size) = size {
+            let len = i64::try_from(size).map_err(|_| fail(libc::EFBIG))?;
+            match &t {
+                Target::Path(p) => fs.truncate(os(p), len)?,
+                Target::Fd(fd) => fs.ftruncate(*fd, len)?,
+            }
+        }
+        let (a, m) = (spec(times.0), spec(times.1));
+        match &t {
+            Target::Path(p) => fs.utimens(os(p), a, m)?,
+            Target::Fd(fd) => fs.futimens(*fd, a, m)?,
+        }
+        Ok(attr(&self.stat_target(&t)?))
+    }
+
+    fn do_rename(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> io::Result<()> {
+        let _ns = self.exclusive();
+        let from = self.child(parent, name)?;
+        let to = self.child(newparent, newname)?;
+        let src = self.fs.stat(os(&from))?;
+        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+            if flags != RenameFlags::RENAME_EXCHANGE {
+                return Err(fail(libc::EINVAL));
+            }
+            let dst = self.fs.stat(os(&to))?;
+            // ERMFS has no atomic exchange: three renames through a hidden
+            // name, atomic for every FUSE request (they wait on `ns`).
+            let hidden = self.nodes().child_path(
+                newparent.0,
+                format!(".ermfs-exchange.{}", dst.ino).as_bytes(),
+            )?;
+            self.fs.rename(os(&to), os(&hidden))?;
+            if let Err(e) = self.fs.rename(os(&from), os(&to)) {
+                let _ = self.fs.rename(os(&hidden), os(&to));
+                return Err(e);
+            }
+            if let Err(e) = self.fs.rename(os(&hidden), os(&from)) {
+                let _ = self.fs.rename(os(&to), os(&from));
+                let _ = self.fs.rename(os(&hidden), os(&to));
+                return Err(e);
+            }
+            let mut nodes = self.nodes();
+            nodes.moved(src.ino, newparent.0, newname.as_bytes());
+            nodes.moved(dst.ino, parent.0, name.as_bytes());
+            return Ok(());
+        }
+        if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
+            return Err(fail(libc::EINVAL));
+        }
+        let dst = self.fs.stat(os(&to)).ok();
+        if dst.is_some() && flags.contains(RenameFlags::RENAME_NOREPLACE) {
+            return Err(fail(libc::EEXIST));
+        }
+        self.fs.rename(os(&from), os(&to))?;
+        let mut nodes = self.nodes();
+        if let Some(d) = dst
+            && d.ino != src.ino
+        {
+            nodes.detach(d.ino, newparent.0, newname.as_bytes());
+        }
+        nodes.moved(src.ino, newparent.0, newname.as_bytes());
+        Ok(())
+    }
+
+    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
+        let _ns = self.shared();
+        let path = self.child(parent, name)?;
+        let st = self.fs.stat(os(&path))?;
+        if dir {
+            self.fs.rmdir(os(&path))?;
+        } else {
+            self.fs.unlink(os(&path))?;
+        }
+        self.nodes().detach(st.ino, parent.0, name.as_bytes());
+        Ok(())
+    }
+}
+
+impl Filesystem for ErmFuse {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        if let Err(nearest) = config.set_max_write(MAX_WRITE) {
+            let _ = config.set_max_write(nearest);
+        }
+        if let Err(nearest) = config.set_max_readahead(MAX_WRITE) {
+            let _ = config.set_max_readahead(nearest);
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _ns = self.shared();
+        match self
+            .child(parent, name)
+            .and_then(|p| self.entry(parent, name, &p))
+        {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.nodes().forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _ns = self.shared();
+        match self.target(ino, fh).and_then(|t| self.stat_target(&t)) {
+            Ok(st) => reply.attr(&self.ttl, &attr(&st)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        match self.do_setattr(ino, fh, mode, (uid, gid), size, (atime, mtime)) {
+            Ok(a) => reply.attr(&self.ttl, &a),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, _ino: INodeNo, reply: ReplyData) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        // Regular files only: ERMFS stores no devices, FIFOs or sockets.
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return reply.error(Errno::EPERM);
+        }
+        let _ns = self.shared();
+        let run = || -> io::Result<FileAttr> {
+            let path = self.child(parent, name)?;
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+            let fd = self.fs.open(os(&path), flags, mode & !umask & 0o7777)?;
+            self.fs.close(fd)?;
+            self.own(&path, req)?;
+            self.entry(parent, name, &path)
+        };
+        match run() {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let _ns = self.shared();
+        let run = || -> io::Result<FileAttr> {
+            let path = self.child(parent, name)?;
+            self.fs.mkdir(os(&path), mode & !umask & 0o7777)?;
+            self.own(&path, req)?;
+            self.entry(parent, name, &path)
+        };
+        match run() {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.remove(parent, name, false) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.remove(parent, name, true) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        match self.do_rename(parent, name, newparent, newname, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let _ns = self.shared();
+        let run = || -> io::Result<i32> {
+            let path = self.path(ino)?;
+            // The kernel resolved the name, checked permissions and sent any
+            // O_TRUNC as a setattr; O_APPEND is its job too (it sends the
+            // end-of-file offset): only the access mode matters here.
+            let fd = self.fs.open(os(&path), flags.0 & libc::O_ACCMODE, 0)?;
+            self.nodes().opened(ino.0, fd);
+            Ok(fd)
+        };
+        match run() {
+            Ok(fd) => reply.opened(FileHandle(fd as u64), FopenFlags::empty()),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let run = || -> io::Result<Vec<u8>> {
+            let fd = fd_of(fh)?;
+            let mut buf = vec![0; size as usize];
+            let off = i64::try_from(offset).map_err(|_| fail(libc::EINVAL))?;
+            let n = self.fs.pread(fd, &mut buf, off)?;
+            buf.truncate(n);
+            Ok(buf)
+        };
+        match run() {
+            Ok(buf) => reply.data(&buf),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let run = || -> io::Result<usize> {
+            let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
+            self.fs.pwrite(fd_of(fh)?, data, off)
+        };
+        match run() {
+            Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        // Writes land in ERMFS when they arrive: nothing is buffered here.
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let run = || -> io::Result<()> {
+            let fd = fd_of(fh)?;
+            self.nodes().closed(ino.0, fd);
+            // The last close of the inode compresses it, by the policy.
+            self.fs.close(fd)
+        };
+        match run() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match fd_of(fh).and_then(|fd| self.fs.fsync(fd)) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _ns = self.shared();
+        let run = || -> io::Result<u64> {
+            let entries = self.fs.readdir(os(&self.path(ino)?))?;
+            let fh = DIR_HANDLE | self.next_dir.fetch_add(1, Ordering::Relaxed);
+            let handle = DirHandle {
+                entries,
+                served: false,
+            };
+            self.dirs().insert(fh, handle);
+            Ok(fh)
+        };
+        match run() {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
+        if rewind {
+            let _ns = self.shared();
+            match self.path(ino).and_then(|p| self.fs.readdir(os(&p))) {
+                Ok(entries) => {
+                    if let Some(h) = self.dirs().get_mut(&fh.0) {
+                        h.entries = entries;
+                    }
+                }
+                Err(e) => return reply.error(errno(&e)),
+            }
+        }
+        let mut dirs = self.dirs();
+        let Some(handle) = dirs.get_mut(&fh.0) else {
+            return reply.error(Errno::EBADF);
+        };
+        handle.served = true;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, e) in handle.entries.iter().enumerate().skip(start) {
+            let name = OsStr::from_bytes(&e.name);
+            if reply.add(INodeNo(e.ino), (i + 1) as u64, kind(e.kind), name) {
+                break;
+            }
+        }
+        drop(dirs);
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.dirs().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let s = self.fs.statfs();
+        let bsize = u32::try_from(s.block_size).unwrap_or(4096);
+        let namelen = u32::try_from(s.name_max).unwrap_or(255);
+        reply.statfs(
+            s.blocks,
+            s.blocks_free,
+            s.blocks_available,
+            s.files,
+            s.files_free,
+            bsize,
+            namelen,
+            bsize,
+        );
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        position: u32,
+        reply: ReplyEmpty,
+    ) {
+        if position != 0 {
+            return reply.error(Errno::EINVAL);
+        }
+        let _ns = self.shared();
+        let name = name.as_bytes();
+        let run = || match self.target(ino, None)? {
+            Target::Path(p) => self.fs.setxattr(os(&p), name, value, flags),
+            Target::Fd(fd) => self.fs.fsetxattr(fd, name, value, flags),
+        };
+        match run() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _ns = self.shared();
+        let name = name.as_bytes();
+        let mut buf = vec![0; size as usize];
+        let run = |buf: &mut [u8]| match self.target(ino, None)? {
+            Target::Path(p) => self.fs.getxattr(os(&p), name, buf),
+            Target::Fd(fd) => self.fs.fgetxattr(fd, name, buf),
+        };
+        xattr_reply(run(&mut buf), size, &buf, reply);
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _ns = self.shared();
+        let mut buf = vec![0; size as usize];
+        let run = |buf: &mut [u8]| match self.target(ino, None)? {
+            Target::Path(p) => self.fs.listxattr(os(&p), buf),
+            Target::Fd(fd) => self.fs.flistxattr(fd, buf),
+        };
+        xattr_reply(run(&mut buf), size, &buf, reply);
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _ns = self.shared();
+        let name = name.as_bytes();
+        let run = || match self.target(ino, None)? {
+            Target::Path(p) => self.fs.removexattr(os(&p), name),
+            Target::Fd(fd) => self.fs.fremovexattr(fd, name),
+        };
+        match run() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        let _ns = self.shared();
+        let who = Identity::new(req.uid(), req.gid());
+        match self
+            .path(ino)
+            .and_then(|p| self.fs.access(os(&p), mask.bits(), &who))
+        {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let _ns = self.shared();
+        let run = || -> io::Result<(FileAttr, i32)> {
+            let path = self.child(parent, name)?;
+            let open = (flags & (libc::O_ACCMODE | libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
+            let fd = self.fs.open(os(&path), open, mode & !umask & 0o7777)?;
+            let st = match self.own(&path, req).and_then(|()| self.fs.fstat(fd)) {
+                Ok(st) => st,
+                Err(e) => {
+                    let _ = self.fs.close(fd);
+                    return Err(e);
+                }
+            };
+            let mut nodes = self.nodes();
+            nodes.remember(st.ino, parent.0, name.as_bytes());
+            nodes.opened(st.ino, fd);
+            Ok((attr(&st), fd))
+        };
+        match run() {
+            Ok((a, fd)) => reply.created(
+                &self.ttl,
+                &a,
+                Generation(0),
+                FileHandle(fd as u64),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let run = || -> io::Result<()> {
+            let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
+            let len = i64::try_from(length).map_err(|_| fail(libc::EFBIG))?;
+            self.fs.fallocate(fd_of(fh)?, mode, off, len)
+        };
+        match run() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        // Only SEEK_DATA/SEEK_HOLE reach here (the kernel does the rest);
+        // the ERMFS descriptor's own offset is unused (reads are positioned).
+        match fd_of(fh).and_then(|fd| self.fs.lseek(fd, offset, whence)) {
+            Ok(off) => reply.offset(off),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+}
+
+/// Answers a getxattr/listxattr: the size for a size query, else the bytes.
+fn xattr_reply(result: io::Result<usize>, size: u32, buf: &[u8], reply: ReplyXattr) {
+    match result {
+        Ok(n) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
+        Ok(n) => reply.data(&buf[..n.min(buf.len())]),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
