@@ -1,0 +1,121 @@
+//! Calls no common program makes alone: rename flags, errnos, permissions
+//! for a second uid.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::common::{Mount, missing};
+use erm_fuse::MountConfig;
+
+fn renameat2(from: &Path, to: &Path, flags: u32) -> std::io::Result<()> {
+    let from = CString::new(from.as_os_str().as_bytes()).unwrap();
+    let to = CString::new(to.as_os_str().as_bytes()).unwrap();
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            flags,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[test]
+fn rename_noreplace_and_exchange() {
+    let Some(m) = Mount::new("rename") else {
+        return;
+    };
+    std::fs::write(m.path("a"), "A").unwrap();
+    std::fs::write(m.path("b"), "B").unwrap();
+    std::fs::create_dir(m.path("d")).unwrap();
+    let e = renameat2(&m.path("a"), &m.path("b"), libc::RENAME_NOREPLACE).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+    renameat2(&m.path("a"), &m.path("d/a"), libc::RENAME_NOREPLACE).unwrap();
+    renameat2(&m.path("d/a"), &m.path("b"), libc::RENAME_EXCHANGE).unwrap();
+    assert_eq!(std::fs::read_to_string(m.path("b")).unwrap(), "A");
+    assert_eq!(std::fs::read_to_string(m.path("d/a")).unwrap(), "B");
+    let e = renameat2(&m.path("b"), &m.path("nope"), libc::RENAME_EXCHANGE).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    let mut names: Vec<_> = std::fs::read_dir(&m.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b", "d"]);
+    // The same through the API.
+    assert_eq!(m.fs.read_file("/d/a").unwrap(), b"B");
+}
+
+#[test]
+fn errnos_reach_the_caller() {
+    let Some(m) = Mount::new("errnos") else {
+        return;
+    };
+    let code = |r: std::io::Result<()>| r.unwrap_err().raw_os_error();
+    std::fs::create_dir(m.path("d")).unwrap();
+    std::fs::write(m.path("d/f"), "x").unwrap();
+    assert_eq!(
+        code(std::fs::remove_dir(m.path("d"))),
+        Some(libc::ENOTEMPTY)
+    );
+    assert_eq!(code(std::fs::create_dir(m.path("d"))), Some(libc::EEXIST));
+    assert_eq!(code(std::fs::remove_file(m.path("zz"))), Some(libc::ENOENT));
+    assert_eq!(
+        code(std::fs::rename(m.path("d"), m.path("d/f/x"))),
+        Some(libc::ENOTDIR)
+    );
+    assert_eq!(
+        code(std::fs::rename(m.path("d"), m.path("d/sub"))),
+        Some(libc::EINVAL)
+    );
+    let long = "n".repeat(256);
+    assert_eq!(
+        code(std::fs::write(m.path(&long), "x")),
+        Some(libc::ENAMETOOLONG)
+    );
+}
+
+#[test]
+fn a_second_uid_meets_the_mode_bits() {
+    if missing("setpriv") {
+        return;
+    }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: switching to a second uid needs root");
+        return;
+    }
+    let config = MountConfig {
+        allow_other: true,
+        ..MountConfig::default()
+    };
+    let Some(m) = Mount::with("uid", config) else {
+        return;
+    };
+    m.sh("echo secret > private && chmod 600 private && echo open > public && chmod 644 public");
+    m.sh("mkdir shared && chmod 1777 shared && mkdir mine && chmod 755 mine");
+    let as_user = |script: &str| {
+        m.sh_output(&format!(
+            "setpriv --reuid 4242 --regid 4242 --clear-groups sh -c '{script}'"
+        ))
+    };
+    assert!(!as_user("cat private").status.success());
+    let public = as_user("cat public");
+    assert_eq!(String::from_utf8_lossy(&public.stdout).trim(), "open");
+    assert!(!as_user("echo x > mine/f").status.success());
+    assert!(as_user("echo x > shared/f").status.success());
+    let st = m.fs.stat("/shared/f").unwrap();
+    assert_eq!((st.uid, st.gid), (4242, 4242));
+    // Sticky directory: root's file there is not the user's to delete.
+    m.sh("echo r > shared/r");
+    assert!(!as_user("rm -f shared/r").status.success());
+    assert!(as_user("rm shared/f").status.success());
+}

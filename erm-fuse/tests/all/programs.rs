@@ -1,0 +1,184 @@
+//! Real programs on the mount, each checked by its own output.
+
+use super::common::{CORPUS, Mount, missing};
+
+#[test]
+fn cp_a_diff_r_and_sha256sum_of_the_corpus() {
+    let Some(m) = Mount::new("corpus") else {
+        return;
+    };
+    m.sh(r#"cp -a "$CORPUS" c && diff -r "$CORPUS" c"#);
+    let sums = m.sh("cd c && sha256sum -c SHA256SUMS");
+    assert!(!sums.contains("FAILED"), "{sums}");
+    let listing = m.sh("ls -la c");
+    assert!(listing.contains("alice29.txt"), "{listing}");
+    // Through the API: the same bytes, compressed once settled.
+    m.fs.settle();
+    let ours = m.fs.read_file("/c/alice29.txt").unwrap();
+    assert_eq!(
+        ours,
+        std::fs::read(format!("{CORPUS}/alice29.txt")).unwrap()
+    );
+}
+
+#[test]
+fn tar_create_extract_and_gzip_gunzip() {
+    if missing("tar") || missing("gzip") {
+        return;
+    }
+    let Some(m) = Mount::new("tar") else {
+        return;
+    };
+    m.sh(concat!(
+        r#"tar -cf a.tar -C "$CORPUS" . && mkdir x && tar -xf a.tar -C x && diff -r "$CORPUS" x"#,
+        "\n",
+        "gzip -k a.tar && test -s a.tar.gz && gunzip -c a.tar.gz | cmp - a.tar\n",
+        "mv a.tar b.tar && gunzip a.tar.gz && cmp a.tar b.tar\n",
+        "tar -czf c.tgz x && mkdir y && tar -xzf c.tgz -C y && diff -r x y/x\n",
+    ));
+    let on_mount = m.sh("sha256sum < b.tar");
+    let direct = m.sh("sha256sum < a.tar");
+    assert_eq!(on_mount, direct);
+}
+
+#[test]
+fn find_du_ls_on_a_deep_tree() {
+    let Some(m) = Mount::new("deep") else {
+        return;
+    };
+    m.sh(concat!(
+        "p=t; for i in $(seq 40); do p=$p/d$i; done; mkdir -p $p\n",
+        "q=t; for i in $(seq 40); do q=$q/d$i; echo $i > $q/f; ",
+        "head -c 5000 /dev/zero > $q/z; done\n",
+    ));
+    assert_eq!(m.sh("find t -type d | wc -l").trim(), "41");
+    assert_eq!(m.sh("find t -type f | wc -l").trim(), "80");
+    assert_eq!(m.sh("find t -name f | wc -l").trim(), "40");
+    let du: u64 = m.sh("du -sk t | cut -f1").trim().parse().unwrap();
+    assert!(du > 0, "du {du}");
+    assert_eq!(m.sh("ls -laR t | grep -c '^-'").trim(), "80");
+    m.sh("rm -r t && test ! -e t");
+}
+
+/// A Python script run on the mount with its own `os` calls.
+const PY_OS: &str = r#"
+import os, errno
+os.makedirs("a/b/c")
+fd = os.open("a/b/c/f", os.O_CREAT | os.O_RDWR, 0o640)
+assert os.write(fd, b"hello world") == 11
+assert os.pread(fd, 5, 6) == b"world"
+os.ftruncate(fd, 5)
+os.close(fd)
+assert open("a/b/c/f", "rb").read() == b"hello"
+st = os.stat("a/b/c/f")
+assert st.st_size == 5 and (st.st_mode & 0o777) == 0o640, st
+os.chmod("a/b/c/f", 0o600)
+assert os.stat("a/b/c/f").st_mode & 0o777 == 0o600
+os.utime("a/b/c/f", ns=(1_000_000_123, 2_000_000_456))
+st = os.stat("a/b/c/f")
+assert st.st_mtime_ns == 2_000_000_456 and st.st_atime_ns == 1_000_000_123, st
+os.rename("a/b/c/f", "a/g")
+open("a/h", "w").write("other")
+os.replace("a/g", "a/h")
+assert open("a/h").read() == "hello" and not os.path.exists("a/g")
+os.rename("a/b", "a/b2")
+assert os.listdir("a/b2") == ["c"]
+try:
+    os.rmdir("a")
+    raise SystemExit("rmdir of a full directory worked")
+except OSError as e:
+    assert e.errno == errno.ENOTEMPTY
+os.setxattr("a/h", "user.k", b"v")
+assert os.getxattr("a/h", "user.k") == b"v" and os.listxattr("a/h") == ["user.k"]
+os.removexattr("a/h", "user.k")
+f = open("a/h", "r+b")
+os.unlink("a/h")
+f.write(b"HE"); f.flush(); f.seek(0)
+assert f.read() == b"HEllo" and os.fstat(f.fileno()).st_nlink == 0
+f.close()
+with open("big", "wb") as f:
+    f.write(os.urandom(1 << 16) * 64)
+assert os.path.getsize("big") == 1 << 22
+assert sorted(os.listdir(".")) == ["a", "big", "script.py"]
+sv = os.statvfs(".")
+assert sv.f_namemax == 255 and sv.f_blocks > 0
+print("ok")
+"#;
+
+#[test]
+fn python_os_calls() {
+    if missing("python3") {
+        return;
+    }
+    let Some(m) = Mount::new("python") else {
+        return;
+    };
+    std::fs::write(m.path("script.py"), PY_OS).unwrap();
+    let out = m.sh("python3 script.py");
+    assert_eq!(out.trim(), "ok");
+}
+
+/// Python's sqlite3: 10,000 rows in ten transactions, then integrity_check.
+const PY_SQLITE: &str = r#"
+import sqlite3
+db = sqlite3.connect("t.db")
+db.execute("create table t (id integer primary key, v text)")
+for batch in range(10):
+    with db:
+        db.executemany("insert into t (v) values (?)",
+                       [("row %d" % (batch * 1000 + i),) for i in range(1000)])
+assert db.execute("select count(*) from t").fetchone()[0] == 10000
+print(db.execute("pragma integrity_check").fetchone()[0])
+db.close()
+"#;
+
+#[test]
+fn sqlite_ten_thousand_rows_and_integrity_check() {
+    if missing("python3") {
+        return;
+    }
+    let Some(m) = Mount::new("sqlite") else {
+        return;
+    };
+    std::fs::write(m.path("script.py"), PY_SQLITE).unwrap();
+    assert_eq!(m.sh("python3 script.py").trim(), "ok");
+    if !missing("sqlite3") {
+        let out = m.sh("sqlite3 t.db 'select count(*) from t; pragma integrity_check;'");
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["10000", "ok"]);
+    }
+}
+
+#[test]
+fn a_c_program_built_and_run_from_the_mount() {
+    if missing("cc") {
+        return;
+    }
+    let Some(m) = Mount::new("cc") else {
+        return;
+    };
+    std::fs::write(
+        m.path("hello.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"hello from ermfs\"); return 0; }\n",
+    )
+    .unwrap();
+    let out = m.sh("cc -O1 -o hello hello.c && ./hello");
+    assert_eq!(out.trim(), "hello from ermfs");
+}
+
+#[test]
+fn git_init_commit_fsck() {
+    if missing("git") {
+        return;
+    }
+    let Some(m) = Mount::new("git") else {
+        return;
+    };
+    let out = m.sh(concat!(
+        "export GIT_CONFIG_NOSYSTEM=1 HOME=\"$PWD\"\n",
+        "git init -q r && cd r && cp -a \"$CORPUS\"/. .\n",
+        "git add -A && git -c user.name=t -c user.email=t@e commit -qm one\n",
+        "echo more >> alice29.txt && git -c user.name=t -c user.email=t@e commit -qam two\n",
+        "git fsck --full --strict 2>&1 && git log --oneline | wc -l\n",
+    ));
+    assert_eq!(out.lines().last().map(str::trim), Some("2"), "{out}");
+}
