@@ -15,6 +15,16 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "pkg-config"),
     ("valgrind", "valgrind"),   // the C tests run under valgrind too
     ("sha256sum", "coreutils"), // the export demo's child process
+    // erm-fuse: fuse3 (fusermount3) and the programs its tests run on a
+    // mount; the list lives in fuse.rs beside the step that needs it.
+    ("fusermount3", "fuse3"),
+    ("tar", "tar"),
+    ("git", "git"),
+    ("python3", "python3"),
+    ("sqlite3", "sqlite3"),
+    ("setpriv", "util-linux"),
+    ("diff", "diffutils"),
+    ("find", "findutils"),
 ];
 
 /// Crates whose lockless structures have Miri-checked unit tests.
@@ -39,6 +49,10 @@ pub fn run() -> Result<(), String> {
         ]))
     })?;
     step("tests", tests)?;
+    step(
+        "FUSE (real programs on an ermfs-mount under target/fuse-tests)",
+        crate::fuse::ci,
+    )?;
     step(
         "C ABI (header, C tests, valgrind, install-c + pkg-config example)",
         crate::capi::ci,

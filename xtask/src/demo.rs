@@ -9,10 +9,15 @@ const DEMOS: &[(&str, &str)] = &[
     ("ermfs", "ermfs_demo"),
     ("ermfd", "ermfd_demo"),
     ("ermfs", "export_demo"),
+    // Last: mount ERMFS with FUSE (skipped, saying why, without FUSE).
+    ("erm-fuse", "fuse_demo"),
 ];
 
 pub fn run() -> Result<(), String> {
     for (package, example) in DEMOS {
+        if *package == "erm-fuse" && !crate::fuse::demo_ready() {
+            continue;
+        }
         println!("\n=== {package}: example `{example}`\n");
         exec(cargo().args([
             "run",

@@ -8,6 +8,7 @@ mod bench;
 mod capi;
 mod ci;
 mod demo;
+mod fuse;
 mod fuzz;
 mod tidy;
 mod util;
