@@ -31,8 +31,11 @@
 //! # Limitations
 //! - No hard links, symlinks or `readlink` yet (`ENOSYS`): they arrive with
 //!   ERMFS's `link`/`symlink`.
-//! - No writeback cache and no `FOPEN_KEEP_CACHE`: writes go straight to
-//!   ERMFS and the page cache is dropped at each open.
+//! - No writeback cache: writes go straight to ERMFS (write-through page
+//!   cache). An open keeps the kernel's cached pages (`FOPEN_KEEP_CACHE`)
+//!   when the file's `(mtime, size)` is what it was when the kernel last had
+//!   it open; a change to the same [`ermfs::Fs`] made in process that keeps
+//!   both is not seen by a cached reader.
 //! - An inode whose name the table holds is unlinked while another hard
 //!   name remains answers `ENOENT` to getattr until the kernel looks the
 //!   other name up again.

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::time::SystemTime;
 
 use ermfs::ROOT_INO;
 
@@ -30,6 +31,9 @@ struct Node {
     lookups: u64,
     /// ERMFS descriptors open on the inode (for unlinked-but-open files).
     fds: Vec<i32>,
+    /// `(mtime, size)` when the kernel last cached the file's pages: an
+    /// open that finds the same may keep them (`FOPEN_KEEP_CACHE`).
+    cached: Option<(SystemTime, u64)>,
 }
 
 /// The table. Not synchronised: the caller wraps it in a mutex.
@@ -53,6 +57,7 @@ impl Nodes {
                 name: Some(Vec::new()),
                 lookups: 1,
                 fds: Vec::new(),
+                cached: None,
             },
         );
         Nodes { map }
@@ -99,6 +104,7 @@ impl Nodes {
             name: None,
             lookups: 0,
             fds: Vec::new(),
+            cached: None,
         });
         if ino != ROOT_INO {
             node.parent = parent;
@@ -156,6 +162,27 @@ impl Nodes {
         }
     }
 
+    /// An open found the file at `stamp` (`(mtime, size)`): whether the
+    /// kernel's cached pages are still those of this content. Only changes
+    /// that bypass the mount (the same `Fs` used in process) move the stamp
+    /// without the kernel knowing; changes through the mount keep its page
+    /// cache in step (write-through, truncate and punch-hole invalidation).
+    pub fn keep_cache(&mut self, ino: u64, stamp: (SystemTime, u64)) -> bool {
+        let Some(node) = self.map.get_mut(&ino) else {
+            return false;
+        };
+        let keep = node.cached == Some(stamp);
+        node.cached = Some(stamp);
+        keep
+    }
+
+    /// The stamp the file has as a descriptor on it closes.
+    pub fn stamp(&mut self, ino: u64, stamp: (SystemTime, u64)) {
+        if let Some(node) = self.map.get_mut(&ino) {
+            node.cached = Some(stamp);
+        }
+    }
+
     /// Some descriptor open on `ino`, if any.
     pub fn any_fd(&self, ino: u64) -> Option<i32> {
         self.map.get(&ino).and_then(|n| n.fds.first().copied())
@@ -194,6 +221,11 @@ mod tests {
         t.opened(3, 7);
         t.forget(3, 1);
         assert_eq!(t.any_fd(3), Some(7));
+        let now = SystemTime::now();
+        assert!(!t.keep_cache(3, (now, 1)));
+        assert!(t.keep_cache(3, (now, 1)));
+        t.stamp(3, (now, 2));
+        assert!(!t.keep_cache(3, (now, 1)));
         t.closed(3, 7);
         assert_eq!(t.any_fd(3), None);
         assert_eq!(t.lookups(3), 0);

@@ -470,17 +470,28 @@ impl Filesystem for ErmFuse {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let _ns = self.shared();
-        let run = || -> io::Result<i32> {
+        let run = || -> io::Result<(i32, bool)> {
             let path = self.path(ino)?;
             // The kernel resolved the name, checked permissions and sent any
             // O_TRUNC as a setattr; O_APPEND is its job too (it sends the
             // end-of-file offset): only the access mode matters here.
             let fd = self.fs.open(os(&path), flags.0 & libc::O_ACCMODE, 0)?;
+            let keep = match self.fs.fstat(fd) {
+                Ok(st) => self.nodes().keep_cache(ino.0, (st.mtime, st.size)),
+                Err(_) => false,
+            };
             self.nodes().opened(ino.0, fd);
-            Ok(fd)
+            Ok((fd, keep))
         };
         match run() {
-            Ok(fd) => reply.opened(FileHandle(fd as u64), FopenFlags::empty()),
+            Ok((fd, keep)) => {
+                let flags = if keep {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                } else {
+                    FopenFlags::empty()
+                };
+                reply.opened(FileHandle(fd as u64), flags)
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -556,7 +567,13 @@ impl Filesystem for ErmFuse {
     ) {
         let run = || -> io::Result<()> {
             let fd = fd_of(fh)?;
-            self.nodes().closed(ino.0, fd);
+            let st = self.fs.fstat(fd);
+            let mut nodes = self.nodes();
+            if let Ok(st) = st {
+                nodes.stamp(ino.0, (st.mtime, st.size));
+            }
+            nodes.closed(ino.0, fd);
+            drop(nodes);
             // The last close of the inode compresses it, by the policy.
             self.fs.close(fd)
         };

@@ -119,3 +119,22 @@ fn a_second_uid_meets_the_mode_bits() {
     assert!(!as_user("rm -f shared/r").status.success());
     assert!(as_user("rm shared/f").status.success());
 }
+
+#[test]
+fn kept_page_cache_never_serves_stale_bytes() {
+    let Some(m) = Mount::new("cache") else {
+        return;
+    };
+    let p = m.path("f");
+    std::fs::write(&p, "one").unwrap();
+    for _ in 0..2 {
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one");
+    }
+    // Through the mount: the kernel's cache follows.
+    std::fs::write(&p, "two!").unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "two!");
+    // Behind the mount's back (the same store, in process): a new stamp.
+    m.fs.write_file("/f", "three").unwrap();
+    std::thread::sleep(erm_fuse::DEFAULT_TTL + std::time::Duration::from_millis(100));
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "three");
+}
