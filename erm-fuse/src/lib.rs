@@ -20,7 +20,7 @@
 //!   `RENAME_EXCHANGE` by three renames under the exclusive lock),
 //!   opendir/readdir/releasedir (a snapshot per handle: offsets stay stable
 //!   whatever changes), statfs, the four xattr calls, access, fallocate,
-//!   lseek (`SEEK_DATA`/`SEEK_HOLE`);
+//!   lseek (`SEEK_DATA`/`SEEK_HOLE`), copy_file_range (inside the store);
 //! - [`MountConfig`] and [`spawn`]: mount on a directory with
 //!   `default_permissions` (the kernel checks permissions), `max_write`
 //!   1 MiB, attribute and entry TTL [`DEFAULT_TTL`] (1 s: every change goes
@@ -39,8 +39,7 @@
 //! - An inode whose name the table holds is unlinked while another hard
 //!   name remains answers `ENOENT` to getattr until the kernel looks the
 //!   other name up again.
-//! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets);
-//!   no `copy_file_range` (the kernel falls back to read and write).
+//! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets).
 
 mod mount;
 mod nodes;

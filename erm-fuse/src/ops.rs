@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
 use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::nodes::Nodes;
@@ -287,6 +287,42 @@ impl ErmFuse {
         }
         nodes.moved(src.ino, newparent.0, newname.as_bytes());
         Ok(())
+    }
+
+    /// `copy_file_range` inside the store: chunks through one bounded
+    /// buffer (source and destination may be the same file, so no borrowed
+    /// view of one is held while writing the other).
+    fn copy_range(
+        &self,
+        fh_in: FileHandle,
+        offset_in: u64,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+    ) -> io::Result<u32> {
+        let (fd_in, fd_out) = (fd_of(fh_in)?, fd_of(fh_out)?);
+        let mut left = len.min(u64::from(u32::MAX));
+        let (mut src, mut dst) = (offset_in, offset_out);
+        let mut buf = vec![0; left.min(u64::from(MAX_WRITE)) as usize];
+        let mut done = 0u64;
+        while left > 0 {
+            let want = left.min(buf.len() as u64) as usize;
+            let off = i64::try_from(src).map_err(|_| fail(libc::EINVAL))?;
+            let n = self.fs.pread(fd_in, &mut buf[..want], off)?;
+            if n == 0 {
+                break;
+            }
+            let at = i64::try_from(dst).map_err(|_| fail(libc::EFBIG))?;
+            let w = self.fs.pwrite(fd_out, &buf[..n], at)?;
+            done += w as u64;
+            left -= w as u64;
+            src += w as u64;
+            dst += w as u64;
+            if w < n {
+                break;
+            }
+        }
+        Ok(u32::try_from(done).unwrap_or(u32::MAX))
     }
 
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
@@ -817,6 +853,28 @@ impl Filesystem for ErmFuse {
         };
         match run() {
             Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        _ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        if !flags.is_empty() {
+            return reply.error(Errno::EINVAL);
+        }
+        match self.copy_range(fh_in, offset_in, fh_out, offset_out, len) {
+            Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
         }
     }

@@ -138,3 +138,17 @@ fn kept_page_cache_never_serves_stale_bytes() {
     std::thread::sleep(erm_fuse::DEFAULT_TTL + std::time::Duration::from_millis(100));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "three");
 }
+
+#[test]
+fn copy_file_range_inside_the_store() {
+    let Some(m) = Mount::new("copyrange") else {
+        return;
+    };
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(m.path("src"), &data).unwrap();
+    // std::fs::copy uses copy_file_range on Linux.
+    let n = std::fs::copy(m.path("src"), m.path("dst")).unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(std::fs::read(m.path("dst")).unwrap(), data);
+    assert_eq!(m.fs.read_file("/dst").unwrap(), data);
+}
