@@ -63,9 +63,12 @@ fn bytes_stored(fs: &Fs, dir: &str) -> std::io::Result<u64> {
             dir.trim_end_matches('/'),
             String::from_utf8_lossy(&e.name)
         );
-        total += match e.kind {
-            ermfs::FileType::Dir => bytes_stored(fs, &path)?,
-            ermfs::FileType::File => fs.stat(&path)?.size,
+        total += if e.kind == ermfs::FileType::Dir {
+            bytes_stored(fs, &path)?
+        } else if e.kind == ermfs::FileType::File {
+            fs.stat(&path)?.size
+        } else {
+            0
         };
     }
     Ok(total)
