@@ -1,14 +1,21 @@
 //! Namespace differential against the kernel: the same random sequence of
 //! mkdir, rmdir, unlink, rename, create (`O_CREAT|O_EXCL`), open with other
-//! flags, write, truncate, stat, readdir, and fstat of descriptors held
-//! across the sequence (unlinked, renamed or removed meanwhile) on a small
-//! path set (with `.`, `..`, `//` and trailing slashes) runs on ERMFS and on
-//! a real directory tree, and must give the same results: `Ok` or the same
-//! errno, the same type, size and link count, the same names.
+//! flags (`O_NOFOLLOW` too), write, truncate, stat, lstat, readdir, link,
+//! symlink (relative targets: dangling, looping, through `..`, ending in
+//! `/`), readlink, and fstat of descriptors held across the sequence
+//! (unlinked, renamed or removed meanwhile) on a small path set (with `.`,
+//! `..`, `//` and trailing slashes) runs on ERMFS and on a real directory
+//! tree, and must give the same results: `Ok` or the same errno, the same
+//! type, size and link count, the same names and targets, and at the end
+//! the same sharing of inodes between names (hard links).
 //!
 //! The oracle tree is a fixed directory under `target/ns-oracle/`, one per
 //! test, mounted as a tmpfs when the test runs as root (a plain directory
 //! otherwise); it is emptied before each case and unmounted at the end.
+//! The sequences run four directories down ([`SKELETON`]) on both sides, so
+//! that symlinks to `..` and paths climbing out of the test directory meet
+//! the same tree in ERMFS and in the kernel (absolute targets would leave
+//! the oracle: the symlink tests check those).
 //! Deliberate differences (SEMANTICS.md) are left out of the comparison:
 //! directory sizes (tmpfs counts entries, ERMFS reports 0) and, off tmpfs,
 //! directory link counts (other file systems count differently).
@@ -49,8 +56,22 @@ const ODD: &[&str] = &[
     "a//x",
 ];
 
+/// Where the sequences run, on both sides.
+const SKELETON: &str = "o/o/o/o";
+
+/// Symlink targets (relative to the link's directory): names of the path
+/// set (so loops: a link to itself, two links to each other), climbs,
+/// `.`, a dangling name, a trailing `/`.
+const TARGETS: &[&str] = &[
+    "a", "b", "x", "y", "x/y", "../a", "../b", "..", ".", "../a/x", "nope", "x/", "a/x/y", "b/x",
+    "../../a",
+];
+
 /// Flags of [`Op::Open`] (`O_CREAT | O_EXCL` is [`Op::Create`]).
 const OPEN_FLAGS: &[i32] = &[
+    libc::O_RDONLY | libc::O_NOFOLLOW,
+    libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
     libc::O_RDONLY,
     libc::O_CREAT | libc::O_RDONLY,
     libc::O_RDWR,
@@ -80,6 +101,12 @@ enum Op {
     Release(usize),
     Stat(&'static str),
     Readdir(&'static str),
+    /// `link(old, new)` (no `AT_SYMLINK_FOLLOW`).
+    Link(&'static str, &'static str),
+    /// `symlink(target, path)`.
+    Symlink(&'static str, &'static str),
+    Readlink(&'static str),
+    Lstat(&'static str),
 }
 
 fn path() -> impl Strategy<Value = &'static str> {
@@ -105,14 +132,19 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Fstat),
         1 => any::<usize>().prop_map(Op::Release),
         3 => path().prop_map(Op::Readdir),
+        3 => (path(), path()).prop_map(|(a, b)| Op::Link(a, b)),
+        4 => (prop::sample::select(TARGETS), path()).prop_map(|(t, p)| Op::Symlink(t, p)),
+        2 => path().prop_map(Op::Readlink),
+        2 => path().prop_map(Op::Lstat),
     ]
 }
 
-/// What `stat` compares: type, size (files only) and link count (files,
-/// and directories when the oracle is a tmpfs).
+/// What `stat` compares: type (`b'f'`, `b'd'`, `b'l'`), size (files and
+/// symlinks) and link count (files and symlinks, and directories when the
+/// oracle is a tmpfs).
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
-    dir: bool,
+    kind: u8,
     size: Option<u64>,
     nlink: Option<u64>,
 }
@@ -123,10 +155,12 @@ type Outcome = Result<Option<Outcome2>, i32>;
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome2 {
     Stat(Seen),
-    /// Sorted `(name, is_dir)` pairs, without `.` and `..`.
-    Names(Vec<(Vec<u8>, bool)>),
+    /// Sorted `(name, type)` pairs, without `.` and `..`.
+    Names(Vec<(Vec<u8>, u8)>),
     /// A descriptor (its number is not compared).
     Fd(i32),
+    /// A symlink's target.
+    Target(Vec<u8>),
 }
 
 /// The kernel side: a real directory tree rooted at `root`.
@@ -149,7 +183,8 @@ fn k(ret: i64) -> Result<(), i32> {
 }
 
 impl Oracle {
-    /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`.
+    /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`;
+    /// the sequences run in its [`SKELETON`].
     fn new(name: &str) -> Oracle {
         let root =
             Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ns-oracle")).join(name);
@@ -173,7 +208,8 @@ impl Oracle {
         Oracle { root, tmpfs }
     }
 
-    /// Empties the tree.
+    /// Empties the tree (climbing symlinks may have changed the
+    /// skeleton too) and makes the skeleton again.
     fn clear(&self) {
         for entry in std::fs::read_dir(&self.root).unwrap() {
             let entry = entry.unwrap();
@@ -183,12 +219,15 @@ impl Oracle {
                 std::fs::remove_file(entry.path()).unwrap();
             }
         }
+        std::fs::create_dir_all(self.root.join(SKELETON)).unwrap();
     }
 
     /// The full path of `p` (joined by hand: `Path::join` would drop a
     /// trailing slash or `.` that the call must see).
     fn at(&self, p: &str) -> CString {
         let mut bytes = self.root.as_os_str().as_bytes().to_vec();
+        bytes.push(b'/');
+        bytes.extend_from_slice(SKELETON.as_bytes());
         bytes.push(b'/');
         bytes.extend_from_slice(p.as_bytes());
         CString::new(bytes).unwrap()
@@ -227,6 +266,30 @@ impl Oracle {
                 k(unsafe { libc::stat(self.at(p).as_ptr(), &mut st) }.into())?;
                 Ok(Some(Outcome2::Stat(self.seen(&st))))
             }
+            Op::Lstat(p) => {
+                let st = self.lstat(p)?;
+                Ok(Some(Outcome2::Stat(self.seen(&st))))
+            }
+            Op::Link(a, b) => {
+                let (a, b) = (self.at(a), self.at(b));
+                // SAFETY: both are valid NUL-terminated strings.
+                k(unsafe { libc::link(a.as_ptr(), b.as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Symlink(t, p) => {
+                let t = CString::new(t).unwrap();
+                // SAFETY: both are valid NUL-terminated strings.
+                k(unsafe { libc::symlink(t.as_ptr(), self.at(p).as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Readlink(p) => {
+                let mut buf = vec![0u8; 4096];
+                // SAFETY: a valid path and a buffer of `buf.len()` bytes.
+                let n = unsafe {
+                    libc::readlink(self.at(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                k(n as i64)?;
+                buf.truncate(n as usize);
+                Ok(Some(Outcome2::Target(buf)))
+            }
             Op::Hold(p) => {
                 let path = self.at(p);
                 // SAFETY: a valid NUL-terminated path.
@@ -249,11 +312,16 @@ impl Oracle {
                 let full = self.at(p);
                 let path = Path::new(std::ffi::OsStr::from_bytes(full.as_bytes()));
                 let list = std::fs::read_dir(path).map_err(|e| e.raw_os_error().unwrap())?;
-                let mut names: Vec<(Vec<u8>, bool)> = list
+                let mut names: Vec<(Vec<u8>, u8)> = list
                     .map(|e| {
                         let e = e.unwrap();
-                        let dir = e.file_type().unwrap().is_dir();
-                        (e.file_name().as_bytes().to_vec(), dir)
+                        let t = e.file_type().unwrap();
+                        let kind = match (t.is_dir(), t.is_symlink()) {
+                            (true, _) => b'd',
+                            (_, true) => b'l',
+                            _ => b'f',
+                        };
+                        (e.file_name().as_bytes().to_vec(), kind)
                     })
                     .collect();
                 names.sort();
@@ -262,11 +330,25 @@ impl Oracle {
         }
     }
 
+    /// A kernel `lstat` of `p`.
+    fn lstat(&self, p: &str) -> Result<libc::stat, i32> {
+        // SAFETY: all-zero bytes are a valid `stat` value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid path and a `stat` buffer the call may fill.
+        k(unsafe { libc::lstat(self.at(p).as_ptr(), &mut st) }.into())?;
+        Ok(st)
+    }
+
     /// What [`Seen`] keeps of a kernel `stat`.
     fn seen(&self, st: &libc::stat) -> Seen {
-        let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => b'd',
+            libc::S_IFLNK => b'l',
+            _ => b'f',
+        };
+        let dir = kind == b'd';
         Seen {
-            dir,
+            kind,
             size: (!dir).then_some(st.st_size as u64),
             nlink: (!dir || self.tmpfs).then_some(st.st_nlink),
         }
@@ -301,7 +383,7 @@ impl Drop for Oracle {
 
 /// The same call on ERMFS.
 fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
-    let at = |p: &str| format!("/{p}");
+    let at = |p: &str| format!("/{SKELETON}/{p}");
     let done = |r: std::io::Result<()>| match errno(r) {
         0 => Ok(None),
         e => Err(e),
@@ -316,6 +398,13 @@ fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
         Op::Open(p, flags) => open_write(fs, &at(p), flags, 0),
         Op::Truncate(p, len) => done(fs.truncate(at(p), len)),
         Op::Stat(p) => Ok(Some(Outcome2::Stat(seen(fs.stat(at(p)), tmpfs)?))),
+        Op::Lstat(p) => Ok(Some(Outcome2::Stat(seen(fs.lstat(at(p)), tmpfs)?))),
+        Op::Link(a, b) => done(fs.link(at(a), at(b))),
+        Op::Symlink(t, p) => done(fs.symlink(t, at(p))),
+        Op::Readlink(p) => match fs.readlink(at(p)) {
+            Ok(t) => Ok(Some(Outcome2::Target(t))),
+            Err(e) => Err(e.raw_os_error().unwrap()),
+        },
         Op::Hold(p) => match fs.open(at(p), libc::O_RDONLY, 0) {
             Ok(fd) => Ok(Some(Outcome2::Fd(fd))),
             Err(e) => Err(e.raw_os_error().unwrap()),
@@ -332,13 +421,21 @@ fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
                 (&b"."[..], &b".."[..]),
                 "readdir starts with . and .."
             );
-            let mut names: Vec<(Vec<u8>, bool)> = list[2..]
+            let mut names: Vec<(Vec<u8>, u8)> = list[2..]
                 .iter()
-                .map(|e| (e.name.clone(), e.kind == FileType::Dir))
+                .map(|e| (e.name.clone(), kind_of(e.kind)))
                 .collect();
             names.sort();
             Ok(Some(Outcome2::Names(names)))
         }
+    }
+}
+
+fn kind_of(kind: FileType) -> u8 {
+    match kind {
+        FileType::Dir => b'd',
+        FileType::Symlink => b'l',
+        FileType::File => b'f',
     }
 }
 
@@ -347,10 +444,19 @@ fn seen(st: std::io::Result<ermfs::Stat>, tmpfs: bool) -> Result<Seen, i32> {
     let st = st.map_err(|e| e.raw_os_error().unwrap())?;
     let dir = st.kind == FileType::Dir;
     Ok(Seen {
-        dir,
+        kind: kind_of(st.kind),
         size: (!dir).then_some(st.size),
         nlink: (!dir || tmpfs).then_some(u64::from(st.nlink)),
     })
+}
+
+/// For each name of [`BASE`], the first name showing the same inode (or
+/// `None` if missing): equal on both sides when hard links agree.
+fn sharing(ino: impl Fn(&str) -> Option<u64>) -> Vec<Option<usize>> {
+    let inos: Vec<Option<u64>> = BASE.iter().map(|p| ino(p)).collect();
+    inos.iter()
+        .map(|i| i.and_then(|i| inos.iter().position(|&j| j == Some(i))))
+        .collect()
 }
 
 fn open_write(fs: &Fs, p: &str, flags: i32, n: usize) -> Outcome {
@@ -367,6 +473,11 @@ fn open_write(fs: &Fs, p: &str, flags: i32, n: usize) -> Outcome {
 /// Replays `ops` on `fs` and on the (emptied) oracle, step by step.
 fn run(fs: &Fs, oracle: &Oracle, ops: &[Op]) -> Result<(), TestCaseError> {
     oracle.clear();
+    let mut dir = String::new();
+    for part in SKELETON.split('/') {
+        dir = format!("{dir}/{part}");
+        fs.mkdir(&dir, 0o755).unwrap();
+    }
     // Held descriptors, (ERMFS, kernel); closed whatever the outcome.
     let mut held: Vec<(usize, usize)> = Vec::new();
     let result = replay(fs, oracle, ops, &mut held);
@@ -414,16 +525,20 @@ fn replay(
             fs.is_lockless()
         );
     }
-    // The whole tree agrees at the end too.
+    // The whole tree agrees at the end too, names and what they name.
     for p in BASE {
-        let op = Op::Stat(p);
-        prop_assert_eq!(
-            apply(fs, oracle.tmpfs, &op),
-            oracle.apply(&op),
-            "final {}",
-            p
-        );
+        for op in [Op::Stat(p), Op::Lstat(p), Op::Readlink(p)] {
+            prop_assert_eq!(
+                apply(fs, oracle.tmpfs, &op),
+                oracle.apply(&op),
+                "final {:?}",
+                op
+            );
+        }
     }
+    let ours = sharing(|p| fs.lstat(format!("/{SKELETON}/{p}")).ok().map(|s| s.ino));
+    let theirs = sharing(|p| oracle.lstat(p).ok().map(|s| s.st_ino));
+    prop_assert_eq!(ours, theirs, "hard links share inodes alike");
     Ok(())
 }
 
