@@ -603,3 +603,82 @@ fn found_cases_match_the_kernel() {
         each_fs(|fs| run(fs, &oracle, ops).unwrap());
     }
 }
+
+/// Symlink edges held to the kernel: chains of exactly 40 and 41 links
+/// (also to a missing name and through `O_CREAT`), trailing slashes on
+/// links, `O_CREAT` through a dangling link ending in `/`, hard links to
+/// symlinks.
+#[test]
+fn symlink_edges_match_the_kernel() {
+    let oracle = Oracle::new("symlink_edges_match_the_kernel");
+    let name = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    // l0 -> l1 -> ... -> l40 -> a: 41 links from l0, 40 from l1.
+    let mut chain = vec![Op::Create("a")];
+    for i in (0..41).rev() {
+        let target = if i == 40 {
+            "a".to_owned()
+        } else {
+            format!("l{}", i + 1)
+        };
+        chain.push(Op::Symlink(name(target), name(format!("l{i}"))));
+    }
+    let creat = libc::O_CREAT | libc::O_WRONLY;
+    chain.extend([
+        Op::Stat("l0"),
+        Op::Stat("l1"),
+        Op::Open("l0", creat),
+        Op::Open("l1", libc::O_RDONLY),
+        Op::Unlink("a"),
+        Op::Stat("l1"),
+        Op::Stat("l0"),
+        Op::Open("l0", creat),
+        Op::Open("l1", creat),
+        Op::Stat("a"),
+        Op::Mkdir("b"),
+        Op::Symlink("../b", "l40"),
+        Op::Mkdir("l1/x"),
+        Op::Mkdir("l0/x"),
+    ]);
+    let cases: &[&[Op]] = &[
+        &chain,
+        &[
+            Op::Mkdir("a"),
+            Op::Symlink("a", "b"),
+            Op::Rmdir("b/"),
+            Op::Unlink("b/"),
+            Op::Rename("b/", "x"),
+            Op::Rename("a", "b/"),
+            Op::Open("b/", libc::O_RDONLY | libc::O_NOFOLLOW),
+            Op::Open("b", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW),
+            Op::Lstat("b/"),
+            Op::Readlink("b/"),
+            Op::Mkdir("b/x"),
+            Op::Rmdir("b/x/"),
+        ],
+        &[
+            Op::Mkdir("a"),
+            Op::Symlink("a/x/", "b"),
+            Op::Open("b", libc::O_CREAT | libc::O_RDWR),
+            Op::Symlink("x/", "a/y"),
+            Op::Create("a/x"),
+            Op::Stat("a/y"),
+            Op::Lstat("a/y"),
+            Op::Open("a/y", libc::O_CREAT | libc::O_RDWR),
+        ],
+        &[
+            Op::Create("a"),
+            Op::Symlink("a", "b"),
+            Op::Link("b", "x"),
+            Op::Lstat("x"),
+            Op::Link("b/", "y"),
+            Op::Link("a", "b"),
+            Op::Link("a", "y/"),
+            Op::Unlink("a"),
+            Op::Stat("x"),
+            Op::Readlink("x"),
+        ],
+    ];
+    for ops in cases {
+        each_fs(|fs| run(fs, &oracle, ops).unwrap());
+    }
+}
