@@ -42,7 +42,7 @@ impl Inner {
             let Body::Symlink(target) = &st.body else {
                 return fail(libc::EINVAL);
             };
-            (Arc::clone(target), atime_due(&st, &self.shared.clock))
+            (Arc::clone(target), atime_due(&st, &self.shared))
         };
         if let Some(now) = due {
             set_atime(link, now);
