@@ -37,7 +37,8 @@
 //! - links: hard links ([`link`](Fs::link); `nlink` counts the names, the
 //!   content lives until the last name and the last descriptor are gone)
 //!   and symbolic links ([`symlink`](Fs::symlink),
-//!   [`readlink`](Fs::readlink), [`lstat`](Fs::lstat)), followed by every
+//!   [`readlink`](Fs::readlink), [`lstat`](Fs::lstat),
+//!   [`lchown`](Fs::lchown), [`lutimens`](Fs::lutimens)), followed by every
 //!   path walk in intermediate components and, unless `O_NOFOLLOW`, as the
 //!   last one, at most [`MAX_SYMLINKS`] per resolution (`ELOOP`);
 //! - metadata: [`chmod`](Fs::chmod), [`fchmod`](Fs::fchmod),
@@ -135,8 +136,8 @@
 //!   charged in full, so near the memory limit a file may stay uncompressed
 //!   (never lost);
 //! - no devices, FIFOs, sockets or `O_TMPFILE`; no `O_PATH` (so no
-//!   descriptor of a symlink itself); `chmod`, `chown`, `utimens` and the
-//!   xattr calls always follow a final symlink (no `l` forms yet); no call
+//!   descriptor of a symlink itself); `chmod` (as Linux) and the xattr
+//!   calls always follow a final symlink (no `l*xattr`); no call
 //!   checks permissions itself ([`Fs::access`] and [`Fs::may_delete`] are
 //!   there for a front end to ask first); uid 0 stands for every
 //!   capability; no ACLs;

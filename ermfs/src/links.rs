@@ -1,4 +1,5 @@
-//! Hard and symbolic links: `link`, `symlink`, `readlink`, `lstat`.
+//! Hard and symbolic links: `link`, `symlink`, `readlink`, `lstat`, and
+//! the calls that change a symlink itself, `lchown` and `lutimens`.
 //!
 //! A hard link is one more registry entry for the same inode: `nlink`
 //! counts the names of a file or symlink, and a file's content is freed
@@ -19,7 +20,9 @@ use crate::fs::{Follow, Fs, Inner, Last, MAX_SYMLINKS, ParentOf};
 use crate::inode::{Body, FileType, Inode};
 use crate::namespace::{Stat, set_child, stat_of};
 use crate::path::{PATH_MAX, parse};
+use crate::perm::set_owner;
 use crate::sync::{Ordering, lock, read, write};
+use crate::times::{TimeSpec, set_times};
 use crate::times::{atime_due, set_atime};
 
 /// Counts one more symlink followed in a resolution: `ELOOP` past
@@ -197,5 +200,36 @@ impl Fs {
     /// As [`stat`](Fs::stat).
     pub fn lstat(&self, path: impl AsRef<Path>) -> io::Result<Stat> {
         Ok(stat_of(&*self.inner.resolve_as(path.as_ref(), Follow::No)?))
+    }
+
+    /// [`chown`](Fs::chown) of `path` itself: a symlink as the last
+    /// component is changed, not followed (`lchown(2)`).
+    ///
+    /// # Errors
+    /// As [`lstat`](Fs::lstat).
+    pub fn lchown(&self, path: impl AsRef<Path>, uid: u32, gid: u32) -> io::Result<()> {
+        let inode = self.inner.resolve_as(path.as_ref(), Follow::No)?;
+        set_owner(self, &inode, uid, gid);
+        Ok(())
+    }
+
+    /// [`utimens`](Fs::utimens) of `path` itself: a symlink as the last
+    /// component is changed, not followed (`utimensat` with
+    /// `AT_SYMLINK_NOFOLLOW`).
+    ///
+    /// # Errors
+    /// As [`lstat`](Fs::lstat) (none with both times [`TimeSpec::Omit`]).
+    pub fn lutimens(
+        &self,
+        path: impl AsRef<Path>,
+        atime: TimeSpec,
+        mtime: TimeSpec,
+    ) -> io::Result<()> {
+        if atime == TimeSpec::Omit && mtime == TimeSpec::Omit {
+            return Ok(());
+        }
+        let inode = self.inner.resolve_as(path.as_ref(), Follow::No)?;
+        set_times(self, &inode, atime, mtime);
+        Ok(())
     }
 }

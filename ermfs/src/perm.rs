@@ -122,7 +122,7 @@ fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
 /// Sets `inode`'s owner (`u32::MAX` keeps a field), clears a file's
 /// set-user-ID bit and its set-group-ID bit when group-executable (as
 /// Linux's `chown` does, even for root), and sets `ctime`.
-fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
+pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
     let mut st = write(&inode.state);
     if uid != u32::MAX {
         inode.uid.store(uid, Ordering::Release);

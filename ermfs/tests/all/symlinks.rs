@@ -8,7 +8,9 @@
 
 use std::path::PathBuf;
 
-use ermfs::{FileType, Fs, Identity, MAX_SYMLINKS, PATH_MAX};
+use std::time::{Duration, SystemTime};
+
+use ermfs::{FileType, Fs, Identity, MAX_SYMLINKS, PATH_MAX, TimeSpec};
 
 use super::common::{each_fs, each_with, errno, get, put};
 
@@ -405,5 +407,39 @@ fn bad_input() {
         assert_eq!(errno(fs.readlink("")), libc::ENOENT);
         assert_eq!(errno(fs.lstat("")), libc::ENOENT);
         assert_eq!(errno(fs.lstat("/f/")), libc::ENOTDIR);
+    });
+}
+
+#[test]
+fn lchown_and_lutimens_change_the_link_itself() {
+    each_fs(|fs| {
+        put(fs, "/f", b"x");
+        fs.symlink("f", "/l").unwrap();
+        fs.lchown("/l", 5, 6).unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::new(1_000, 7);
+        fs.lutimens("/l", TimeSpec::Set(t), TimeSpec::Set(t))
+            .unwrap();
+        let lst = fs.lstat("/l").unwrap();
+        assert_eq!((lst.uid, lst.gid, lst.atime, lst.mtime), (5, 6, t, t));
+        // Following the link reads it: its atime moves (relatime), as Linux.
+        let st = fs.stat("/l").unwrap();
+        assert!(fs.lstat("/l").unwrap().atime > t);
+        assert_eq!((st.uid, st.gid), (0, 0));
+        assert_ne!(st.mtime, t);
+        // On anything else they act as chown and utimens.
+        fs.lchown("/f", 1, u32::MAX).unwrap();
+        fs.lutimens("/f", TimeSpec::Omit, TimeSpec::Set(t)).unwrap();
+        let st = fs.stat("/f").unwrap();
+        assert_eq!((st.uid, st.gid, st.mtime), (1, 0, t));
+        assert_eq!(errno(fs.lchown("/missing", 1, 1)), libc::ENOENT);
+        assert_eq!(
+            errno(fs.lutimens("/missing", TimeSpec::Now, TimeSpec::Omit)),
+            libc::ENOENT
+        );
+        assert_eq!(
+            errno(fs.lutimens("/missing", TimeSpec::Omit, TimeSpec::Omit)),
+            0
+        );
+        assert_eq!(errno(fs.lchown("/l/", 1, 1)), libc::ENOTDIR);
     });
 }
