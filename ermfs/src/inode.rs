@@ -42,7 +42,8 @@ pub(crate) struct Inode {
     /// (each description holds one of at most 2^20 descriptors) so that the
     /// owner fits in what was padding.
     pub open: AtomicU32,
-    /// A directory's parent inode number (itself for `/`).
+    /// A directory's parent inode number (itself for `/`). Unused for
+    /// files and symlinks, which may have several names (hard links).
     pub parent: AtomicU64,
     /// Creation time (never changes).
     pub btime: SystemTime,
