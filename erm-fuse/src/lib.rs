@@ -4,10 +4,11 @@
 //! mount through `fusermount3`, or `mount(2)` as root) on top of an
 //! [`ermfs::Fs`]. FUSE names inodes by number while ERMFS is path based, so
 //! the FUSE inode number is the ERMFS inode number (unique, never reused,
-//! root = 1) and a table maps each inode the kernel holds to one
-//! `(parent inode, name)`, with the kernel's lookup count; a request turns
-//! its inode back into a path by walking that table to the root. Renames
-//! move one entry (a directory's subtree follows), unlinks detach it; file
+//! root = 1) and a table maps each inode the kernel holds to the
+//! `(parent inode, name)` pairs it handed out for it (one, or several for
+//! hard links), with the kernel's lookup count; a request turns its inode
+//! back into a path by walking that table to the root. Renames move one
+//! name (a directory's subtree follows), unlinks drop one; file
 //! handles are ERMFS descriptors, so an unlinked file stays readable through
 //! its handles and the last `release` compresses it by the store's policy.
 //! Every request takes a shared lock, `rename` an exclusive one, so no path
@@ -16,7 +17,7 @@
 //! Provided:
 //! - [`ErmFuse`]: lookup/forget, getattr/setattr (size, mode, owner,
 //!   times), mknod (regular files)/create, open/read/write/flush/release/
-//!   fsync, mkdir/rmdir/unlink, rename (`RENAME_NOREPLACE`, and
+//!   fsync, mkdir/rmdir/unlink, link/symlink/readlink, rename (`RENAME_NOREPLACE`, and
 //!   `RENAME_EXCHANGE` by three renames under the exclusive lock),
 //!   opendir/readdir/releasedir (a snapshot per handle: offsets stay stable
 //!   whatever changes), statfs, the four xattr calls, access, fallocate,
@@ -29,16 +30,13 @@
 //! - the binary `ermfs-mount DIR [OPTIONS]`.
 //!
 //! # Limitations
-//! - No hard links, symlinks or `readlink` yet (`ENOSYS`): they arrive with
-//!   ERMFS's `link`/`symlink`.
 //! - No writeback cache: writes go straight to ERMFS (write-through page
 //!   cache). An open keeps the kernel's cached pages (`FOPEN_KEEP_CACHE`)
 //!   when the file's `(mtime, size)` is what it was when the kernel last had
 //!   it open; a change to the same [`ermfs::Fs`] made in process that keeps
 //!   both is not seen by a cached reader.
-//! - An inode whose name the table holds is unlinked while another hard
-//!   name remains answers `ENOENT` to getattr until the kernel looks the
-//!   other name up again.
+//! - Extended attributes on a symlink's inode act on its target (ERMFS's
+//!   xattr calls follow links); Linux refuses `user.` ones there.
 //! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets).
 
 mod mount;

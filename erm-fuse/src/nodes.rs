@@ -1,5 +1,6 @@
-//! The inode table: FUSE inode number -> one name (parent, name), with the
-//! kernel's lookup count and the ERMFS descriptors open on it.
+//! The inode table: FUSE inode number -> the names the kernel knows it by
+//! (parent, name), with the kernel's lookup count and the ERMFS descriptors
+//! open on it.
 //!
 //! ERMFS is path based, so every FUSE request on an inode is turned back into
 //! a path by walking this table up to the root. The FUSE inode number *is*
@@ -7,9 +8,10 @@
 //! nothing is allocated here and a `readdir` answer needs no table entry.
 //! An entry lives from the first `lookup`/`create`/`mkdir` that hands the
 //! inode to the kernel until `forget` drops its count to zero. Renames move
-//! one entry (children follow because they name their parent by number);
-//! unlinking the name an entry holds detaches it, after which only an open
-//! descriptor can reach the inode.
+//! one name (children follow because they name their parent by number).
+//! A file with hard links keeps every name the kernel got for it (each came
+//! through `lookup`, `link` or a creation), so unlinking one leaves the
+//! others usable; with no name left only an open descriptor reaches it.
 
 use std::collections::HashMap;
 use std::io;
@@ -23,10 +25,8 @@ const MAX_DEPTH: usize = 4096;
 /// One inode the kernel knows.
 #[derive(Debug)]
 struct Node {
-    /// Parent directory's inode number.
-    parent: u64,
-    /// Name in the parent, `None` once that name is gone.
-    name: Option<Vec<u8>>,
+    /// `(parent inode, name)` pairs, the most recent last; empty once gone.
+    names: Vec<(u64, Vec<u8>)>,
     /// The kernel's lookup count (`forget` subtracts).
     lookups: u64,
     /// ERMFS descriptors open on the inode (for unlinked-but-open files).
@@ -53,8 +53,7 @@ impl Nodes {
         map.insert(
             ROOT_INO,
             Node {
-                parent: ROOT_INO,
-                name: Some(Vec::new()),
+                names: Vec::new(),
                 lookups: 1,
                 fds: Vec::new(),
                 cached: None,
@@ -72,8 +71,9 @@ impl Nodes {
                 return Err(io::Error::from_raw_os_error(libc::ELOOP));
             }
             let node = self.map.get(&cur).ok_or_else(enoent)?;
-            parts.push(node.name.as_deref().ok_or_else(enoent)?);
-            cur = node.parent;
+            let (parent, name) = node.names.last().ok_or_else(enoent)?;
+            parts.push(name);
+            cur = *parent;
         }
         let mut path = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 1);
         for part in parts.iter().rev() {
@@ -100,15 +100,14 @@ impl Nodes {
     /// make that the name the entry resolves by.
     pub fn remember(&mut self, ino: u64, parent: u64, name: &[u8]) {
         let node = self.map.entry(ino).or_insert_with(|| Node {
-            parent,
-            name: None,
+            names: Vec::new(),
             lookups: 0,
             fds: Vec::new(),
             cached: None,
         });
         if ino != ROOT_INO {
-            node.parent = parent;
-            node.name = Some(name.to_vec());
+            node.names.retain(|(p, n)| !(*p == parent && n == name));
+            node.names.push((parent, name.to_vec()));
         }
         node.lookups += 1;
     }
@@ -126,22 +125,20 @@ impl Nodes {
         }
     }
 
-    /// `ino` is now called `name` in `parent` (rename).
-    pub fn moved(&mut self, ino: u64, parent: u64, name: &[u8]) {
+    /// `ino`'s name `from` is now `to` (rename).
+    pub fn moved(&mut self, ino: u64, from: (u64, &[u8]), to: (u64, &[u8])) {
         if let Some(node) = self.map.get_mut(&ino) {
-            node.parent = parent;
-            node.name = Some(name.to_vec());
+            node.names
+                .retain(|(p, n)| !((*p == from.0 && n == from.1) || (*p == to.0 && n == to.1)));
+            node.names.push((to.0, to.1.to_vec()));
         }
     }
 
     /// The name `name` in `parent` of `ino` is gone (unlink, rmdir, replaced
-    /// by a rename): detach the entry if that was the name it held.
+    /// by a rename).
     pub fn detach(&mut self, ino: u64, parent: u64, name: &[u8]) {
-        if let Some(node) = self.map.get_mut(&ino)
-            && node.parent == parent
-            && node.name.as_deref() == Some(name)
-        {
-            node.name = None;
+        if let Some(node) = self.map.get_mut(&ino) {
+            node.names.retain(|(p, n)| !(*p == parent && n == name));
         }
     }
 
@@ -208,7 +205,7 @@ mod tests {
         t.remember(3, 2, b"f");
         assert_eq!(t.path(3).unwrap(), b"/d/f");
         assert_eq!(t.child_path(2, b"x").unwrap(), b"/d/x");
-        t.moved(2, ROOT_INO, b"e");
+        t.moved(2, (ROOT_INO, b"d"), (ROOT_INO, b"e"));
         assert_eq!(t.path(3).unwrap(), b"/e/f");
         t.remember(3, 2, b"f");
         assert_eq!(t.lookups(3), 2);
@@ -216,6 +213,11 @@ mod tests {
         assert_eq!(t.lookups(3), 1);
         t.detach(3, 2, b"other");
         assert!(t.path(3).is_ok());
+        t.remember(3, ROOT_INO, b"hard");
+        assert_eq!(t.path(3).unwrap(), b"/hard");
+        t.detach(3, ROOT_INO, b"hard");
+        assert_eq!(t.path(3).unwrap(), b"/e/f");
+        t.forget(3, 1);
         t.detach(3, 2, b"f");
         assert!(t.path(3).is_err());
         t.opened(3, 7);

@@ -71,6 +71,7 @@ fn kind(k: ermfs::FileType) -> FileType {
     match k {
         ermfs::FileType::File => FileType::RegularFile,
         ermfs::FileType::Dir => FileType::Directory,
+        ermfs::FileType::Symlink => FileType::Symlink,
     }
 }
 
@@ -173,7 +174,7 @@ impl ErmFuse {
 
     fn stat_target(&self, t: &Target) -> io::Result<Stat> {
         match t {
-            Target::Path(p) => self.fs.stat(os(p)),
+            Target::Path(p) => self.fs.lstat(os(p)),
             Target::Fd(fd) => self.fs.fstat(*fd),
         }
     }
@@ -181,14 +182,14 @@ impl ErmFuse {
     /// A name was created by `req`: give it to the caller.
     fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
         if req.uid() != 0 || req.gid() != 0 {
-            self.fs.chown(os(path), req.uid(), req.gid())?;
+            self.fs.lchown(os(path), req.uid(), req.gid())?;
         }
         Ok(())
     }
 
     /// Stats `path` and hands its inode to the kernel (one lookup).
     fn entry(&self, parent: INodeNo, name: &OsStr, path: &[u8]) -> io::Result<FileAttr> {
-        let st = self.fs.stat(os(path))?;
+        let st = self.fs.lstat(os(path))?;
         self.nodes().remember(st.ino, parent.0, name.as_bytes());
         Ok(attr(&st))
     }
@@ -214,7 +215,7 @@ impl ErmFuse {
         if owner.0.is_some() || owner.1.is_some() {
             let (uid, gid) = (owner.0.unwrap_or(u32::MAX), owner.1.unwrap_or(u32::MAX));
             match &t {
-                Target::Path(p) => fs.chown(os(p), uid, gid)?,
+                Target::Path(p) => fs.lchown(os(p), uid, gid)?,
                 Target::Fd(fd) => fs.fchown(*fd, uid, gid)?,
             }
         }
@@ -227,7 +228,7 @@ impl ErmFuse {
         }
         let (a, m) = (spec(times.0), spec(times.1));
         match &t {
-            Target::Path(p) => fs.utimens(os(p), a, m)?,
+            Target::Path(p) => fs.lutimens(os(p), a, m)?,
             Target::Fd(fd) => fs.futimens(*fd, a, m)?,
         }
         Ok(attr(&self.stat_target(&t)?))
@@ -244,12 +245,12 @@ impl ErmFuse {
         let _ns = self.exclusive();
         let from = self.child(parent, name)?;
         let to = self.child(newparent, newname)?;
-        let src = self.fs.stat(os(&from))?;
+        let src = self.fs.lstat(os(&from))?;
         if flags.contains(RenameFlags::RENAME_EXCHANGE) {
             if flags != RenameFlags::RENAME_EXCHANGE {
                 return Err(fail(libc::EINVAL));
             }
-            let dst = self.fs.stat(os(&to))?;
+            let dst = self.fs.lstat(os(&to))?;
             // ERMFS has no atomic exchange: three renames through a hidden
             // name, atomic for every FUSE request (they wait on `ns`).
             let hidden = self.nodes().child_path(
@@ -266,15 +267,19 @@ impl ErmFuse {
                 let _ = self.fs.rename(os(&hidden), os(&to));
                 return Err(e);
             }
+            let (a, b) = (
+                (parent.0, name.as_bytes()),
+                (newparent.0, newname.as_bytes()),
+            );
             let mut nodes = self.nodes();
-            nodes.moved(src.ino, newparent.0, newname.as_bytes());
-            nodes.moved(dst.ino, parent.0, name.as_bytes());
+            nodes.moved(src.ino, a, b);
+            nodes.moved(dst.ino, b, a);
             return Ok(());
         }
         if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
             return Err(fail(libc::EINVAL));
         }
-        let dst = self.fs.stat(os(&to)).ok();
+        let dst = self.fs.lstat(os(&to)).ok();
         if dst.is_some() && flags.contains(RenameFlags::RENAME_NOREPLACE) {
             return Err(fail(libc::EEXIST));
         }
@@ -285,7 +290,11 @@ impl ErmFuse {
         {
             nodes.detach(d.ino, newparent.0, newname.as_bytes());
         }
-        nodes.moved(src.ino, newparent.0, newname.as_bytes());
+        nodes.moved(
+            src.ino,
+            (parent.0, name.as_bytes()),
+            (newparent.0, newname.as_bytes()),
+        );
         Ok(())
     }
 
@@ -328,7 +337,7 @@ impl ErmFuse {
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         let _ns = self.shared();
         let path = self.child(parent, name)?;
-        let st = self.fs.stat(os(&path))?;
+        let st = self.fs.lstat(os(&path))?;
         if dir {
             self.fs.rmdir(os(&path))?;
         } else {
@@ -397,8 +406,12 @@ impl Filesystem for ErmFuse {
         }
     }
 
-    fn readlink(&self, _req: &Request, _ino: INodeNo, reply: ReplyData) {
-        reply.error(Errno::ENOSYS);
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let _ns = self.shared();
+        match self.path(ino).and_then(|p| self.fs.readlink(os(&p))) {
+            Ok(target) => reply.data(&target),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn mknod(
@@ -468,13 +481,23 @@ impl Filesystem for ErmFuse {
 
     fn symlink(
         &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _link_name: &OsStr,
-        _target: &Path,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
         reply: ReplyEntry,
     ) {
-        reply.error(Errno::ENOSYS);
+        let _ns = self.shared();
+        let run = || -> io::Result<FileAttr> {
+            let path = self.child(parent, link_name)?;
+            self.fs.symlink(target, os(&path))?;
+            self.own(&path, req)?;
+            self.entry(parent, link_name, &path)
+        };
+        match run() {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn rename(
@@ -496,12 +519,24 @@ impl Filesystem for ErmFuse {
     fn link(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        reply.error(Errno::ENOSYS);
+        let _ns = self.shared();
+        let run = || -> io::Result<FileAttr> {
+            let old = self.path(ino)?;
+            let new = self.child(newparent, newname)?;
+            self.fs.link(os(&old), os(&new))?;
+            // The entry now resolves by the new name (the kernel counts one
+            // more lookup on the inode).
+            self.entry(newparent, newname, &new)
+        };
+        match run() {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {

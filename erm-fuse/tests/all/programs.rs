@@ -1,6 +1,6 @@
 //! Real programs on the mount, each checked by its own output.
 
-use super::common::{CORPUS, Mount, missing};
+use super::common::{CORPUS, Mount, missing, mount_root};
 
 #[test]
 fn cp_a_diff_r_and_sha256sum_of_the_corpus() {
@@ -100,6 +100,23 @@ with open("big", "wb") as f:
     f.write(os.urandom(1 << 16) * 64)
 assert os.path.getsize("big") == 1 << 22
 assert sorted(os.listdir(".")) == ["a", "big", "script.py"]
+open("l1", "w").write("linked")
+os.link("l1", "l2")
+assert os.stat("l1").st_nlink == 2 and os.stat("l1").st_ino == os.stat("l2").st_ino
+os.unlink("l1")
+assert open("l2").read() == "linked" and os.stat("l2").st_nlink == 1
+os.symlink("l2", "s")
+assert os.readlink("s") == "l2" and open("s").read() == "linked"
+assert os.path.islink("s") and os.lstat("s").st_size == 2
+os.symlink("a/b2", "sd")
+assert os.listdir("sd/c") == [] and os.path.isdir("sd")
+os.replace("s", "s2")
+assert os.readlink("s2") == "l2"
+try:
+    os.link("a", "a_hard")
+    raise SystemExit("link to a directory worked")
+except OSError as e:
+    assert e.errno == errno.EPERM
 sv = os.statvfs(".")
 assert sv.f_namemax == 255 and sv.f_blocks > 0
 print("ok")
@@ -173,12 +190,21 @@ fn git_init_commit_fsck() {
     let Some(m) = Mount::new("git") else {
         return;
     };
-    let out = m.sh(concat!(
-        "export GIT_CONFIG_NOSYSTEM=1 HOME=\"$PWD\"\n",
-        "git init -q r && cd r && cp -a \"$CORPUS\"/. .\n",
-        "git add -A && git -c user.name=t -c user.email=t@e commit -qm one\n",
-        "echo more >> alice29.txt && git -c user.name=t -c user.email=t@e commit -qam two\n",
-        "git fsck --full --strict 2>&1 && git log --oneline | wc -l\n",
+    let out_dir = mount_root().join("git-clone-out");
+    let out = m.sh(&format!(
+        "OUT='{}'\n{}",
+        out_dir.display(),
+        concat!(
+            "export GIT_CONFIG_NOSYSTEM=1 HOME=\"$PWD\"\n",
+            "git init -q r && cd r && cp -a \"$CORPUS\"/. .\n",
+            "git add -A && git -c user.name=t -c user.email=t@e commit -qm one\n",
+            "echo more >> alice29.txt && git -c user.name=t -c user.email=t@e commit -qam two\n",
+            "git fsck --full --strict 2>&1\n",
+            // Clones: inside the mount (hard links), out of it, back into it.
+            "cd .. && git clone -q r r2 && git -C r2 fsck --strict 2>&1\n",
+            "rm -rf \"$OUT\" && git clone -q r \"$OUT\" && git clone -q \"$OUT\" r3\n",
+            "git -C r3 fsck --strict 2>&1 && rm -rf \"$OUT\" && git -C r3 log --oneline | wc -l\n",
+        )
     ));
     assert_eq!(out.lines().last().map(str::trim), Some("2"), "{out}");
 }
