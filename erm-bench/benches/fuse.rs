@@ -38,7 +38,7 @@ impl Drop for Mounts {
     }
 }
 
-fn mount() -> Result<Mounts, String> {
+fn mount() -> Result<(Mounts, Fs), String> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting the tmpfs anchor needs root".into());
@@ -83,8 +83,9 @@ fn mount() -> Result<Mounts, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let config = MountConfig::default();
-    mounts.session = Some(erm_fuse::spawn(fs, &ermfs, &config).map_err(|e| e.to_string())?);
-    Ok(mounts)
+    let session = erm_fuse::spawn(fs.clone(), &ermfs, &config).map_err(|e| e.to_string())?;
+    mounts.session = Some(session);
+    Ok((mounts, fs))
 }
 
 fn write_file(path: &Path, data: &[u8], blocks: usize) {
@@ -111,6 +112,27 @@ fn read_file(path: &Path, buf: &mut [u8]) -> usize {
     }
 }
 
+/// `ops` 4 KiB reads and writes at random aligned offsets of `file`.
+fn random_io(file: &Path, len: u64, ops: usize, seed: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .expect("open for random I/O");
+    let mut rng = SplitMix64::new(seed);
+    let mut page = [7u8; 4096];
+    for i in 0..ops {
+        let off = rng.below(len / 4096) * 4096;
+        if i % 2 == 0 {
+            f.read_exact_at(&mut page, off).expect("pread");
+        } else {
+            f.write_all_at(&page, off).expect("pwrite");
+        }
+    }
+    black_box(page);
+}
+
 fn storm(dir: &Path, files: usize) {
     for i in 0..files {
         let p = dir.join(format!("s{i}"));
@@ -120,9 +142,25 @@ fn storm(dir: &Path, files: usize) {
     }
 }
 
+/// Apparent size of a tree, in bytes (`du -sb`).
+fn du_bytes(dir: &Path) -> u64 {
+    Command::new("du")
+        .arg("-sb")
+        .arg(dir)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn main() -> std::io::Result<()> {
     let mut report = Report::new("fuse");
-    let mounts = match mount() {
+    let (mounts, fs) = match mount() {
         Ok(m) => m,
         Err(why) => {
             println!("fuse bench: SKIPPED: {why}");
@@ -170,6 +208,20 @@ fn main() -> std::io::Result<()> {
         anchor.as_secs_f64(),
         Some(0.5),
     ));
+    let (len, ops) = ((mib * BLOCK) as u64, if quick() { 2_000 } else { 20_000 });
+    let (anchor, ours) = compare(
+        samples,
+        || random_io(&t, len, ops, 5),
+        || random_io(&e, len, ops, 5),
+    );
+    report.push(Row::lower_is_better(
+        &format!("fuse/random_4KiB_read_write_{ops}_ops"),
+        "s",
+        ours.as_secs_f64(),
+        "tmpfs",
+        anchor.as_secs_f64(),
+        Some(0.5),
+    ));
     let _ = std::fs::remove_file(&t);
     let _ = std::fs::remove_file(&e);
     let (anchor, ours) = compare(
@@ -184,6 +236,29 @@ fn main() -> std::io::Result<()> {
         "tmpfs",
         anchor.as_secs_f64(),
         Some(0.5),
+    ));
+    // Memory at rest: the corpus copied N times onto the mount, settled.
+    let copies = if quick() { 5 } else { 50 };
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+    let mut copied = 0u64;
+    for i in 0..copies {
+        let dst = mounts.ermfs.join(format!("corpus{i}"));
+        let ok = Command::new("cp")
+            .args(["-a", corpus])
+            .arg(&dst)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cp -a of the corpus onto the mount failed");
+        copied += du_bytes(&dst);
+    }
+    fs.settle();
+    let held = fs.memory_used() as f64;
+    report.push(Row::standalone(
+        &format!("fuse/memory_at_rest_corpus_x{copies}_vs_bytes_copied"),
+        "ratio",
+        held / copied.max(1) as f64,
+        &format!("{held} bytes held for {copied} bytes copied (informational)"),
+        None,
     ));
     drop(mounts);
     report.write()
