@@ -179,12 +179,10 @@ impl ErmFuse {
         }
     }
 
-    /// A name was created by `req`: give it to the caller.
+    /// A name was created by `req`: give it to the caller (the store's
+    /// default owner is the mounting user, who need not be the caller).
     fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
-        if req.uid() != 0 || req.gid() != 0 {
-            self.fs.lchown(os(path), req.uid(), req.gid())?;
-        }
-        Ok(())
+        self.fs.lchown(os(path), req.uid(), req.gid())
     }
 
     /// Stats `path` and hands its inode to the kernel (one lookup).
