@@ -82,7 +82,10 @@ fn build(opts: &ermfs_options_t) -> io::Result<Fs> {
         0 => None,
         n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    // SAFETY: getuid/getgid have no preconditions and cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     Fs::builder()
+        .owner(uid, gid)
         .memory_limit(limit)
         .compression_level(opts.compression_level)
         .block_size(opts.block_size)

@@ -20,7 +20,13 @@
 //!   `closedir`;
 //! - instance-wide calls ([`control`]): `set_lockless_mode`, `is_lockless`,
 //!   `settle`, `stats`;
-//! - kernel descriptors ([`export`]): `ermfs_export_memfd`, `ermfs_import_fd`.
+//! - kernel descriptors ([`export`]): `ermfs_export_memfd`, `ermfs_import_fd`;
+//! - ownership, permissions, times ([`meta`]): `chmod`, `fchmod`, `chown`,
+//!   `fchown`, `access` (the process's identity), `access_as` (any uid,
+//!   gid and groups), `utimens`, `futimens`;
+//! - extended attributes ([`xattr`]): `setxattr`, `getxattr`, `listxattr`,
+//!   `removexattr` and their `f` forms on a descriptor;
+//! - space ([`space`]): `statfs` (a `struct statvfs`), `fallocate`.
 //!
 //! # Safety
 //! This crate exists to take raw pointers from C. Each exported function
@@ -53,6 +59,12 @@ mod dir;
 mod control;
 
 mod export;
+
+mod meta;
+
+mod xattr;
+
+mod space;
 
 mod boundary;
 mod stat;

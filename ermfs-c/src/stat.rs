@@ -37,8 +37,7 @@ pub(crate) unsafe fn fill(st: &Stat, out: *mut libc::stat) -> io::Result<()> {
     s.st_ino = st.ino as _;
     s.st_mode = st.mode as _;
     s.st_nlink = st.nlink as _;
-    // SAFETY: getuid/getgid have no preconditions and cannot fail.
-    (s.st_uid, s.st_gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    (s.st_uid, s.st_gid) = (st.uid, st.gid);
     s.st_size = st.size.min(i64::MAX as u64) as _;
     s.st_blksize = st.blksize as _;
     s.st_blocks = st.blocks.min(i64::MAX as u64) as _;
