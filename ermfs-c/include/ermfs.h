@@ -148,7 +148,9 @@ extern "C" {
 int ermfs_options_init(struct ermfs_options_t *opts);
 
 // Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
-// Free it with `ermfs_free`.
+// Free it with `ermfs_free`. Its `/` and everything created in it belong
+// to the calling process's real user and group IDs (change them with
+// `ermfs_chown`); modes are stored as given (no umask).
 //
 // Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 // of range or a zero `fd_capacity`.

@@ -68,7 +68,8 @@ impl Default for ermfs_options_t {
     }
 }
 
-/// Builds a file system from C options.
+/// Builds a file system from C options, owned by the process's real
+/// user and group (as the files a process creates on a disk).
 fn build(opts: &ermfs_options_t) -> io::Result<Fs> {
     let policy = match opts.policy {
         ERMFS_POLICY_IMMEDIATE => CompressionPolicy::Immediate,
@@ -189,7 +190,9 @@ pub unsafe extern "C" fn ermfs_options_init(opts: *mut ermfs_options_t) -> c_int
 }
 
 /// Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
-/// Free it with `ermfs_free`.
+/// Free it with `ermfs_free`. Its `/` and everything created in it belong
+/// to the calling process's real user and group IDs (change them with
+/// `ermfs_chown`); modes are stored as given (no umask).
 ///
 /// Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 /// of range or a zero `fd_capacity`.

@@ -61,12 +61,14 @@ fn access_as(
     groups: *const gid_t,
     ngroups: usize,
 ) -> io::Result<c_int> {
-    // SAFETY: `p` as in `chmod`; `groups` is NULL or has `ngroups` entries,
-    // by the contract.
-    let (p, groups) = unsafe { (path(p)?, array(groups, ngroups)?) };
-    if groups.len() > NGROUPS_MAX {
+    // SAFETY: as in `chmod`.
+    let p = unsafe { path(p) }?;
+    // Checked before the array is touched: the count bounds what is read.
+    if ngroups > NGROUPS_MAX {
         return Err(err(libc::EINVAL));
     }
+    // SAFETY: `groups` is NULL or has `ngroups` entries, by the contract.
+    let groups = unsafe { array(groups, ngroups) }?;
     let who = Identity::new(uid, gid).with_groups(groups);
     fs.access(p, mode, &who).map(|()| 0)
 }

@@ -13,7 +13,12 @@ fn timespec(t: SystemTime) -> (i64, i64) {
         Ok(d) => (d.as_secs() as i64, i64::from(d.subsec_nanos())),
         Err(before) => {
             let d = before.duration();
-            let (s, n) = (-(d.as_secs() as i64), i64::from(d.subsec_nanos()));
+            // Saturating: 2^63 seconds before the epoch is i64::MIN itself,
+            // whose negation as a positive i64 would overflow.
+            let (s, n) = (
+                0i64.saturating_sub_unsigned(d.as_secs()),
+                i64::from(d.subsec_nanos()),
+            );
             if n == 0 {
                 (s, 0)
             } else {

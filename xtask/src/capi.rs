@@ -17,6 +17,7 @@ const C_TESTS: &[&str] = &[
     "test_ermfd",
     "test_lockless_correctness",
     "test_lockless_concurrency",
+    "test_metadata",
 ];
 
 /// The C benchmark; prints `ratio lockless/locked open-close 2t: R`.
