@@ -65,6 +65,21 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// When reads move a file's access time (as the `atime` mount options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtimePolicy {
+    /// Only when `atime` is not after `mtime` or `ctime`, or is 24 hours
+    /// old (Linux's default, `relatime`): a read of an unchanged file
+    /// reads the clock but takes no exclusive lock.
+    #[default]
+    Relatime,
+    /// On every read (`strictatime`): each read takes the file's exclusive
+    /// lock for a moment.
+    Strict,
+    /// Never (`noatime`): reads neither read the clock nor write.
+    Noatime,
+}
+
 /// Default cap on [`FsBuilder::threads`].
 const MAX_THREADS: usize = 8;
 
@@ -86,6 +101,7 @@ pub struct FsBuilder {
     pub(crate) gid: u32,
     pub(crate) umask: u32,
     pub(crate) clock: Clock,
+    pub(crate) atime: AtimePolicy,
 }
 
 impl Default for FsBuilder {
@@ -102,6 +118,7 @@ impl Default for FsBuilder {
             gid: 0,
             umask: 0,
             clock: Clock::default(),
+            atime: AtimePolicy::Relatime,
         }
     }
 }
@@ -112,7 +129,7 @@ impl FsBuilder {
     /// DESIGN.md suggests `Background`), locked backends (lockless with the
     /// `lockless` cargo feature), 65,536 descriptors, one compression thread
     /// per core (at most 8), owner 0:0, umask 0 (modes stored as given),
-    /// the system clock.
+    /// the system clock, [`AtimePolicy::Relatime`].
     pub fn new() -> FsBuilder {
         FsBuilder::default()
     }
@@ -188,6 +205,12 @@ impl FsBuilder {
     /// it quick and never call back into the `Fs`.
     pub fn clock(mut self, clock: ClockFn) -> FsBuilder {
         self.clock = Clock(Some(clock));
+        self
+    }
+
+    /// When reads (and `readdir`) move the access time.
+    pub fn atime(mut self, policy: AtimePolicy) -> FsBuilder {
+        self.atime = policy;
         self
     }
 

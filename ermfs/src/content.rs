@@ -12,7 +12,7 @@ use erm_alloc::{MemoryBudget, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::background::{Background, Scheduled};
-use crate::builder::{Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
+use crate::builder::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::errno::{err, fail};
 use crate::inode::{Body, Content, Inode, Lazy, Packed};
 use crate::stats::{Counters, add, sub};
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub counters: Counters,
     /// Where timestamps come from.
     pub clock: Clock,
+    /// When reads move `atime`.
+    pub atime: AtimePolicy,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
     /// This `Shared` itself, handed to the worker when it starts.
@@ -59,6 +61,7 @@ impl Shared {
         policy: CompressionPolicy,
         threads: usize,
         clock: Clock,
+        atime: AtimePolicy,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|me| Shared {
             budget,
@@ -67,6 +70,7 @@ impl Shared {
             threads,
             counters: Counters::default(),
             clock,
+            atime,
             bg: Background::default(),
             me: me.clone(),
             compressors: Mutex::new(Vec::new()),

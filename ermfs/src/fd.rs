@@ -95,7 +95,7 @@ fn view<T>(
         let st = read(&inode.state);
         // relatime: the clock is read under the shared lock, the exclusive
         // one is taken only when the access time must move.
-        let due = atime_due(&st, &shared.clock);
+        let due = atime_due(&st, shared);
         match &st.body {
             Body::Dir(_) => return fail(libc::EISDIR),
             Body::File(Content::Raw(r)) => {
@@ -124,7 +124,7 @@ fn view<T>(
         Body::Dir(_) => return fail(libc::EISDIR),
         Body::File(_) => return fail(libc::EIO),
     };
-    if let Some(now) = atime_due(&st, &shared.clock) {
+    if let Some(now) = atime_due(&st, shared) {
         st.atime = now;
     }
     Ok(out)

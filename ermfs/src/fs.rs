@@ -202,7 +202,7 @@ impl Fs {
             Some(limit) => MemoryBudget::with_limit(limit),
             None => MemoryBudget::unlimited(),
         });
-        let shared = Shared::new(budget, b.options(), b.policy, b.threads, b.clock);
+        let shared = Shared::new(budget, b.options(), b.policy, b.threads, b.clock, b.atime);
         let root = Arc::new(Inode::new(
             ROOT_INO,
             FileType::Dir,

@@ -41,7 +41,8 @@
 //!   [`may_delete`](Fs::may_delete) ([`Identity`]);
 //!   [`utimens`](Fs::utimens) and [`futimens`](Fs::futimens)
 //!   ([`TimeSpec`]), every time from an injectable clock
-//!   ([`FsBuilder::clock`]) and `atime` kept `relatime`-style; extended
+//!   ([`FsBuilder::clock`]) and `atime` kept `relatime`-style by default
+//!   ([`AtimePolicy`]); extended
 //!   attributes: [`setxattr`](Fs::setxattr), [`getxattr`](Fs::getxattr),
 //!   [`listxattr`](Fs::listxattr), [`removexattr`](Fs::removexattr) and
 //!   their `f` forms; [`statfs`](Fs::statfs) ([`StatFs`]);
@@ -163,7 +164,7 @@ mod times;
 mod vfs_fs;
 mod xattr;
 
-pub use builder::{ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
+pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
 pub use export::ExportFlags;
 pub use fs::{Fs, ROOT_INO};
 pub use inode::FileType;

@@ -187,7 +187,8 @@ impl Inner {
 }
 
 impl Fs {
-    /// Creates directory `path` with permission bits `mode`.
+    /// Creates directory `path` with permission bits `mode & 0o1777`, less
+    /// the umask ([`FsBuilder::umask`](crate::FsBuilder::umask)).
     ///
     /// # Errors
     /// `EEXIST` if the name exists (`/`, `.` and `..` included), `ENOENT` for
@@ -201,7 +202,11 @@ impl Fs {
         let Last::Name(name) = p.last else {
             return fail(libc::EEXIST);
         };
-        inner.create(p.dir(), name, FileType::Dir, mode).map(drop)
+        // As Linux's `vfs_mkdir`: no set-user-ID or set-group-ID bit from
+        // `mode` (a set-group-ID parent passes its own on).
+        inner
+            .create(p.dir(), name, FileType::Dir, mode & 0o1777)
+            .map(drop)
     }
 
     /// Removes the empty directory `path`.
@@ -367,7 +372,7 @@ impl Fs {
             match &st.body {
                 Body::Dir(children) => (
                     children.iter().cloned().collect(),
-                    atime_due(&st, &inner.shared.clock),
+                    atime_due(&st, &inner.shared),
                 ),
                 Body::File(_) => return fail(libc::ENOTDIR),
             }

@@ -5,15 +5,17 @@
 //! ([`FsBuilder::clock`](crate::FsBuilder::clock)). Writes and truncates set
 //! `mtime` and `ctime`; metadata changes (`chmod`, `chown`, `rename`,
 //! xattrs, `utimens`) set `ctime`; adding or removing an entry sets the
-//! directory's `mtime` and `ctime`. Reads move `atime` only when it is not
-//! after `mtime` or `ctime`, or is 24 hours old (Linux's `relatime`), so a
-//! read of an unchanged file takes no exclusive lock.
+//! directory's `mtime` and `ctime`. By default ([`AtimePolicy::Relatime`])
+//! reads move `atime` only when it is not after `mtime` or `ctime`, or is
+//! 24 hours old (Linux's `relatime`), so a read of an unchanged file takes
+//! no exclusive lock.
 
 use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::builder::Clock;
+use crate::builder::AtimePolicy;
+use crate::content::Shared;
 use crate::errno::err;
 use crate::fs::Fs;
 use crate::inode::{Inode, State};
@@ -33,8 +35,14 @@ pub enum TimeSpec {
     Set(SystemTime),
 }
 
-/// `relatime`: the time to store as `atime` if a read now should move it.
-pub(crate) fn atime_due(st: &State, clock: &Clock) -> Option<SystemTime> {
+/// The time to store as `atime` if a read now should move it.
+pub(crate) fn atime_due(st: &State, shared: &Shared) -> Option<SystemTime> {
+    let clock = &shared.clock;
+    match shared.atime {
+        AtimePolicy::Noatime => return None,
+        AtimePolicy::Strict => return Some(clock.now()),
+        AtimePolicy::Relatime => {}
+    }
     if st.atime <= st.mtime || st.atime <= st.ctime {
         return Some(clock.now());
     }

@@ -1,5 +1,6 @@
-//! Fuzz target `fs_ops`: bytes decode into a sequence of file system calls on
-//! a small path set, run on a locked and on a lockless `Fs`; every result and
+//! Fuzz target `fs_ops`: bytes decode into a sequence of file system calls
+//! (descriptor, namespace and metadata calls: `chmod`, `chown`, `access`,
+//! `utimens`, xattrs, `fallocate`) on a small path set, run on a locked and on a lockless `Fs`; every result and
 //! errno must agree, nothing may panic, and at the end every descriptor closes
 //! and both stores hold the same files, bytes and compressed bytes.
 
@@ -23,6 +24,11 @@ const O_EXCL: i32 = 0o200;
 const O_TRUNC: i32 = 0o1000;
 const O_APPEND: i32 = 0o2000;
 const O_DIRECTORY: i32 = 0o200000;
+/// `fallocate` modes (Linux values): 0, `KEEP_SIZE`, `PUNCH_HOLE | KEEP_SIZE`,
+/// `PUNCH_HOLE` alone, `ZERO_RANGE`, an unknown bit.
+const FALLOC: [i32; 6] = [0, 1, 3, 2, 0x10, 0x100];
+/// Extended attribute names: valid, bare prefix, unknown namespace, empty.
+const XATTRS: [&str; 5] = ["user.a", "trusted.b", "user.", "foo.c", ""];
 const FLAGS: [i32; 8] = [
     O_RDONLY,
     O_WRONLY,
@@ -79,7 +85,7 @@ impl Input<'_> {
 /// Runs one call on `fs`; returns its outcome.
 fn apply(fs: &Fs, op: u8, args: &[u8]) -> Result<String, Option<i32>> {
     let mut inp = Input(args);
-    match op % 15 {
+    match op % 20 {
         0 => outcome(fs.open(
             inp.path(),
             FLAGS[usize::from(inp.byte()) % FLAGS.len()],
@@ -129,6 +135,48 @@ fn apply(fs: &Fs, op: u8, args: &[u8]) -> Result<String, Option<i32>> {
                 .map(|e| (e.name, e.ino))
                 .collect::<Vec<_>>()
         })),
+        14 => {
+            let path = inp.path();
+            let mode = u32::from(inp.byte()) * 33;
+            if mode % 2 == 0 {
+                outcome(fs.chmod(path, mode))
+            } else {
+                outcome(fs.chown(path, u32::from(inp.byte()), u32::MAX))
+            }
+        }
+        15 => {
+            let path = inp.path();
+            let name = XATTRS[usize::from(inp.byte()) % XATTRS.len()];
+            let value = vec![inp.byte(); inp.len()];
+            outcome(fs.setxattr(path, name, &value, i32::from(inp.byte() % 4)))
+        }
+        16 => {
+            let path = inp.path();
+            let name = XATTRS[usize::from(inp.byte()) % XATTRS.len()];
+            let mut buf = vec![0; inp.len() / 8];
+            match inp.byte() % 3 {
+                0 => outcome(fs.getxattr(path, name, &mut buf).map(|n| buf[..n].to_vec())),
+                1 => outcome(fs.listxattr(path, &mut buf).map(|n| buf[..n].to_vec())),
+                _ => outcome(fs.removexattr(path, name)),
+            }
+        }
+        17 => {
+            let fd = inp.fd();
+            let mode = FALLOC[usize::from(inp.byte()) % FALLOC.len()];
+            outcome(fs.fallocate(fd, mode, inp.offset(), inp.offset()))
+        }
+        18 => {
+            let path = inp.path();
+            let who = ermfs::Identity::new(u32::from(inp.byte() % 3), 0);
+            let mode = i32::from(inp.byte() % 9);
+            if inp.byte() % 2 == 0 {
+                outcome(fs.access(path, mode, &who))
+            } else {
+                let secs = u64::from(inp.byte()) << 24;
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                outcome(fs.utimens(path, ermfs::TimeSpec::Set(t), ermfs::TimeSpec::Omit))
+            }
+        }
         _ => {
             let old = inp.fd();
             if inp.byte() % 2 == 0 {

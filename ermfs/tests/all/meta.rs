@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use ermfs::{Fs, FsBuilder, Identity, TimeSpec};
+use ermfs::{AtimePolicy, Fs, FsBuilder, Identity, TimeSpec};
 
 use super::common::{each_fs, each_with, errno, put};
 
@@ -84,8 +84,11 @@ fn owner_is_the_builders_and_stat_reports_it() {
 fn umask_applies_at_creation_only() {
     // Default: modes stored as given (what a FUSE front end wants).
     each_fs(|fs| {
-        fs.close(fs.open("/f", RW, 0o777).unwrap()).unwrap();
-        assert_eq!(fs.stat("/f").unwrap().mode, libc::S_IFREG | 0o777);
+        fs.close(fs.open("/f", RW, 0o7777).unwrap()).unwrap();
+        assert_eq!(fs.stat("/f").unwrap().mode, libc::S_IFREG | 0o7777);
+        // mkdir drops set-user-ID and set-group-ID, as Linux.
+        fs.mkdir("/d", 0o7777).unwrap();
+        assert_eq!(fs.stat("/d").unwrap().mode, libc::S_IFDIR | 0o1777);
     });
     each_with(
         || Fs::builder().umask(0o022),
@@ -299,6 +302,15 @@ fn creation_and_directory_changes_set_times() {
         let t4 = clock.tick(1);
         fs.rmdir("/d").unwrap();
         assert_eq!(times(fs, "/").1, t4);
+        // A rename over a file: the replaced file's ctime too.
+        put(fs, "/x", b"x");
+        put(fs, "/y", b"y");
+        let old = fs.open("/y", libc::O_RDONLY, 0).unwrap();
+        let t5 = clock.tick(1);
+        fs.rename("/x", "/y").unwrap();
+        assert_eq!(fs.fstat(old).unwrap().ctime, t5);
+        assert_eq!(times(fs, "/y").2, t5);
+        fs.close(old).unwrap();
     });
 }
 
@@ -382,6 +394,35 @@ fn reads_update_atime_relatime_style() {
         fs.close(fd).unwrap();
         assert_eq!(times(fs, "/f").0, t4);
     });
+}
+
+#[test]
+fn atime_policies() {
+    for (policy, moves) in [(AtimePolicy::Noatime, false), (AtimePolicy::Strict, true)] {
+        for lockless in [false, true] {
+            let clock = Clock::new();
+            let fs = clock
+                .builder()
+                .atime(policy)
+                .lockless(lockless)
+                .build()
+                .unwrap();
+            let t0 = clock.now();
+            put(&fs, "/f", b"hello");
+            fs.mkdir("/d", 0o755).unwrap();
+            let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+            let mut buf = [0u8; 4];
+            for _ in 0..2 {
+                let t = clock.tick(1);
+                fs.read(fd, &mut buf).unwrap();
+                fs.readdir("/d").unwrap();
+                let want = if moves { t } else { t0 };
+                assert_eq!(times(&fs, "/f").0, want, "{policy:?}");
+                assert_eq!(times(&fs, "/d").0, want, "{policy:?}");
+            }
+            fs.close(fd).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Permission differential against the kernel: random `chmod`, `chown` and
-//! `access` calls (the last as root and as three non-root identities, one
-//! with a supplementary group) on a small tree give the same results on
+//! Permission differential against the kernel: random `chmod`, `chown`,
+//! `mkdir`, create, `stat` (mode, uid, gid) and `access` calls (the last as
+//! root and as three non-root identities, one with a supplementary group)
+//! on a small tree give the same results on
 //! ERMFS ([`Fs::access`]) and on a tmpfs mounted under `target/`, where
 //! each kernel `access` runs on a thread of its own that takes the
 //! identity with raw `setgroups`/`setresgid`/`setresuid` syscalls (which,
@@ -18,7 +19,7 @@ use ermfs::{Fs, Identity, TimeSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use super::common::each_fs;
+use super::common::{each_fs, each_with};
 
 const PATHS: &[&str] = &[
     "a",
@@ -53,15 +54,30 @@ enum Op {
     Chmod(usize, u32),
     Chown(usize, u32, u32),
     Access(usize, i32, usize),
+    Mkdir(usize, u32),
+    Create(usize, u32),
+    /// Compares mode, uid and gid.
+    Stat(usize),
 }
+
+/// What a call gave: its errno, or for `Stat` the mode, uid and gid.
+type Outcome = Result<Option<(u32, u32, u32)>, i32>;
 
 fn op() -> impl Strategy<Value = Op> {
     let path = 0..PATHS.len();
     let id = prop::sample::select(IDS);
+    let mode = prop_oneof![
+        3 => prop::sample::select(MODES),
+        1 => Just(0o7777u32),
+        1 => Just(0o2775u32),
+    ];
     prop_oneof![
-        2 => (path.clone(), prop::sample::select(MODES)).prop_map(|(p, m)| Op::Chmod(p, m)),
+        2 => (path.clone(), mode.clone()).prop_map(|(p, m)| Op::Chmod(p, m)),
         1 => (path.clone(), id.clone(), id).prop_map(|(p, u, g)| Op::Chown(p, u, g)),
-        5 => (path, 0i32..=8, 0usize..4).prop_map(|(p, m, i)| Op::Access(p, m, i)),
+        5 => (path.clone(), 0i32..=8, 0usize..4).prop_map(|(p, m, i)| Op::Access(p, m, i)),
+        1 => (path.clone(), mode.clone()).prop_map(|(p, m)| Op::Mkdir(p, m)),
+        1 => (path.clone(), mode).prop_map(|(p, m)| Op::Create(p, m)),
+        2 => path.prop_map(Op::Stat),
     ]
 }
 
@@ -108,7 +124,7 @@ impl Oracle {
             ("a/b/g", 0o644),
         ] {
             let i = PATHS.iter().position(|&x| x == p).unwrap();
-            self.apply(&Op::Chmod(i, mode)).unwrap();
+            self.change(&Op::Chmod(i, mode)).unwrap();
         }
     }
 
@@ -119,7 +135,41 @@ impl Oracle {
         CString::new(bytes).unwrap()
     }
 
-    fn apply(&self, op: &Op) -> Result<(), i32> {
+    fn apply(&self, op: &Op) -> Outcome {
+        let path = match *op {
+            Op::Chmod(p, _)
+            | Op::Chown(p, ..)
+            | Op::Access(p, ..)
+            | Op::Mkdir(p, _)
+            | Op::Create(p, _)
+            | Op::Stat(p) => self.at(PATHS[p]),
+        };
+        match *op {
+            Op::Mkdir(_, mode) => {
+                // SAFETY: a valid NUL-terminated path.
+                k(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(|()| None)
+            }
+            Op::Create(_, mode) => {
+                let flags = libc::O_CREAT | libc::O_WRONLY;
+                // SAFETY: a valid NUL-terminated path.
+                let fd = unsafe { libc::open(path.as_ptr(), flags, mode) };
+                k(fd)?;
+                // SAFETY: closing the descriptor just opened.
+                unsafe { libc::close(fd) };
+                Ok(None)
+            }
+            Op::Stat(_) => {
+                // SAFETY: `st` is a valid out-pointer for stat.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: a valid NUL-terminated path and out-pointer.
+                k(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+                Ok(Some((st.st_mode, st.st_uid, st.st_gid)))
+            }
+            _ => self.change(op).map(|()| None),
+        }
+    }
+
+    fn change(&self, op: &Op) -> Result<(), i32> {
         match *op {
             Op::Chmod(p, mode) => {
                 let path = self.at(PATHS[p]);
@@ -138,6 +188,7 @@ impl Oracle {
                     .join()
                     .unwrap()
             }
+            _ => unreachable!("handled by apply"),
         }
     }
 }
@@ -190,13 +241,26 @@ fn access_as(path: &CString, mode: i32, who: &Identity) -> Result<(), i32> {
     k(unsafe { libc::access(path.as_ptr(), mode) })
 }
 
-fn on_ermfs(fs: &Fs, op: &Op) -> Result<(), i32> {
+fn on_ermfs(fs: &Fs, op: &Op) -> Outcome {
     let r = match *op {
-        Op::Chmod(p, mode) => fs.chmod(PATHS[p], mode),
-        Op::Chown(p, uid, gid) => fs.chown(PATHS[p], uid, gid),
-        Op::Access(p, mode, who) => fs.access(PATHS[p], mode, &identities()[who]),
+        Op::Chmod(p, mode) => fs.chmod(PATHS[p], mode).map(|()| None),
+        Op::Chown(p, uid, gid) => fs.chown(PATHS[p], uid, gid).map(|()| None),
+        Op::Access(p, mode, who) => fs.access(PATHS[p], mode, &identities()[who]).map(|()| None),
+        Op::Mkdir(p, mode) => fs.mkdir(PATHS[p], mode).map(|()| None),
+        Op::Create(p, mode) => fs
+            .open(PATHS[p], libc::O_CREAT | libc::O_WRONLY, mode)
+            .and_then(|fd| fs.close(fd))
+            .map(|()| None),
+        Op::Stat(p) => fs.stat(PATHS[p]).map(|st| Some((st.mode, st.uid, st.gid))),
     };
     r.map_err(|e| e.raw_os_error().unwrap())
+}
+
+/// This process's umask, read without changing it.
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+    u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
 }
 
 fn setup(fs: &Fs) {
@@ -219,17 +283,21 @@ fn chmod_chown_and_access_match_the_kernel() {
     });
     let result = runner.run(&prop::collection::vec(op(), 1..30), |ops| {
         let failure = RefCell::new(None::<String>);
-        each_fs(|fs| {
-            oracle.reset();
-            setup(fs);
-            for (i, op) in ops.iter().enumerate() {
-                let (theirs, ours) = (oracle.apply(op), on_ermfs(fs, op));
-                if theirs != ours && failure.borrow().is_none() {
-                    *failure.borrow_mut() =
-                        Some(format!("op {i} {op:?}: kernel {theirs:?}, ermfs {ours:?}"));
+        let mask = umask();
+        each_with(
+            || Fs::builder().umask(mask),
+            |fs| {
+                oracle.reset();
+                setup(fs);
+                for (i, op) in ops.iter().enumerate() {
+                    let (theirs, ours) = (oracle.apply(op), on_ermfs(fs, op));
+                    if theirs != ours && failure.borrow().is_none() {
+                        *failure.borrow_mut() =
+                            Some(format!("op {i} {op:?}: kernel {theirs:?}, ermfs {ours:?}"));
+                    }
                 }
-            }
-        });
+            },
+        );
         match failure.into_inner() {
             None => Ok(()),
             Some(f) => Err(TestCaseError::fail(f)),

@@ -81,6 +81,26 @@ fn set_get_list_remove() {
 }
 
 #[test]
+fn attributes_survive_backend_switches_and_background_compression() {
+    let delay = std::time::Duration::from_millis(1);
+    let policy = ermfs::CompressionPolicy::Background { delay };
+    each_with(
+        || Fs::builder().compression(policy),
+        |fs| {
+            put(fs, "/f", &b"abc".repeat(10_000));
+            fs.setxattr("/f", "user.k", b"v", 0).unwrap();
+            fs.settle();
+            assert_eq!(fs.stats().compressions, 1);
+            let lockless = fs.is_lockless();
+            fs.set_lockless_mode(!lockless).unwrap();
+            assert_eq!(value(fs, "/f", "user.k"), Ok(b"v".to_vec()));
+            fs.set_lockless_mode(lockless).unwrap();
+            assert_eq!(names(fs, "/f"), ["user.k"]);
+        },
+    );
+}
+
+#[test]
 fn create_and_replace_flags() {
     each_fs(|fs| {
         put(fs, "/f", b"");
