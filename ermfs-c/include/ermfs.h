@@ -90,6 +90,10 @@ typedef struct ermfs_options_t {
   bool lockless;
   // Most descriptors open at once (default 65536).
   size_t fd_capacity;
+  // Permission bits cleared from the mode of every file and directory
+  // created, as umask(2) (only `0777` counts; default 0: modes are
+  // stored as given).
+  uint32_t umask;
 } ermfs_options_t;
 
 // One directory entry, as `struct dirent` has it.
@@ -138,7 +142,7 @@ extern "C" {
 #endif // __cplusplus
 
 // Fills `opts` with the defaults (no memory limit, level 6, 256 KiB blocks,
-// immediate compression, locked backends, 65536 descriptors). The
+// immediate compression, locked backends, 65536 descriptors, umask 0). The
 // environment is not read: it configures only the default instance.
 //
 // Returns 0, or -1 with `errno` `EFAULT` for `NULL`.
@@ -150,7 +154,7 @@ int ermfs_options_init(struct ermfs_options_t *opts);
 // Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
 // Free it with `ermfs_free`. Its `/` and everything created in it belong
 // to the calling process's real user and group IDs (change them with
-// `ermfs_chown`); modes are stored as given (no umask).
+// `ermfs_chown`); created modes lose the bits of `opts->umask`.
 //
 // Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 // of range or a zero `fd_capacity`.
@@ -621,6 +625,37 @@ int ermfs_fs_access_as(const struct ermfs_t *fs,
                        gid_t gid,
                        const gid_t *groups,
                        size_t ngroups);
+
+// Whether user `uid` (primary group `gid`, the `ngroups` supplementary
+// groups at `groups`) may remove the entry `path` by unlink, rmdir, or as
+// the source or an existing target of rename, as Linux's `may_delete`:
+// search permission on the way, write and search permission on the parent
+// directory, and in a sticky directory (mode `01000`, as `/tmp`) only the
+// entry's owner, the directory's owner or root. Call it before the
+// removal: the removal itself checks nothing. Returns 0, or -1 with
+// `errno` (`EACCES`, `EPERM` for the sticky rule, `EBUSY` for `/`,
+// `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `EFAULT`, `EINVAL` for the groups
+// as `ermfs_access_as`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `groups` is NULL or has
+// `ngroups` readable entries.
+int ermfs_may_delete_as(const char *path,
+                        uid_t uid,
+                        gid_t gid,
+                        const gid_t *groups,
+                        size_t ngroups);
+
+// `ermfs_may_delete_as` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_may_delete_as`.
+int ermfs_fs_may_delete_as(const struct ermfs_t *fs,
+                           const char *path,
+                           uid_t uid,
+                           gid_t gid,
+                           const gid_t *groups,
+                           size_t ngroups);
 
 // Sets the access (`times[0]`) and modification (`times[1]`) times of
 // `path` to the nanosecond, and its ctime to now, as utimensat(2): a

@@ -52,6 +52,10 @@ pub struct ermfs_options_t {
     pub lockless: bool,
     /// Most descriptors open at once (default 65536).
     pub fd_capacity: usize,
+    /// Permission bits cleared from the mode of every file and directory
+    /// created, as umask(2) (only `0777` counts; default 0: modes are
+    /// stored as given).
+    pub umask: u32,
 }
 
 impl Default for ermfs_options_t {
@@ -64,6 +68,7 @@ impl Default for ermfs_options_t {
             background_delay_ms: 1000,
             lockless: cfg!(feature = "lockless"),
             fd_capacity: erm_fdtable::DEFAULT_CAPACITY,
+            umask: 0,
         }
     }
 }
@@ -93,6 +98,7 @@ fn build(opts: &ermfs_options_t) -> io::Result<Fs> {
         .compression(policy)
         .lockless(opts.lockless)
         .fd_capacity(opts.fd_capacity)
+        .umask(opts.umask)
         .build()
 }
 
@@ -176,7 +182,7 @@ pub(crate) fn on_default<R: crate::boundary::Failure>(
 }
 
 /// Fills `opts` with the defaults (no memory limit, level 6, 256 KiB blocks,
-/// immediate compression, locked backends, 65536 descriptors). The
+/// immediate compression, locked backends, 65536 descriptors, umask 0). The
 /// environment is not read: it configures only the default instance.
 ///
 /// Returns 0, or -1 with `errno` `EFAULT` for `NULL`.
@@ -192,7 +198,7 @@ pub unsafe extern "C" fn ermfs_options_init(opts: *mut ermfs_options_t) -> c_int
 /// Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
 /// Free it with `ermfs_free`. Its `/` and everything created in it belong
 /// to the calling process's real user and group IDs (change them with
-/// `ermfs_chown`); modes are stored as given (no umask).
+/// `ermfs_chown`); created modes lose the bits of `opts->umask`.
 ///
 /// Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 /// of range or a zero `fd_capacity`.

@@ -23,7 +23,8 @@
 //! - kernel descriptors ([`export`]): `ermfs_export_memfd`, `ermfs_import_fd`;
 //! - ownership, permissions, times ([`meta`]): `chmod`, `fchmod`, `chown`,
 //!   `fchown`, `access` (the process's identity), `access_as` (any uid,
-//!   gid and groups), `utimens`, `futimens`;
+//!   gid and groups), `may_delete_as` (the sticky-directory rule),
+//!   `utimens`, `futimens`;
 //! - extended attributes ([`xattr`]): `setxattr`, `getxattr`, `listxattr`,
 //!   `removexattr` and their `f` forms on a descriptor;
 //! - space ([`space`]): `statfs` (a `struct statvfs`), `fallocate`.

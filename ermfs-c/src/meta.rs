@@ -1,9 +1,10 @@
 //! Ownership, permissions and timestamps: chmod, fchmod, chown, fchown,
-//! access, access_as, utimens, futimens, each as `ermfs_X` (default
+//! access, access_as, may_delete_as, utimens, futimens, each as `ermfs_X` (default
 //! instance) and `ermfs_fs_X` (explicit instance) over one private body.
 //!
 //! The store never checks permissions on its own calls (one process owns
-//! it); `access` and `access_as` are the check a front end asks for.
+//! it); `access`, `access_as` and `may_delete_as` are the checks a front
+//! end asks for.
 
 use std::ffi::{c_char, c_int};
 use std::io;
@@ -52,6 +53,26 @@ fn access(fs: &Fs, p: *const c_char, mode: c_int) -> io::Result<c_int> {
     fs.access(p, mode, &process_identity()).map(|()| 0)
 }
 
+/// A caller's identity from C: `EINVAL` for more than `NGROUPS_MAX`
+/// groups, `EFAULT` for NULL `groups` with `ngroups` > 0.
+///
+/// # Safety
+/// `groups` is NULL or has `ngroups` readable entries.
+unsafe fn identity(
+    uid: uid_t,
+    gid: gid_t,
+    groups: *const gid_t,
+    ngroups: usize,
+) -> io::Result<Identity> {
+    // Checked before the array is touched: the count bounds what is read.
+    if ngroups > NGROUPS_MAX {
+        return Err(err(libc::EINVAL));
+    }
+    // SAFETY: NULL or `ngroups` entries, by this function's contract.
+    let groups = unsafe { array(groups, ngroups) }?;
+    Ok(Identity::new(uid, gid).with_groups(groups))
+}
+
 fn access_as(
     fs: &Fs,
     p: *const c_char,
@@ -61,16 +82,23 @@ fn access_as(
     groups: *const gid_t,
     ngroups: usize,
 ) -> io::Result<c_int> {
-    // SAFETY: as in `chmod`.
-    let p = unsafe { path(p) }?;
-    // Checked before the array is touched: the count bounds what is read.
-    if ngroups > NGROUPS_MAX {
-        return Err(err(libc::EINVAL));
-    }
-    // SAFETY: `groups` is NULL or has `ngroups` entries, by the contract.
-    let groups = unsafe { array(groups, ngroups) }?;
-    let who = Identity::new(uid, gid).with_groups(groups);
+    // SAFETY: `p` as in `chmod`; `groups` is NULL or has `ngroups` entries,
+    // by the contract.
+    let (p, who) = unsafe { (path(p)?, identity(uid, gid, groups, ngroups)?) };
     fs.access(p, mode, &who).map(|()| 0)
+}
+
+fn may_delete_as(
+    fs: &Fs,
+    p: *const c_char,
+    uid: uid_t,
+    gid: gid_t,
+    groups: *const gid_t,
+    ngroups: usize,
+) -> io::Result<c_int> {
+    // SAFETY: as in `access_as`.
+    let (p, who) = unsafe { (path(p)?, identity(uid, gid, groups, ngroups)?) };
+    fs.may_delete(p, &who).map(|()| 0)
 }
 
 /// A time since the epoch, negative seconds included (`None` past what
@@ -296,6 +324,47 @@ pub unsafe extern "C" fn ermfs_fs_access_as(
     on(fs, |fs| {
         access_as(fs, path, mode, uid, gid, groups, ngroups)
     })
+}
+
+/// Whether user `uid` (primary group `gid`, the `ngroups` supplementary
+/// groups at `groups`) may remove the entry `path` by unlink, rmdir, or as
+/// the source or an existing target of rename, as Linux's `may_delete`:
+/// search permission on the way, write and search permission on the parent
+/// directory, and in a sticky directory (mode `01000`, as `/tmp`) only the
+/// entry's owner, the directory's owner or root. Call it before the
+/// removal: the removal itself checks nothing. Returns 0, or -1 with
+/// `errno` (`EACCES`, `EPERM` for the sticky rule, `EBUSY` for `/`,
+/// `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `EFAULT`, `EINVAL` for the groups
+/// as `ermfs_access_as`).
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `groups` is NULL or has
+/// `ngroups` readable entries.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_may_delete_as(
+    path: *const c_char,
+    uid: uid_t,
+    gid: gid_t,
+    groups: *const gid_t,
+    ngroups: usize,
+) -> c_int {
+    on_default(|fs| may_delete_as(fs, path, uid, gid, groups, ngroups))
+}
+
+/// `ermfs_may_delete_as` on the instance `fs`.
+///
+/// # Safety
+/// `fs` is NULL or a live instance; other pointers as `ermfs_may_delete_as`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_fs_may_delete_as(
+    fs: *const ermfs_t,
+    path: *const c_char,
+    uid: uid_t,
+    gid: gid_t,
+    groups: *const gid_t,
+    ngroups: usize,
+) -> c_int {
+    on(fs, |fs| may_delete_as(fs, path, uid, gid, groups, ngroups))
 }
 
 /// Sets the access (`times[0]`) and modification (`times[1]`) times of

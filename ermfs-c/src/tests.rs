@@ -280,6 +280,22 @@ fn metadata_bad_input() {
                 ermfs_fs_access_as(fs, f.as_ptr(), libc::W_OK, 0, 0, null(), 0),
                 0
             );
+            fails(
+                ermfs_fs_may_delete_as(fs, nul, 0, 0, null(), 0),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 0, 0, groups.as_ptr(), 65_537),
+                libc::EINVAL,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 0, 0, null(), 2),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 1, 1, null(), 0),
+                libc::EACCES,
+            );
 
             // utimens: tv_nsec outside 0..1e9 (and not UTIME_*) is EINVAL,
             // after the path's and descriptor's own errors.

@@ -90,6 +90,18 @@ static void access_checks(const ermfs_t *fs, const char *a, const char *dir) {
     CHECK_ERR(ermfs_fs_access_as(fs, hidden, F_OK, 0, 0, NULL, 0), ENOENT);
     CHECK(ermfs_fs_access_as(fs, priv, R_OK | W_OK | X_OK, 0, 0, NULL, 0) == 0);
     CHECK(ermfs_fs_rmdir(fs, priv) == 0);
+    /* removal: write and search on the parent; in a sticky directory only
+     * the entry's owner, the directory's owner or root */
+    CHECK(ermfs_fs_may_delete_as(fs, a, 0, 0, NULL, 0) == 0);
+    CHECK_ERR(ermfs_fs_may_delete_as(fs, a, 1000, 3000, groups, 2), EACCES);
+    CHECK(ermfs_fs_chmod(fs, dir, 01777) == 0);
+    CHECK(ermfs_fs_may_delete_as(fs, a, 1000, 1000, NULL, 0) == 0);
+    CHECK_ERR(ermfs_fs_may_delete_as(fs, a, 2000, 3000, NULL, 0), EPERM);
+    CHECK(ermfs_fs_may_delete_as(fs, a, getuid(), 0, NULL, 0) == 0); /* the directory's owner */
+    CHECK(ermfs_fs_chmod(fs, dir, 0755) == 0);
+    CHECK_ERR(ermfs_fs_may_delete_as(fs, "/", 0, 0, NULL, 0), EBUSY);
+    CHECK_ERR(ermfs_fs_may_delete_as(fs, hidden, 0, 0, NULL, 0), ENOENT);
+    CHECK_ERR(ermfs_fs_may_delete_as(fs, a, 0, 0, NULL, 1), EFAULT);
     /* bad input */
     CHECK_ERR(ermfs_fs_access_as(fs, a, 0x40, 0, 0, NULL, 0), EINVAL);
     CHECK_ERR(ermfs_fs_access_as(fs, a, R_OK, 0, 0, NULL, 2), EFAULT);
@@ -348,6 +360,25 @@ static void limited(bool lockless) {
     ermfs_free(fs);
 }
 
+/* The umask option clears bits of created modes (only; chmod is exact). */
+static void umask_option(bool lockless) {
+    ermfs_options_t opts;
+    CHECK(ermfs_options_init(&opts) == 0 && opts.umask == 0);
+    opts.lockless = lockless;
+    opts.umask = 0027;
+    ermfs_t *fs = ermfs_new(&opts);
+    CHECK(fs != NULL);
+    int fd = ermfs_fs_open(fs, "/f", O_CREAT | O_RDWR, 0666);
+    CHECK(fd >= 0 && ermfs_fs_close(fs, fd) == 0);
+    CHECK(ermfs_fs_mkdir(fs, "/d", 0777) == 0);
+    struct stat st;
+    CHECK(ermfs_fs_stat(fs, "/f", &st) == 0 && (st.st_mode & 07777) == 0640);
+    CHECK(ermfs_fs_stat(fs, "/d", &st) == 0 && (st.st_mode & 07777) == 0750);
+    CHECK(ermfs_fs_chmod(fs, "/f", 0666) == 0);
+    CHECK(ermfs_fs_stat(fs, "/f", &st) == 0 && (st.st_mode & 07777) == 0666);
+    ermfs_free(fs);
+}
+
 /* Each default-instance one-liner once (they share bodies with ermfs_fs_*). */
 static void default_family(void) {
     CHECK(ermfs_mkdir("/meta", 0755) == 0);
@@ -360,6 +391,7 @@ static void default_family(void) {
     CHECK(st.st_uid == 11 && st.st_gid == 20);
     CHECK(ermfs_access_as("/meta/f", W_OK, 11, 0, NULL, 0) == 0);
     CHECK(ermfs_access("/meta/f", F_OK) == 0);
+    CHECK(ermfs_may_delete_as("/meta/f", 0, 0, NULL, 0) == 0);
     struct timespec t[2] = {{1, 2}, {3, 4}};
     CHECK(ermfs_utimens("/meta/f", t) == 0);
     CHECK(ermfs_stat("/meta/f", &st) == 0 && st.st_mtim.tv_sec == 3 && st.st_mtim.tv_nsec == 4);
@@ -398,6 +430,7 @@ int main(void) {
         suite(fs, "/explicit");
         ermfs_free(fs);
         limited(lockless);
+        umask_option(lockless);
     }
     /* Back to locked: valgrind cannot follow the lockless registry's tagged
      * pointers of a live instance (see test_lockless_correctness.c). */
