@@ -281,13 +281,15 @@ int ermfs_ftruncate(int fd, off_t length);
 int ermfs_fs_ftruncate(const struct ermfs_t *fs, int fd, off_t length);
 
 // Fills `*buf` with the metadata of the file open at `fd` (`st_ino`,
-// `st_mode`, `st_nlink`, `st_uid`/`st_gid` of the process, `st_size`,
-// `st_blocks` = memory held in 512-byte units, `st_blksize`, times; `st_dev`
-// and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
+// `st_mode`, `st_nlink`, `st_uid`/`st_gid` = the owner (the process's
+// real IDs unless `ermfs_chown` changed them), `st_size`, `st_blocks` =
+// memory held in 512-byte units, `st_blksize`, `st_atim`/`st_mtim`/`st_ctim`
+// to the nanosecond; `st_dev` and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
 //
 // # Safety
 // `buf` is NULL or a writable `struct stat`.
-int ermfs_fstat(int fd, struct stat *buf);
+int ermfs_fstat(int fd,
+                struct stat *buf);
 
 // `ermfs_fstat` on the instance `fs`.
 //
