@@ -8,7 +8,8 @@
  * Two families of calls: ermfs_X(...) acts on a process-wide default
  * instance created on first use (environment: ERMFS_MEMORY_LIMIT = bytes
  * with an optional K/M/G/T suffix, 0 or unset for no limit; ERMFS_LOCKLESS
- * = 0 or 1), and ermfs_fs_X(ermfs_t *fs, ...) acts on an instance from
+ * = 0 or 1; ERMFS_UMASK = octal bits cleared from created modes, unset 0),
+ * and ermfs_fs_X(ermfs_t *fs, ...) acts on an instance from
  * ermfs_new(). Flags and whence values are the platform's O_* and SEEK_*;
  * likewise F_OK/R_OK/W_OK/X_OK (<unistd.h>), UTIME_NOW/UTIME_OMIT
  * (<sys/stat.h>), XATTR_CREATE/XATTR_REPLACE (<sys/xattr.h>) and
@@ -175,8 +176,9 @@ void ermfs_free(struct ermfs_t *fs);
 // to `ermfs_fs_*` calls. It lives until the process exits.
 //
 // Created from the environment: `ERMFS_MEMORY_LIMIT` (bytes with an
-// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit) and
-// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default). Everything else
+// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit),
+// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default) and
+// `ERMFS_UMASK` (octal, as a shell's `umask`: `022`; unset: 0). Everything else
 // is as `ermfs_options_init` says. Returns NULL with `errno` `EINVAL` if a
 // variable is malformed (then every default-instance call fails the same way).
 struct ermfs_t *ermfs_default(void);

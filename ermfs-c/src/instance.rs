@@ -119,6 +119,15 @@ pub(crate) fn parse_size(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
+/// Parses `ERMFS_UMASK`: octal digits (as a shell's `umask`), at most `0777`.
+pub(crate) fn parse_umask(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok().filter(|&m| m <= 0o777)
+}
+
 /// Parses `ERMFS_LOCKLESS`: `0` or `1`.
 pub(crate) fn parse_flag(text: &str) -> Option<bool> {
     match text.trim() {
@@ -140,6 +149,11 @@ fn env_options() -> Result<ermfs_options_t, String> {
         let v = v.to_string_lossy();
         opts.lockless =
             parse_flag(&v).ok_or_else(|| format!("ERMFS_LOCKLESS={v:?} is not 0 or 1"))?;
+    }
+    if let Some(v) = std::env::var_os("ERMFS_UMASK") {
+        let v = v.to_string_lossy();
+        opts.umask =
+            parse_umask(&v).ok_or_else(|| format!("ERMFS_UMASK={v:?} is not an octal mask"))?;
     }
     Ok(opts)
 }
@@ -243,8 +257,9 @@ pub unsafe extern "C" fn ermfs_free(fs: *mut ermfs_t) {
 /// to `ermfs_fs_*` calls. It lives until the process exits.
 ///
 /// Created from the environment: `ERMFS_MEMORY_LIMIT` (bytes with an
-/// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit) and
-/// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default). Everything else
+/// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit),
+/// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default) and
+/// `ERMFS_UMASK` (octal, as a shell's `umask`: `022`; unset: 0). Everything else
 /// is as `ermfs_options_init` says. Returns NULL with `errno` `EINVAL` if a
 /// variable is malformed (then every default-instance call fails the same way).
 #[unsafe(no_mangle)]

@@ -3,7 +3,7 @@
 //!
 //! Every `ermfs_core::Fs` call is exported twice: `ermfs_X(...)` on a
 //! process-wide default instance, created on first use from the environment
-//! (`ERMFS_MEMORY_LIMIT`, `ERMFS_LOCKLESS`), and `ermfs_fs_X(ermfs_t *fs,
+//! (`ERMFS_MEMORY_LIMIT`, `ERMFS_LOCKLESS`, `ERMFS_UMASK`), and `ermfs_fs_X(ermfs_t *fs,
 //! ...)` on an explicit instance from `ermfs_new`. Both spellings are one
 //! line over the same private body taking `&Fs`, so they cannot drift apart.
 //! Each body runs inside one wrapper ([`boundary`]) that catches panics and

@@ -186,6 +186,12 @@ fn environment_values() {
     ] {
         assert_eq!(parse_size(bad), None, "{bad:?}");
     }
+    assert_eq!(parse_umask("022"), Some(0o22));
+    assert_eq!(parse_umask(" 0777 "), Some(0o777));
+    assert_eq!(parse_umask("0"), Some(0));
+    for bad in ["", "8", "0o22", "1000", "-1", "99999999999999"] {
+        assert_eq!(parse_umask(bad), None, "{bad:?}");
+    }
     assert_eq!(parse_flag("1"), Some(true));
     assert_eq!(parse_flag("0"), Some(false));
     assert_eq!(parse_flag("yes"), None);

@@ -183,6 +183,7 @@ fn run(exe: &Path, valgrind: bool) -> Result<(), String> {
     // libermfs.so there would be tested instead of the release one.
     cmd.env_remove("ERMFS_MEMORY_LIMIT")
         .env_remove("ERMFS_LOCKLESS")
+        .env_remove("ERMFS_UMASK")
         .env_remove("LD_LIBRARY_PATH");
     exec(&mut cmd)
 }

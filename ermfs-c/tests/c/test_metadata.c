@@ -412,10 +412,17 @@ static void default_family(void) {
     CHECK(ermfs_fallocate(fd, 0, 0, 4096) == 0);
     CHECK(ermfs_fstat(fd, &st) == 0 && st.st_size == 4096);
     CHECK(ermfs_close(fd) == 0);
+    fd = ermfs_open("/meta/g", O_CREAT | O_RDWR, 0666); /* ERMFS_UMASK=002 */
+    CHECK(fd >= 0 && ermfs_close(fd) == 0);
+    CHECK(ermfs_stat("/meta/g", &st) == 0 && (st.st_mode & 07777) == 0664);
+    CHECK(ermfs_unlink("/meta/g") == 0);
     CHECK(ermfs_unlink("/meta/f") == 0 && ermfs_rmdir("/meta") == 0);
 }
 
 int main(void) {
+    /* Read once, when the default instance is first used; 002 changes no
+     * mode the suite creates (0644, 0755, 0700) but shows in default_family. */
+    setenv("ERMFS_UMASK", "002", 1);
     for (int lockless = 0; lockless <= 1; lockless++) {
         CHECK(ermfs_set_lockless_mode(lockless) == 0);
         CHECK(ermfs_is_lockless() == lockless);
