@@ -38,6 +38,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+struct timespec;
+
 // `ermfs_options_t.policy`: compress a file inside its last `close`.
 #define ERMFS_POLICY_IMMEDIATE 0
 
