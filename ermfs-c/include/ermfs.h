@@ -726,7 +726,8 @@ int ermfs_fs_setxattr(const struct ermfs_t *fs,
                       int flags);
 
 // `ermfs_setxattr` on the file or directory open at `fd` (any access
-// mode). Returns 0, or -1 with `errno` as `ermfs_setxattr`, `EBADF` first.
+// mode). Returns 0, or -1 with `errno` as `ermfs_setxattr`, with `EBADF`
+// in place of the path errors (after the argument checks, as Linux).
 //
 // # Safety
 // `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
@@ -750,8 +751,8 @@ int ermfs_fs_fsetxattr(const struct ermfs_t *fs,
 // Returns -1 with `errno`: `EFAULT` for a NULL `name` or `path`; `ERANGE`
 // for an empty name or one past 255 bytes; `ENOENT`, `ENOTDIR`,
 // `ENAMETOOLONG`; `EOPNOTSUPP`/`EINVAL` for the prefix; `ENODATA` if there
-// is no such attribute; `ERANGE` if `size` is not 0 and too small; then
-// `EFAULT` for a NULL `value` with `size` > 0.
+// is no such attribute; `ERANGE` if `size` is not 0 and too small (even
+// with a NULL `value`); then `EFAULT` for a NULL `value` with `size` > 0.
 //
 // # Safety
 // `path` and `name` are NULL or NUL-terminated strings; `value` is NULL or
@@ -769,7 +770,8 @@ ssize_t ermfs_fs_getxattr(const struct ermfs_t *fs,
                           size_t size);
 
 // `ermfs_getxattr` on the file or directory open at `fd`. Returns the
-// length, or -1 with `errno` as `ermfs_getxattr`, `EBADF` first.
+// length, or -1 with `errno` as `ermfs_getxattr`, with `EBADF` in place of
+// the path errors.
 //
 // # Safety
 // `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
@@ -791,8 +793,8 @@ ssize_t ermfs_fs_fgetxattr(const struct ermfs_t *fs,
 // with `size` 0, only returns the length (`list` may be NULL). Sizes past
 // 65536 count as 65536. Returns -1 with `errno`: `EFAULT` for a NULL
 // `path`; `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `ERANGE` if `size` is not 0
-// and too small (`E2BIG` if the list passes 64 KiB); then `EFAULT` for a
-// NULL `list` with `size` > 0.
+// and too small (`E2BIG` if the list passes 64 KiB; even with a NULL
+// `list`); then `EFAULT` for a NULL `list` with `size` > 0.
 //
 // # Safety
 // `path` is NULL or a NUL-terminated string; `list` is NULL or has `size`
@@ -833,7 +835,8 @@ int ermfs_removexattr(const char *path, const char *name);
 int ermfs_fs_removexattr(const struct ermfs_t *fs, const char *path, const char *name);
 
 // `ermfs_removexattr` on the file or directory open at `fd`. Returns 0,
-// or -1 with `errno` as `ermfs_removexattr`, `EBADF` first.
+// or -1 with `errno` as `ermfs_removexattr`, with `EBADF` in place of the
+// path errors.
 //
 // # Safety
 // `name` is NULL or a NUL-terminated string.

@@ -2,10 +2,11 @@
 //! their descriptor forms (fsetxattr, ...), each as `ermfs_X` (default
 //! instance) and `ermfs_fs_X` (explicit instance) over one private body.
 //!
-//! The C layer checks the caller's pointers in Linux's order (flags, name,
-//! value size, then the value's memory, then the path), so a NULL pointer
-//! is `EFAULT` only where Linux would fault; buffer sizes past 64 KiB are
-//! clamped for `getxattr` and `listxattr` as Linux does.
+//! The C layer checks the caller's arguments in Linux's order (6.18: flags,
+//! name, value size, the value's memory, and only then the path or the
+//! descriptor), so a NULL pointer is `EFAULT` only where Linux would fault
+//! (checked against a memfd); buffer sizes past 64 KiB are clamped for
+//! `getxattr` and `listxattr` as Linux does.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::io;
@@ -57,15 +58,6 @@ unsafe fn set_args<'a>(
     Ok((n, unsafe { bytes(value, size) }?))
 }
 
-/// Reports a bad descriptor before a bad argument, as Linux looks the
-/// descriptor up first in the `f*xattr` calls.
-fn fd_first<T>(fs: &Fs, fd: c_int, args: io::Result<T>) -> io::Result<T> {
-    if args.is_err() {
-        fs.fstat(fd)?;
-    }
-    args
-}
-
 /// The caller's buffer of `size` bytes, clamped as Linux clamps it.
 ///
 /// # Safety
@@ -75,17 +67,27 @@ unsafe fn out_buf<'a>(buf: *mut c_void, size: usize) -> io::Result<&'a mut [u8]>
     unsafe { bytes_mut(buf, size.min(BUF_CAP)) }
 }
 
-/// Runs `op` on the caller's buffer; if the buffer is bad, runs it as a
-/// size query first so the file's errors come before `EFAULT`.
+/// Runs `op` on the caller's buffer of `size` bytes; if the buffer is bad,
+/// runs it as a size query first, so the file's errors and a too small
+/// `size` (`ERANGE`, `E2BIG` at the cap) come before `EFAULT`, as Linux
+/// fills its own buffer before copying out.
 fn answer(
     buf: io::Result<&mut [u8]>,
+    size: usize,
     op: impl Fn(&mut [u8]) -> io::Result<usize>,
 ) -> io::Result<ssize_t> {
     // At most BUF_CAP bytes, so the count fits ssize_t.
     match buf {
         Ok(buf) => op(buf).map(|n| n as ssize_t),
         Err(e) => {
-            op(&mut [])?;
+            let size = size.min(BUF_CAP);
+            if op(&mut [])? > size {
+                return Err(err(if size >= BUF_CAP {
+                    libc::E2BIG
+                } else {
+                    libc::ERANGE
+                }));
+            }
             Err(e)
         }
     }
@@ -113,7 +115,7 @@ fn fsetxattr(
     flags: c_int,
 ) -> io::Result<c_int> {
     // SAFETY: as in `setxattr`.
-    let (n, value) = fd_first(fs, fd, unsafe { set_args(n, value, size, flags) })?;
+    let (n, value) = unsafe { set_args(n, value, size, flags) }?;
     fs.fsetxattr(fd, n, value, flags).map(|()| 0)
 }
 
@@ -126,7 +128,7 @@ fn getxattr(
 ) -> io::Result<ssize_t> {
     // SAFETY: as in `setxattr`.
     let (n, p, buf) = unsafe { (name(n)?, path(p)?, out_buf(value, size)) };
-    answer(buf, |b| fs.getxattr(p, n, b))
+    answer(buf, size, |b| fs.getxattr(p, n, b))
 }
 
 fn fgetxattr(
@@ -137,20 +139,20 @@ fn fgetxattr(
     size: usize,
 ) -> io::Result<ssize_t> {
     // SAFETY: as in `setxattr`.
-    let (n, buf) = unsafe { (fd_first(fs, fd, name(n))?, out_buf(value, size)) };
-    answer(buf, |b| fs.fgetxattr(fd, n, b))
+    let (n, buf) = unsafe { (name(n)?, out_buf(value, size)) };
+    answer(buf, size, |b| fs.fgetxattr(fd, n, b))
 }
 
 fn listxattr(fs: &Fs, p: *const c_char, list: *mut c_char, size: usize) -> io::Result<ssize_t> {
     // SAFETY: as in `setxattr`.
     let (p, buf) = unsafe { (path(p)?, out_buf(list.cast(), size)) };
-    answer(buf, |b| fs.listxattr(p, b))
+    answer(buf, size, |b| fs.listxattr(p, b))
 }
 
 fn flistxattr(fs: &Fs, fd: c_int, list: *mut c_char, size: usize) -> io::Result<ssize_t> {
     // SAFETY: as in `setxattr`.
     let buf = unsafe { out_buf(list.cast(), size) };
-    answer(buf, |b| fs.flistxattr(fd, b))
+    answer(buf, size, |b| fs.flistxattr(fd, b))
 }
 
 fn removexattr(fs: &Fs, p: *const c_char, n: *const c_char) -> io::Result<c_int> {
@@ -161,7 +163,7 @@ fn removexattr(fs: &Fs, p: *const c_char, n: *const c_char) -> io::Result<c_int>
 
 fn fremovexattr(fs: &Fs, fd: c_int, n: *const c_char) -> io::Result<c_int> {
     // SAFETY: as in `setxattr`.
-    let n = fd_first(fs, fd, unsafe { name(n) })?;
+    let n = unsafe { name(n) }?;
     fs.fremovexattr(fd, n).map(|()| 0)
 }
 
@@ -208,7 +210,8 @@ pub unsafe extern "C" fn ermfs_fs_setxattr(
 }
 
 /// `ermfs_setxattr` on the file or directory open at `fd` (any access
-/// mode). Returns 0, or -1 with `errno` as `ermfs_setxattr`, `EBADF` first.
+/// mode). Returns 0, or -1 with `errno` as `ermfs_setxattr`, with `EBADF`
+/// in place of the path errors (after the argument checks, as Linux).
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
@@ -246,8 +249,8 @@ pub unsafe extern "C" fn ermfs_fs_fsetxattr(
 /// Returns -1 with `errno`: `EFAULT` for a NULL `name` or `path`; `ERANGE`
 /// for an empty name or one past 255 bytes; `ENOENT`, `ENOTDIR`,
 /// `ENAMETOOLONG`; `EOPNOTSUPP`/`EINVAL` for the prefix; `ENODATA` if there
-/// is no such attribute; `ERANGE` if `size` is not 0 and too small; then
-/// `EFAULT` for a NULL `value` with `size` > 0.
+/// is no such attribute; `ERANGE` if `size` is not 0 and too small (even
+/// with a NULL `value`); then `EFAULT` for a NULL `value` with `size` > 0.
 ///
 /// # Safety
 /// `path` and `name` are NULL or NUL-terminated strings; `value` is NULL or
@@ -278,7 +281,8 @@ pub unsafe extern "C" fn ermfs_fs_getxattr(
 }
 
 /// `ermfs_getxattr` on the file or directory open at `fd`. Returns the
-/// length, or -1 with `errno` as `ermfs_getxattr`, `EBADF` first.
+/// length, or -1 with `errno` as `ermfs_getxattr`, with `EBADF` in place of
+/// the path errors.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
@@ -313,8 +317,8 @@ pub unsafe extern "C" fn ermfs_fs_fgetxattr(
 /// with `size` 0, only returns the length (`list` may be NULL). Sizes past
 /// 65536 count as 65536. Returns -1 with `errno`: `EFAULT` for a NULL
 /// `path`; `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `ERANGE` if `size` is not 0
-/// and too small (`E2BIG` if the list passes 64 KiB); then `EFAULT` for a
-/// NULL `list` with `size` > 0.
+/// and too small (`E2BIG` if the list passes 64 KiB; even with a NULL
+/// `list`); then `EFAULT` for a NULL `list` with `size` > 0.
 ///
 /// # Safety
 /// `path` is NULL or a NUL-terminated string; `list` is NULL or has `size`
@@ -391,7 +395,8 @@ pub unsafe extern "C" fn ermfs_fs_removexattr(
 }
 
 /// `ermfs_removexattr` on the file or directory open at `fd`. Returns 0,
-/// or -1 with `errno` as `ermfs_removexattr`, `EBADF` first.
+/// or -1 with `errno` as `ermfs_removexattr`, with `EBADF` in place of the
+/// path errors.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.

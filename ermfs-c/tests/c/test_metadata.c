@@ -233,10 +233,13 @@ static void xattrs(const ermfs_t *fs, const char *a, const char *dir) {
     CHECK_ERR(ermfs_fs_getxattr(fs, "/no/such", "user.x", buf, 1), ENOENT);
     CHECK_ERR(ermfs_fs_listxattr(fs, "/no/such", buf, 1), ENOENT);
     CHECK_ERR(ermfs_fs_removexattr(fs, "/no/such", "user.x"), ENOENT);
-    /* a NULL buffer faults after the file's own errors */
+    /* a NULL buffer faults after the file's own errors and ERANGE (Linux
+     * fills its own buffer before copying out) */
     CHECK_ERR(ermfs_fs_getxattr(fs, a, "user.none", NULL, 8), ENODATA);
+    CHECK_ERR(ermfs_fs_getxattr(fs, a, "user.color", NULL, 4), ERANGE);
     CHECK_ERR(ermfs_fs_getxattr(fs, a, "user.color", NULL, 8), EFAULT);
-    CHECK_ERR(ermfs_fs_listxattr(fs, a, NULL, 8), EFAULT);
+    CHECK_ERR(ermfs_fs_listxattr(fs, a, NULL, 8), ERANGE);
+    CHECK_ERR(ermfs_fs_listxattr(fs, a, NULL, (size_t)-1), EFAULT);
 
     /* the largest value, read with a size past the cap (clamped, as Linux) */
     static char big[65536], back[65536];
@@ -258,11 +261,15 @@ static void xattrs(const ermfs_t *fs, const char *a, const char *dir) {
     CHECK_ERR(ermfs_fs_fremovexattr(fs, fd, "security.label"), ENODATA);
     CHECK_ERR(ermfs_fs_fgetxattr(fs, fd, "user.none", buf, 1), ENODATA);
     CHECK(ermfs_fs_close(fs, fd) == 0);
-    /* a bad descriptor comes before bad arguments */
-    CHECK_ERR(ermfs_fs_fsetxattr(fs, fd, NULL, NULL, 1, 99), EBADF);
-    CHECK_ERR(ermfs_fs_fgetxattr(fs, fd, NULL, NULL, 1), EBADF);
+    /* the arguments are checked before the descriptor (Linux 6.18) */
+    CHECK_ERR(ermfs_fs_fsetxattr(fs, fd, NULL, NULL, 1, 99), EINVAL);
+    CHECK_ERR(ermfs_fs_fsetxattr(fs, fd, "user.x", "v", 65537, 0), E2BIG);
+    CHECK_ERR(ermfs_fs_fsetxattr(fs, fd, "user.x", "v", 1, 0), EBADF);
+    CHECK_ERR(ermfs_fs_fgetxattr(fs, fd, NULL, NULL, 1), EFAULT);
+    CHECK_ERR(ermfs_fs_fgetxattr(fs, fd, "user.x", NULL, 1), EBADF);
     CHECK_ERR(ermfs_fs_flistxattr(fs, fd, NULL, 1), EBADF);
-    CHECK_ERR(ermfs_fs_fremovexattr(fs, fd, NULL), EBADF);
+    CHECK_ERR(ermfs_fs_fremovexattr(fs, fd, NULL), EFAULT);
+    CHECK_ERR(ermfs_fs_fremovexattr(fs, fd, "user.x"), EBADF);
 
     /* removal */
     CHECK(ermfs_fs_removexattr(fs, a, "user.color") == 0);
