@@ -91,6 +91,8 @@ pub unsafe extern "C" fn ermfs_readdir(dir: *mut ermfs_dir_t) -> *mut ermfs_dire
         cur.d_type = match entry.kind {
             FileType::File => ERMFS_DT_REG,
             FileType::Dir => ERMFS_DT_DIR,
+            // Until the C ABI of issue 10 names it (`ERMFS_DT_LNK`).
+            FileType::Symlink => libc::DT_LNK,
         };
         // Names are at most NAME_MAX (255) bytes, so the NUL always fits.
         let n = entry.name.len().min(cur.d_name.len() - 1);

@@ -235,6 +235,8 @@ impl Fs {
                 stream
             }
             Body::File(Content::Freed) => return fail(libc::ENOENT),
+            // A resolved path never ends at a symlink.
+            Body::Symlink(_) => return fail(libc::EINVAL),
         };
         drop(st);
         out.write_all(&stream)?;

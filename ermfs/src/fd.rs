@@ -14,10 +14,11 @@ use erm_fdtable::FdTable;
 
 use crate::content::Shared;
 use crate::errno::{err, fail};
-use crate::fs::{Fs, Inner, Last, gate};
+use crate::fs::{Follow, Fs, Inner, Last, ParentOf, gate};
 use crate::inode::{Body, Content, FileType, Inode};
+use crate::links::hop;
 use crate::namespace::{Stat, stat_of};
-use crate::path::parse;
+use crate::path::{parse, parse_bytes};
 use crate::stats::add;
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
 use crate::times::{atime_due, set_atime};
@@ -98,6 +99,8 @@ fn view<T>(
         let due = atime_due(&st, shared);
         match &st.body {
             Body::Dir(_) => return fail(libc::EISDIR),
+            // Never opened: `open` stops at a link with `ELOOP`.
+            Body::Symlink(_) => return fail(libc::EINVAL),
             Body::File(Content::Raw(r)) => {
                 let out = f(clamp(r.as_slice(), offset, len));
                 drop(st);
@@ -123,6 +126,7 @@ fn view<T>(
         Body::File(Content::Raw(r)) => f(clamp(r.as_slice(), offset, len)),
         Body::Dir(_) => return fail(libc::EISDIR),
         Body::File(_) => return fail(libc::EIO),
+        Body::Symlink(_) => return fail(libc::EINVAL),
     };
     if let Some(now) = atime_due(&st, shared) {
         st.atime = now;
@@ -200,6 +204,20 @@ impl Inner {
     pub(crate) fn open_create(&self, path: &Path, flags: i32, mode: u32) -> io::Result<Arc<Inode>> {
         let parsed = parse(path)?;
         let p = self.resolve_parent(&parsed)?;
+        self.create_at(p, flags, mode, &mut 0)
+    }
+
+    /// Finds or creates the last component of `p` for an `O_CREAT` open.
+    /// A symlink there is followed unless `O_EXCL` (`EEXIST`) or
+    /// `O_NOFOLLOW` (`ELOOP`), and a dangling one gets its target created,
+    /// as on Linux.
+    fn create_at(
+        &self,
+        p: ParentOf<'_>,
+        flags: i32,
+        mode: u32,
+        hops: &mut u32,
+    ) -> io::Result<Arc<Inode>> {
         let Last::Name(name) = p.last else {
             // `/`, `.` or `..`: a directory that exists, as Linux's
             // `open_last_lookups` answers.
@@ -213,20 +231,29 @@ impl Inner {
             return fail(libc::EISDIR);
         }
         let existing = match self.child(p.dir(), name)? {
-            Some(inode) => Some(inode),
+            Some(inode) => inode,
             None => {
                 let _ns = lock(&self.ns);
                 match self.child(p.dir(), name)? {
-                    Some(inode) => Some(inode),
+                    Some(inode) => inode,
                     None => return self.create(p.dir(), name, FileType::File, mode),
                 }
             }
         };
-        match existing {
-            Some(_) if flags & libc::O_EXCL != 0 => fail(libc::EEXIST),
-            Some(inode) => Ok(inode),
-            None => fail(libc::ENOENT),
+        if flags & libc::O_EXCL != 0 {
+            return fail(libc::EEXIST);
         }
+        if !existing.is_symlink() {
+            return Ok(existing);
+        }
+        if flags & libc::O_NOFOLLOW != 0 {
+            return fail(libc::ELOOP);
+        }
+        hop(hops)?;
+        let target = self.target(&existing)?;
+        let parsed = parse_bytes(&target)?;
+        let p = self.parent_from(p.chain, &parsed, hops)?;
+        self.create_at(p, flags, mode, hops)
     }
 }
 
@@ -262,9 +289,19 @@ impl Fs {
         for _ in 0..16 {
             let inode = if creat {
                 inner.open_create(path.as_ref(), flags, mode)?
+            } else if flags & libc::O_NOFOLLOW != 0 {
+                inner.resolve_as(path.as_ref(), Follow::No)?
             } else {
                 inner.resolve(path.as_ref())?
             };
+            if inode.is_symlink() {
+                // Only `O_NOFOLLOW` stops at a link (no `O_PATH`).
+                return fail(if directory {
+                    libc::ENOTDIR
+                } else {
+                    libc::ELOOP
+                });
+            }
             if inode.is_dir() {
                 if access != libc::O_RDONLY || trunc || creat {
                     return fail(libc::EISDIR);
@@ -435,7 +472,7 @@ impl Fs {
         let size = || -> i64 {
             match &read(&of.inode.state).body {
                 Body::File(c) => c.len() as i64,
-                Body::Dir(_) => 0,
+                Body::Dir(_) | Body::Symlink(_) => 0,
             }
         };
         let new = match whence {

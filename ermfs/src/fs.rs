@@ -14,12 +14,27 @@ use crate::content::Shared;
 use crate::errno::{err, fail};
 use crate::fd::OpenFile;
 use crate::inode::{Body, FileType, Inode};
-use crate::path::{Comp, Parsed, parse};
+use crate::links::hop;
+use crate::path::{Comp, Parsed, parse, parse_bytes};
 use crate::stats::{Stats, add, get};
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock, lock, read, write};
 
 /// Inode number of `/`.
 pub const ROOT_INO: u64 = 1;
+
+/// Symbolic links one path resolution follows at most; the next one is
+/// `ELOOP` (Linux's `MAXSYMLINKS`).
+pub const MAX_SYMLINKS: u32 = 40;
+
+/// Whether a symlink as the last component of a path is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// To what it points (`stat`, `open`, `chmod`...).
+    Yes,
+    /// Not: the link itself (`lstat`, `readlink`, `link`'s source). A
+    /// trailing `/` follows it anyway, as on Linux.
+    No,
+}
 
 /// An in-memory file system. Cheap to clone (one `Arc`); clones share
 /// everything; `Send + Sync`, so any number of threads may call it.
@@ -126,15 +141,31 @@ impl Inner {
         Ok(self.names.load().get(&Name::new(dir.ino, name)?))
     }
 
-    /// Walks `comps` from `/`, returning the chain of inodes visited (`..`
-    /// pops it, never past `/`).
-    fn walk(&self, comps: &[Comp<'_>]) -> io::Result<Vec<Arc<Inode>>> {
-        let mut chain = vec![Arc::clone(&self.root)];
-        for comp in comps {
+    /// Walks `comps` on from `chain` (`..` pops it, never past `/`),
+    /// following every symlink met before the last component, and one met
+    /// as the last when `follow` says so. `hops` counts the links followed
+    /// in this resolution (`ELOOP` past [`MAX_SYMLINKS`]); `search` is asked
+    /// about each directory before a name is looked up in it (the
+    /// permission checks of [`Fs::access`]; a no-op elsewhere). A walk that
+    /// meets no symlink costs one type test per component more than a
+    /// plain walk.
+    pub(crate) fn walk_on<S>(
+        &self,
+        chain: &mut Vec<Arc<Inode>>,
+        comps: &[Comp<'_>],
+        follow: Follow,
+        hops: &mut u32,
+        search: &S,
+    ) -> io::Result<()>
+    where
+        S: Fn(&Inode) -> io::Result<()>,
+    {
+        for (i, comp) in comps.iter().enumerate() {
             let cur = chain.last().expect("the chain never loses the root");
             if !cur.is_dir() {
                 return fail(libc::ENOTDIR);
             }
+            search(cur)?;
             match comp {
                 Comp::Dot => {}
                 Comp::DotDot => {
@@ -144,17 +175,75 @@ impl Inner {
                 }
                 Comp::Name(name) => {
                     let next = self.child(cur, name)?.ok_or_else(|| err(libc::ENOENT))?;
-                    chain.push(next);
+                    if next.is_symlink() && (follow == Follow::Yes || i + 1 < comps.len()) {
+                        self.follow(chain, &next, hops, search)?;
+                    } else {
+                        chain.push(next);
+                    }
                 }
             }
         }
-        Ok(chain)
+        Ok(())
     }
 
-    /// The inode `path` names.
+    /// Walks on from `chain` (the link's directory) along the target of
+    /// symlink `link`: from `/` if it is absolute. Its last component is
+    /// followed too, and a target ending in `/` must name a directory.
+    #[cold]
+    fn follow<S>(
+        &self,
+        chain: &mut Vec<Arc<Inode>>,
+        link: &Inode,
+        hops: &mut u32,
+        search: &S,
+    ) -> io::Result<()>
+    where
+        S: Fn(&Inode) -> io::Result<()>,
+    {
+        hop(hops)?;
+        let target = self.target(link)?;
+        // An empty target is `ENOENT` here, as on Linux.
+        let parsed = parse_bytes(&target)?;
+        if parsed.absolute {
+            chain.truncate(1);
+        }
+        self.walk_on(chain, &parsed.comps, Follow::Yes, hops, search)?;
+        let last = chain.last().expect("the chain never loses the root");
+        if parsed.trailing_slash && !last.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        Ok(())
+    }
+
+    /// The inode `path` names, its last component followed if a symlink.
     pub fn resolve(&self, path: &Path) -> io::Result<Arc<Inode>> {
-        let parsed = parse(path)?;
-        let mut chain = self.walk(&parsed.comps)?;
+        self.resolve_as(path, Follow::Yes)
+    }
+
+    /// The inode `path` names; a symlink as the last component is followed
+    /// or not as `follow` says (always with a trailing `/`, as on Linux).
+    pub fn resolve_as(&self, path: &Path, follow: Follow) -> io::Result<Arc<Inode>> {
+        self.resolve_parsed(&parse(path)?, follow, &|_: &Inode| Ok(()))
+    }
+
+    /// [`resolve_as`](Inner::resolve_as) on a parsed path, with a `search`
+    /// check as [`walk_on`](Inner::walk_on).
+    pub(crate) fn resolve_parsed<S>(
+        &self,
+        parsed: &Parsed<'_>,
+        follow: Follow,
+        search: &S,
+    ) -> io::Result<Arc<Inode>>
+    where
+        S: Fn(&Inode) -> io::Result<()>,
+    {
+        let follow = if parsed.trailing_slash {
+            Follow::Yes
+        } else {
+            follow
+        };
+        let mut chain = vec![Arc::clone(&self.root)];
+        self.walk_on(&mut chain, &parsed.comps, follow, &mut 0, search)?;
         let inode = chain.pop().expect("the chain never loses the root");
         if parsed.trailing_slash && !inode.is_dir() {
             return fail(libc::ENOTDIR);
@@ -162,15 +251,31 @@ impl Inner {
         Ok(inode)
     }
 
-    /// The directory holding the last component of `parsed`.
+    /// The directory holding the last component of `parsed` (symlinks on
+    /// the way followed, the last component not looked up).
     pub fn resolve_parent<'a>(&self, parsed: &Parsed<'a>) -> io::Result<ParentOf<'a>> {
+        self.parent_from(vec![Arc::clone(&self.root)], parsed, &mut 0)
+    }
+
+    /// [`resolve_parent`](Inner::resolve_parent) for a path met in a
+    /// resolution already under way: a relative `parsed` starts from
+    /// `chain` (a symlink's directory), and `hops` goes on counting.
+    pub(crate) fn parent_from<'a>(
+        &self,
+        mut chain: Vec<Arc<Inode>>,
+        parsed: &Parsed<'a>,
+        hops: &mut u32,
+    ) -> io::Result<ParentOf<'a>> {
         let (last, init) = match parsed.comps.split_last() {
             None => (Last::Root, &[][..]),
             Some((Comp::Dot, init)) => (Last::Dot, init),
             Some((Comp::DotDot, init)) => (Last::DotDot, init),
             Some((Comp::Name(n), init)) => (Last::Name(n), init),
         };
-        let chain = self.walk(init)?;
+        if parsed.absolute {
+            chain.truncate(1);
+        }
+        self.walk_on(&mut chain, init, Follow::Yes, hops, &|_: &Inode| Ok(()))?;
         if !chain
             .last()
             .expect("the chain never loses the root")
@@ -273,6 +378,7 @@ impl Fs {
         Stats {
             files: get(&c.files),
             dirs: get(&c.dirs),
+            symlinks: get(&c.symlinks),
             open_fds: self.inner.fds.load().len() as u64,
             raw_bytes: used.saturating_sub(compressed),
             compressed_bytes: compressed,

@@ -26,7 +26,7 @@ impl Fs {
             Body::Dir(_) => return fail(libc::EISDIR),
             Body::File(Content::Packed(p)) => p,
             Body::File(Content::Lazy(l)) => &mut l.packed,
-            Body::File(_) => return fail(libc::EINVAL),
+            Body::File(_) | Body::Symlink(_) => return fail(libc::EINVAL),
         };
         let Some(member) = packed.index.blocks().get(block).map(|b| b.range()) else {
             return fail(libc::EINVAL);

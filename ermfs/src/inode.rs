@@ -2,6 +2,7 @@
 //! the inode's own lock.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use erm_alloc::Region;
@@ -17,6 +18,8 @@ pub enum FileType {
     File,
     /// A directory.
     Dir,
+    /// A symbolic link (its target is bytes, read by [`Fs::readlink`](crate::Fs::readlink)).
+    Symlink,
 }
 
 /// One file or directory.
@@ -30,14 +33,17 @@ pub(crate) struct Inode {
     pub uid: AtomicU32,
     /// Owner group ID.
     pub gid: AtomicU32,
-    /// Names referring to it (files: 1 or 0; dirs: 2 + subdirectories, 0 once removed).
+    /// Names referring to it (files and symlinks: one per hard link, 0 once
+    /// all are gone; dirs: 2 + subdirectories, 0 once removed). Changed only
+    /// under the namespace lock.
     pub nlink: AtomicU32,
     /// Open file descriptions of a file; changed only under `state`'s write
     /// lock so that the count and the content state move together. A `u32`
     /// (each description holds one of at most 2^20 descriptors) so that the
     /// owner fits in what was padding.
     pub open: AtomicU32,
-    /// A directory's parent inode number (itself for `/`).
+    /// A directory's parent inode number (itself for `/`). Unused for
+    /// files and symlinks, which may have several names (hard links).
     pub parent: AtomicU64,
     /// Creation time (never changes).
     pub btime: SystemTime,
@@ -58,12 +64,15 @@ pub(crate) struct State {
     pub body: Body,
 }
 
-/// A file's content or a directory's entries.
+/// A file's content, a directory's entries or a symlink's target.
 #[derive(Debug)]
 pub(crate) enum Body {
     File(Content),
     /// Child names, kept sorted (byte order): `readdir` lists them so.
     Dir(BTreeSet<Box<[u8]>>),
+    /// The target, never changed (an `Arc` so a path walk takes it out of
+    /// the lock without copying).
+    Symlink(Arc<[u8]>),
 }
 
 /// Where a file's bytes are.
@@ -184,6 +193,11 @@ impl Inode {
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
         self.kind == FileType::Dir
+    }
+
+    /// Whether this is a symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.kind == FileType::Symlink
     }
 
     /// Permission bits (`0o7777`).

@@ -34,6 +34,13 @@
 //!   [`unlink`](Fs::unlink), [`rename`](Fs::rename), [`stat`](Fs::stat)
 //!   ([`Stat`]), [`readdir`](Fs::readdir) ([`DirEntry`]),
 //!   [`truncate`](Fs::truncate), [`exists`](Fs::exists);
+//! - links: hard links ([`link`](Fs::link); `nlink` counts the names, the
+//!   content lives until the last name and the last descriptor are gone)
+//!   and symbolic links ([`symlink`](Fs::symlink),
+//!   [`readlink`](Fs::readlink), [`lstat`](Fs::lstat),
+//!   [`lchown`](Fs::lchown), [`lutimens`](Fs::lutimens)), followed by every
+//!   path walk in intermediate components and, unless `O_NOFOLLOW`, as the
+//!   last one, at most [`MAX_SYMLINKS`] per resolution (`ELOOP`);
 //! - metadata: [`chmod`](Fs::chmod), [`fchmod`](Fs::fchmod),
 //!   [`chown`](Fs::chown), [`fchown`](Fs::fchown) (owner and umask from
 //!   [`FsBuilder::owner`] and [`FsBuilder::umask`]), the permission checks
@@ -52,7 +59,7 @@
 //!   [`write_at`](File::write_at), closed on drop), [`Metadata`],
 //!   [`ReadDir`], and [`Fs::read_file`], [`Fs::write_file`],
 //!   [`Fs::open_file`], [`Fs::create_file`], [`Fs::metadata`],
-//!   [`Fs::read_dir`];
+//!   [`Fs::symlink_metadata`], [`Fs::read_link`], [`Fs::read_dir`];
 //! - kernel fds: [`Fs::export_memfd`] ([`ExportFlags`]), [`Fs::import_fd`],
 //!   [`Fs::import_gzip`], [`Fs::export_gzip`], and the borrowed view
 //!   [`Fs::with_bytes`];
@@ -62,7 +69,7 @@
 //! - [`Fs::settle`] (wait for background compressions),
 //!   [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
 //!   and [`Fs::stats`] ([`Stats`]);
-//! - [`PATH_MAX`], [`NAME_MAX`], [`ROOT_INO`], [`FileType`].
+//! - [`PATH_MAX`], [`NAME_MAX`], [`MAX_SYMLINKS`], [`ROOT_INO`], [`FileType`].
 //!
 //! Paths are bytes; a relative path is resolved against `/` (there is no
 //! working directory); `.` and `..` are resolved during the walk, `..` never
@@ -128,10 +135,12 @@
 //! - compression charges the stream as it grows while the region is still
 //!   charged in full, so near the memory limit a file may stay uncompressed
 //!   (never lost);
-//! - no symlinks or hard links; no call checks permissions itself
-//!   ([`Fs::access`] and [`Fs::may_delete`] are there for a front end to
-//!   ask first); uid 0 stands for every capability; no ACLs;
-//!   [`Fs::access`] does not yet follow symlinks (there are none);
+//! - no devices, FIFOs, sockets or `O_TMPFILE`; no `O_PATH` (so no
+//!   descriptor of a symlink itself); `chmod` (as Linux) and the xattr
+//!   calls always follow a final symlink (no `l*xattr`); no call
+//!   checks permissions itself ([`Fs::access`] and [`Fs::may_delete`] are
+//!   there for a front end to ask first); uid 0 stands for every
+//!   capability; no ACLs;
 //! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
 //!   `st_blocks` counts the memory held (raw or compressed), not pages written;
 //! - `O_APPEND` writes are serialized by the file's lock (no atomic range
@@ -152,6 +161,7 @@ mod fd;
 mod fs;
 mod hooks;
 mod inode;
+mod links;
 mod namespace;
 mod path;
 mod perm;
@@ -166,7 +176,7 @@ mod xattr;
 
 pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
 pub use export::ExportFlags;
-pub use fs::{Fs, ROOT_INO};
+pub use fs::{Fs, MAX_SYMLINKS, ROOT_INO};
 pub use inode::FileType;
 pub use namespace::{DirEntry, Stat};
 pub use path::{NAME_MAX, PATH_MAX};

@@ -1,4 +1,5 @@
-//! Names: `mkdir`, `rmdir`, `unlink`, `rename`, `stat`, `readdir`, `exists`.
+//! Names: `mkdir`, `rmdir`, `unlink`, `rename`, `stat`, `readdir`, `exists`
+//! (hard and symbolic links: `links.rs`).
 //!
 //! Every change runs under the namespace lock (`Inner::ns`), touching the
 //! registry and the directories' child lists together; lookups take no
@@ -26,15 +27,17 @@ pub struct Stat {
     pub ino: u64,
     /// File type.
     pub kind: FileType,
-    /// `st_mode`: `S_IFREG` or `S_IFDIR` with the permission bits.
+    /// `st_mode`: `S_IFREG`, `S_IFDIR` or `S_IFLNK` with the permission
+    /// bits (`0o777` for a symlink).
     pub mode: u32,
     /// Owner user ID.
     pub uid: u32,
     /// Owner group ID.
     pub gid: u32,
-    /// Link count: 1 for a file (0 once unlinked), 2 plus subdirectories for a directory.
+    /// Link count: a file's or symlink's names (0 once all are unlinked), 2
+    /// plus subdirectories for a directory.
     pub nlink: u32,
-    /// Size in bytes (directories: 0).
+    /// Size in bytes (directories: 0; symlinks: the target's length).
     pub size: u64,
     /// Memory held, in 512-byte units (raw capacity, or the compressed stream
     /// once the file is closed; this is where ERMFS differs from tmpfs).
@@ -67,10 +70,12 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
     let (size, resident) = match &st.body {
         Body::File(c) => (c.len(), c.resident()),
         Body::Dir(_) => (0, 0),
+        Body::Symlink(target) => (target.len() as u64, target.len() as u64),
     };
     let type_bits = match inode.kind {
         FileType::File => libc::S_IFREG,
         FileType::Dir => libc::S_IFDIR,
+        FileType::Symlink => libc::S_IFLNK,
     };
     let (uid, gid) = inode.owner();
     Stat {
@@ -92,7 +97,7 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
 
 /// Adds or removes `name` in directory `dir`'s child list and touches its
 /// times (set to `now`).
-fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
+pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
     let mut st = write(&dir.state);
     if let Body::Dir(children) = &mut st.body {
         if present {
@@ -118,17 +123,34 @@ impl Inner {
         kind: FileType,
         perm: u32,
     ) -> io::Result<Arc<Inode>> {
-        if dir.nlink() == 0 {
-            return fail(libc::ENOENT); // the directory was removed
-        }
         let body = match kind {
             FileType::File => Body::File(Content::Raw(erm_alloc::Region::new(&self.shared.budget))),
             FileType::Dir => Body::Dir(Default::default()),
+            FileType::Symlink => return fail(libc::EINVAL), // made by `add`
         };
+        self.add(dir, name, kind, perm, body)
+    }
+
+    /// Creates `name` in `dir` holding `body` of type `kind` (a symlink's
+    /// mode is `0o777`, whatever `perm` and the umask say).
+    pub(crate) fn add(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        kind: FileType,
+        perm: u32,
+        body: Body,
+    ) -> io::Result<Arc<Inode>> {
+        if dir.nlink() == 0 {
+            return fail(libc::ENOENT); // the directory was removed
+        }
         // Linux's `inode_init_owner`: a set-group-ID directory passes its
         // group on, and its set-group-ID bit to subdirectories.
         let (uid, mut gid) = self.owner;
-        let mut perm = perm & !self.umask & 0o7777;
+        let mut perm = match kind {
+            FileType::Symlink => 0o777,
+            _ => perm & !self.umask & 0o7777,
+        };
         if dir.perm() & libc::S_ISGID != 0 {
             gid = dir.owner().1;
             if kind == FileType::Dir {
@@ -157,27 +179,39 @@ impl Inner {
                 dir.nlink.fetch_add(1, Ordering::AcqRel);
                 add(&self.shared.counters.dirs, 1);
             }
+            FileType::Symlink => add(&self.shared.counters.symlinks, 1),
         }
         Ok(inode)
     }
 
-    /// Marks `inode` as unlinked (its name is already gone) and frees what
-    /// nobody holds open.
+    /// Counts one name of `inode` gone (the name is already out of the
+    /// registry); at a file's last name, frees what nobody holds open.
     fn drop_link(&self, parent: &Inode, inode: &Inode) {
-        inode.nlink.store(0, Ordering::Release);
-        match inode.kind {
+        let last = match inode.kind {
+            FileType::Dir => {
+                inode.nlink.store(0, Ordering::Release);
+                parent.nlink.fetch_sub(1, Ordering::AcqRel);
+                sub(&self.shared.counters.dirs, 1);
+                true
+            }
+            // Other hard links may remain: only the last name frees. Every
+            // change of `nlink` runs under the namespace lock, so it never
+            // goes below 0; `release` reads it under the inode's lock.
+            _ if inode.nlink.fetch_sub(1, Ordering::AcqRel) > 1 => false,
             FileType::File => {
                 sub(&self.shared.counters.files, 1);
                 self.shared.free_if_unused(inode);
+                true
             }
-            FileType::Dir => {
-                parent.nlink.fetch_sub(1, Ordering::AcqRel);
-                sub(&self.shared.counters.dirs, 1);
+            FileType::Symlink => {
+                sub(&self.shared.counters.symlinks, 1);
+                self.drop_target(inode);
+                true
             }
-        }
+        };
         let mut st = write(&inode.state);
         st.ctime = self.shared.clock.now();
-        if inode.kind == FileType::Dir {
+        if last && inode.kind != FileType::File {
             // A removed directory's attributes are credited now (an open
             // descriptor of it then sees none), not when a lockless table
             // reclaims the inode.
@@ -374,7 +408,7 @@ impl Fs {
                     children.iter().cloned().collect(),
                     atime_due(&st, &inner.shared),
                 ),
-                Body::File(_) => return fail(libc::ENOTDIR),
+                Body::File(_) | Body::Symlink(_) => return fail(libc::ENOTDIR),
             }
         };
         if let Some(now) = due {

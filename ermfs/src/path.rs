@@ -28,11 +28,14 @@ pub(crate) enum Comp<'a> {
     Name(&'a [u8]),
 }
 
-/// A validated path: its components (empty for `/`) and whether it ended in `/`.
+/// A validated path: its components (empty for `/`), whether it ended in
+/// `/`, and whether it began with one (only a symlink's target resolves
+/// differently for that: against the link's directory when relative).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Parsed<'a> {
     pub comps: Vec<Comp<'a>>,
     pub trailing_slash: bool,
+    pub absolute: bool,
 }
 
 /// Splits and validates `path`.
@@ -41,7 +44,11 @@ pub(crate) struct Parsed<'a> {
 /// `ENOENT` for an empty path, `EINVAL` for a NUL byte, `ENAMETOOLONG` past
 /// [`PATH_MAX`] bytes or a component past [`NAME_MAX`].
 pub(crate) fn parse(path: &Path) -> io::Result<Parsed<'_>> {
-    let bytes = path.as_os_str().as_bytes();
+    parse_bytes(path.as_os_str().as_bytes())
+}
+
+/// [`parse`] on bytes (a symlink's target).
+pub(crate) fn parse_bytes(bytes: &[u8]) -> io::Result<Parsed<'_>> {
     if bytes.is_empty() {
         return fail(libc::ENOENT);
     }
@@ -67,6 +74,7 @@ pub(crate) fn parse(path: &Path) -> io::Result<Parsed<'_>> {
     Ok(Parsed {
         comps,
         trailing_slash,
+        absolute: bytes.starts_with(b"/"),
     })
 }
 
@@ -93,7 +101,8 @@ mod tests {
                 Comp::Name(b"c")
             ]
         );
-        assert!(p.trailing_slash);
+        assert!(p.trailing_slash && p.absolute);
+        assert!(!parse(Path::new("a/b")).expect("valid").absolute);
         let root = parse(Path::new("/")).expect("valid");
         assert!(root.comps.is_empty() && !root.trailing_slash);
         assert_eq!(

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::errno::{err, fail};
-use crate::fs::{Fs, Inner};
+use crate::fs::{Follow, Fs, Inner};
 use crate::inode::Inode;
 use crate::path::{Comp, parse};
 use crate::sync::{Ordering, write};
@@ -102,28 +102,12 @@ const MAY_WRITE: u32 = 2;
 impl Inner {
     /// Walks `comps` from `/` as `who`, checking search permission on each
     /// directory before looking a component up in it (`EACCES`), as Linux's
-    /// `link_path_walk`; returns the chain of inodes visited.
+    /// `link_path_walk`, and following symlinks (the last one too);
+    /// returns the chain of inodes visited.
     fn walk_as(&self, comps: &[Comp<'_>], who: &Identity) -> io::Result<Vec<Arc<Inode>>> {
         let mut chain = vec![Arc::clone(&self.root)];
-        for comp in comps {
-            let cur = chain.last().expect("the chain never loses the root");
-            if !cur.is_dir() {
-                return fail(libc::ENOTDIR);
-            }
-            check(cur, MAY_EXEC, who)?;
-            match comp {
-                Comp::Dot => {}
-                Comp::DotDot => {
-                    if chain.len() > 1 {
-                        chain.pop();
-                    }
-                }
-                Comp::Name(name) => {
-                    let next = self.child(cur, name)?.ok_or_else(|| err(libc::ENOENT))?;
-                    chain.push(next);
-                }
-            }
-        }
+        let search = |dir: &Inode| check(dir, MAY_EXEC, who);
+        self.walk_on(&mut chain, comps, Follow::Yes, &mut 0, &search)?;
         Ok(chain)
     }
 }
@@ -138,7 +122,7 @@ fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
 /// Sets `inode`'s owner (`u32::MAX` keeps a field), clears a file's
 /// set-user-ID bit and its set-group-ID bit when group-executable (as
 /// Linux's `chown` does, even for root), and sets `ctime`.
-fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
+pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
     let mut st = write(&inode.state);
     if uid != u32::MAX {
         inode.uid.store(uid, Ordering::Release);
@@ -288,6 +272,7 @@ mod tests {
         let body = match kind {
             FileType::Dir => Body::Dir(Default::default()),
             FileType::File => Body::File(crate::inode::Content::Freed),
+            FileType::Symlink => Body::Symlink(std::sync::Arc::from(&b"t"[..])),
         };
         Inode::new(2, kind, perm, 1, body, owner, SystemTime::UNIX_EPOCH)
     }

@@ -21,7 +21,8 @@ pub struct StatFs {
     pub blocks_available: u64,
     /// Inodes (`f_files`): the registry's capacity (`u32::MAX` names).
     pub files: u64,
-    /// Free inodes (`f_ffree`): the capacity less the files and directories.
+    /// Free inodes (`f_ffree`): the capacity less the files, directories
+    /// and symlinks.
     pub files_free: u64,
     /// Longest name (`f_namelen`): 255.
     pub name_max: u64,
@@ -59,7 +60,7 @@ impl Fs {
         let blocks = total / BLOCK;
         let free = blocks.saturating_sub(used.div_ceil(BLOCK));
         let counters = &self.inner.shared.counters;
-        let inodes = get(&counters.files) + get(&counters.dirs);
+        let inodes = get(&counters.files) + get(&counters.dirs) + get(&counters.symlinks);
         let files = u64::from(u32::MAX);
         StatFs {
             block_size: BLOCK,

@@ -6,10 +6,12 @@ use crate::sync::{CounterU64 as AtomicU64, Ordering};
 /// approximate while calls are in flight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Regular files reachable by a name.
+    /// Regular files reachable by a name (hard links counted once).
     pub files: u64,
     /// Directories, `/` included.
     pub dirs: u64,
+    /// Symbolic links reachable by a name.
+    pub symlinks: u64,
     /// Open descriptors.
     pub open_fds: u64,
     /// Bytes charged for uncompressed content (region capacities).
@@ -54,6 +56,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub files: AtomicU64,
     pub dirs: AtomicU64,
+    pub symlinks: AtomicU64,
     pub compressed_bytes: AtomicU64,
     pub bytes_written: AtomicU64,
     pub bytes_read: AtomicU64,

@@ -335,7 +335,8 @@ impl Seek for File {
     }
 }
 
-/// Metadata of a file or directory, as [`std::fs::Metadata`] (from `stat`).
+/// Metadata of a file, directory or symlink, as [`std::fs::Metadata`]
+/// (from `stat` or `lstat`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata(Stat);
 
@@ -358,6 +359,12 @@ impl Metadata {
     /// Whether it is a directory.
     pub fn is_dir(&self) -> bool {
         self.0.kind == FileType::Dir
+    }
+
+    /// Whether it is a symbolic link (only from
+    /// [`Fs::symlink_metadata`]: [`Fs::metadata`] follows links).
+    pub fn is_symlink(&self) -> bool {
+        self.0.kind == FileType::Symlink
     }
 
     /// The file type.
@@ -464,12 +471,13 @@ impl DirEntry {
         self.ino
     }
 
-    /// The entry's metadata (a `stat` of [`path`](DirEntry::path) now).
+    /// The entry's metadata (an `lstat` of [`path`](DirEntry::path) now:
+    /// a symlink is not followed, as std's).
     ///
     /// # Errors
     /// `ENOENT` if the entry was removed since the listing.
     pub fn metadata(&self) -> io::Result<Metadata> {
-        self.fs.metadata(self.path())
+        self.fs.symlink_metadata(self.path())
     }
 }
 
@@ -536,6 +544,24 @@ impl Fs {
     /// As [`Fs::stat`].
     pub fn metadata(&self, path: impl AsRef<Path>) -> io::Result<Metadata> {
         self.stat(path).map(Metadata)
+    }
+
+    /// Metadata of `path` itself, a symlink not followed, as
+    /// [`std::fs::symlink_metadata`].
+    ///
+    /// # Errors
+    /// As [`Fs::lstat`].
+    pub fn symlink_metadata(&self, path: impl AsRef<Path>) -> io::Result<Metadata> {
+        self.lstat(path).map(Metadata)
+    }
+
+    /// The target of symlink `path`, as [`std::fs::read_link`].
+    ///
+    /// # Errors
+    /// As [`Fs::readlink`] (`EINVAL` for anything but a symlink).
+    pub fn read_link(&self, path: impl AsRef<Path>) -> io::Result<PathBuf> {
+        self.readlink(path)
+            .map(|t| PathBuf::from(OsString::from_vec(t)))
     }
 
     /// The entries of directory `path` without `.` and `..`, as

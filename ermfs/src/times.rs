@@ -59,7 +59,7 @@ pub(crate) fn set_atime(inode: &Inode, now: SystemTime) {
 }
 
 /// Applies `utimens` to `inode`.
-fn set_times(fs: &Fs, inode: &Inode, atime: TimeSpec, mtime: TimeSpec) {
+pub(crate) fn set_times(fs: &Fs, inode: &Inode, atime: TimeSpec, mtime: TimeSpec) {
     let now = fs.inner.shared.clock.now();
     let mut st = write(&inode.state);
     let pick = |spec: TimeSpec, old: SystemTime| match spec {

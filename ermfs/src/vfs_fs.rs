@@ -148,7 +148,8 @@ impl FileSystem for Fs {
         let st = self.stat(checked(path)?).map_err(vfs_err)?;
         Ok(VfsMetadata {
             file_type: match st.kind {
-                FileType::File => VfsFileType::File,
+                // `stat` follows links: a symlink is never reported.
+                FileType::File | FileType::Symlink => VfsFileType::File,
                 FileType::Dir => VfsFileType::Directory,
             },
             len: st.size,

@@ -14,10 +14,12 @@ mod all {
     mod files;
     mod lazy;
     mod lifecycle;
+    mod links;
     mod meta;
     mod meta_kernel;
     mod namespace;
     mod namespace_kernel;
     mod std_api;
+    mod symlinks;
     mod xattr;
 }

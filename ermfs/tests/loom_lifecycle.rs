@@ -2,9 +2,11 @@
 //! real code is checked: the last close racing an open (compression must
 //! not eat a file being reopened), unlink racing the last close (the file is
 //! freed exactly once, after both), an open racing unlink plus close (it
-//! gets the file or `ENOENT`, never a freed inode), and two `O_APPEND`
-//! writers (neither write is lost or overlaps). Each model runs on the
-//! locked and the lockless backends.
+//! gets the file or `ENOENT`, never a freed inode), unlink of one hard
+//! link racing the last close while another name remains (the file is
+//! kept, then freed once with its last name), and two `O_APPEND` writers
+//! (neither write is lost or overlaps). Each model runs on the locked and
+//! the lockless backends.
 //!
 //! Run by `cargo xtask ci` with `RUSTFLAGS="--cfg loom"` and
 //! `LOOM_MAX_PREEMPTIONS=2`.
@@ -99,6 +101,26 @@ fn unlink_racing_last_close_frees_once() {
         let s = fs.stats();
         assert_eq!((s.files, s.open_fds), (0, 0));
         assert_eq!(fs.memory_used(), 0, "freed, and exactly once");
+    });
+}
+
+#[test]
+fn unlink_of_one_name_racing_the_last_close_keeps_the_other() {
+    each_mode(|lockless| {
+        let fs = Arc::new(small_fs(lockless));
+        let fd = fs.open("/f", libc::O_CREAT | libc::O_RDWR, 0o644).unwrap();
+        fs.write(fd, DATA).unwrap();
+        fs.link("/f", "/g").unwrap();
+        let unlinker = {
+            let fs = Arc::clone(&fs);
+            thread::spawn(move || fs.unlink("/f").unwrap())
+        };
+        fs.close(fd).unwrap();
+        unlinker.join().unwrap();
+        assert_eq!(fs.stats().files, 1);
+        assert_eq!(content(&fs, "/g"), DATA, "one name left: kept");
+        fs.unlink("/g").unwrap();
+        assert_eq!(fs.memory_used(), 0, "freed with the last name");
     });
 }
 

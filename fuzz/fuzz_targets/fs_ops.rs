@@ -1,6 +1,8 @@
 //! Fuzz target `fs_ops`: bytes decode into a sequence of file system calls
 //! (descriptor, namespace and metadata calls: `chmod`, `chown`, `access`,
-//! `utimens`, xattrs, `fallocate`) on a small path set, run on a locked and on a lockless `Fs`; every result and
+//! `utimens`, xattrs, `fallocate`; hard links and symlinks: `link`,
+//! `symlink` with targets that loop, dangle or climb, `readlink`, `lstat`,
+//! `lchown`) on a small path set, run on a locked and on a lockless `Fs`; every result and
 //! errno must agree, nothing may panic, and at the end every descriptor closes
 //! and both stores hold the same files, bytes and compressed bytes.
 
@@ -24,12 +26,16 @@ const O_EXCL: i32 = 0o200;
 const O_TRUNC: i32 = 0o1000;
 const O_APPEND: i32 = 0o2000;
 const O_DIRECTORY: i32 = 0o200000;
+const O_NOFOLLOW: i32 = 0o400000;
+/// Symlink targets: relative, absolute, climbing, looping (`/a` -> `a`),
+/// ending in `/`, empty (`ENOENT`).
+const TARGETS: [&str; 8] = ["a", "/d", "../a", "x", "/d/e/y", "d/", "b/../d", ""];
 /// `fallocate` modes (Linux values): 0, `KEEP_SIZE`, `PUNCH_HOLE | KEEP_SIZE`,
 /// `PUNCH_HOLE` alone, `ZERO_RANGE`, an unknown bit.
 const FALLOC: [i32; 6] = [0, 1, 3, 2, 0x10, 0x100];
 /// Extended attribute names: valid, bare prefix, unknown namespace, empty.
 const XATTRS: [&str; 5] = ["user.a", "trusted.b", "user.", "foo.c", ""];
-const FLAGS: [i32; 8] = [
+const FLAGS: [i32; 9] = [
     O_RDONLY,
     O_WRONLY,
     O_RDWR,
@@ -38,6 +44,7 @@ const FLAGS: [i32; 8] = [
     O_RDWR | O_CREAT | O_EXCL,
     O_WRONLY | O_CREAT | O_APPEND,
     O_RDONLY | O_DIRECTORY,
+    O_RDONLY | O_NOFOLLOW,
 ];
 
 fn store(lockless: bool) -> Fs {
@@ -85,7 +92,7 @@ impl Input<'_> {
 /// Runs one call on `fs`; returns its outcome.
 fn apply(fs: &Fs, op: u8, args: &[u8]) -> Result<String, Option<i32>> {
     let mut inp = Input(args);
-    match op % 20 {
+    match op % 22 {
         0 => outcome(fs.open(
             inp.path(),
             FLAGS[usize::from(inp.byte()) % FLAGS.len()],
@@ -177,6 +184,25 @@ fn apply(fs: &Fs, op: u8, args: &[u8]) -> Result<String, Option<i32>> {
                 outcome(fs.utimens(path, ermfs::TimeSpec::Set(t), ermfs::TimeSpec::Omit))
             }
         }
+        19 => {
+            let path = inp.path();
+            if inp.byte() % 2 == 0 {
+                outcome(fs.link(path, inp.path()))
+            } else {
+                outcome(fs.symlink(TARGETS[usize::from(inp.byte()) % TARGETS.len()], path))
+            }
+        }
+        20 => {
+            let path = inp.path();
+            match inp.byte() % 3 {
+                0 => outcome(fs.readlink(path)),
+                1 => outcome(
+                    fs.lstat(path)
+                        .map(|s| (s.ino, s.kind, s.mode, s.nlink, s.size)),
+                ),
+                _ => outcome(fs.lchown(path, u32::from(inp.byte()), u32::MAX)),
+            }
+        }
         _ => {
             let old = inp.fd();
             if inp.byte() % 2 == 0 {
@@ -204,8 +230,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let (a, b) = (locked.stats(), lockless.stats());
     assert_eq!(
-        (a.files, a.dirs, a.raw_bytes, a.compressed_bytes),
-        (b.files, b.dirs, b.raw_bytes, b.compressed_bytes),
+        (a.files, a.dirs, a.symlinks, a.raw_bytes, a.compressed_bytes),
+        (b.files, b.dirs, b.symlinks, b.raw_bytes, b.compressed_bytes),
         "both stores end in the same state"
     );
 });

@@ -1,14 +1,22 @@
 //! Namespace differential against the kernel: the same random sequence of
 //! mkdir, rmdir, unlink, rename, create (`O_CREAT|O_EXCL`), open with other
-//! flags, write, truncate, stat, readdir, and fstat of descriptors held
-//! across the sequence (unlinked, renamed or removed meanwhile) on a small
-//! path set (with `.`, `..`, `//` and trailing slashes) runs on ERMFS and on
-//! a real directory tree, and must give the same results: `Ok` or the same
-//! errno, the same type, size and link count, the same names.
+//! flags (`O_NOFOLLOW` too), write, truncate, stat, lstat, readdir, link,
+//! symlink (relative targets: dangling, looping, through `..`, ending in
+//! `/`), readlink, and fstat of descriptors held across the sequence
+//! (unlinked, renamed or removed meanwhile) on a small path set (with `.`,
+//! `..`, `//` and trailing slashes) runs on ERMFS and on a real directory
+//! tree, and must give the same results: `Ok` or the same errno, the same
+//! type, size and link count, the same names and targets, and at the end
+//! the same sharing of inodes between names (hard links).
 //!
 //! The oracle tree is a fixed directory under `target/ns-oracle/`, one per
 //! test, mounted as a tmpfs when the test runs as root (a plain directory
 //! otherwise); it is emptied before each case and unmounted at the end.
+//! The sequences run four directories down ([`SKELETON`]) on both sides, so
+//! that symlinks to `..` and paths climbing out of the test directory meet
+//! the same tree in ERMFS and in the kernel. Absolute targets run against
+//! an oracle that `chroot`s into its tmpfs on a thread of its own (root
+//! only).
 //! Deliberate differences (SEMANTICS.md) are left out of the comparison:
 //! directory sizes (tmpfs counts entries, ERMFS reports 0) and, off tmpfs,
 //! directory link counts (other file systems count differently).
@@ -49,8 +57,22 @@ const ODD: &[&str] = &[
     "a//x",
 ];
 
+/// Where the sequences run, on both sides.
+const SKELETON: &str = "o/o/o/o";
+
+/// Symlink targets (relative to the link's directory): names of the path
+/// set (so loops: a link to itself, two links to each other), climbs,
+/// `.`, a dangling name, a trailing `/`.
+const TARGETS: &[&str] = &[
+    "a", "b", "x", "y", "x/y", "../a", "../b", "..", ".", "../a/x", "nope", "x/", "a/x/y", "b/x",
+    "../../a",
+];
+
 /// Flags of [`Op::Open`] (`O_CREAT | O_EXCL` is [`Op::Create`]).
 const OPEN_FLAGS: &[i32] = &[
+    libc::O_RDONLY | libc::O_NOFOLLOW,
+    libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
     libc::O_RDONLY,
     libc::O_CREAT | libc::O_RDONLY,
     libc::O_RDWR,
@@ -80,6 +102,12 @@ enum Op {
     Release(usize),
     Stat(&'static str),
     Readdir(&'static str),
+    /// `link(old, new)` (no `AT_SYMLINK_FOLLOW`).
+    Link(&'static str, &'static str),
+    /// `symlink(target, path)`.
+    Symlink(&'static str, &'static str),
+    Readlink(&'static str),
+    Lstat(&'static str),
 }
 
 fn path() -> impl Strategy<Value = &'static str> {
@@ -89,7 +117,7 @@ fn path() -> impl Strategy<Value = &'static str> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op(targets: &'static [&'static str]) -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => path().prop_map(Op::Mkdir),
         2 => path().prop_map(Op::Rmdir),
@@ -105,14 +133,19 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Fstat),
         1 => any::<usize>().prop_map(Op::Release),
         3 => path().prop_map(Op::Readdir),
+        3 => (path(), path()).prop_map(|(a, b)| Op::Link(a, b)),
+        4 => (prop::sample::select(targets), path()).prop_map(|(t, p)| Op::Symlink(t, p)),
+        2 => path().prop_map(Op::Readlink),
+        2 => path().prop_map(Op::Lstat),
     ]
 }
 
-/// What `stat` compares: type, size (files only) and link count (files,
-/// and directories when the oracle is a tmpfs).
+/// What `stat` compares: type (`b'f'`, `b'd'`, `b'l'`), size (files and
+/// symlinks) and link count (files and symlinks, and directories when the
+/// oracle is a tmpfs).
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
-    dir: bool,
+    kind: u8,
     size: Option<u64>,
     nlink: Option<u64>,
 }
@@ -123,10 +156,12 @@ type Outcome = Result<Option<Outcome2>, i32>;
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome2 {
     Stat(Seen),
-    /// Sorted `(name, is_dir)` pairs, without `.` and `..`.
-    Names(Vec<(Vec<u8>, bool)>),
+    /// Sorted `(name, type)` pairs, without `.` and `..`.
+    Names(Vec<(Vec<u8>, u8)>),
     /// A descriptor (its number is not compared).
     Fd(i32),
+    /// A symlink's target.
+    Target(Vec<u8>),
 }
 
 /// The kernel side: a real directory tree rooted at `root`.
@@ -149,7 +184,8 @@ fn k(ret: i64) -> Result<(), i32> {
 }
 
 impl Oracle {
-    /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`.
+    /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`;
+    /// the sequences run in its [`SKELETON`].
     fn new(name: &str) -> Oracle {
         let root =
             Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ns-oracle")).join(name);
@@ -173,7 +209,8 @@ impl Oracle {
         Oracle { root, tmpfs }
     }
 
-    /// Empties the tree.
+    /// Empties the tree (climbing symlinks may have changed the
+    /// skeleton too) and makes the skeleton again.
     fn clear(&self) {
         for entry in std::fs::read_dir(&self.root).unwrap() {
             let entry = entry.unwrap();
@@ -183,12 +220,15 @@ impl Oracle {
                 std::fs::remove_file(entry.path()).unwrap();
             }
         }
+        std::fs::create_dir_all(self.root.join(SKELETON)).unwrap();
     }
 
     /// The full path of `p` (joined by hand: `Path::join` would drop a
     /// trailing slash or `.` that the call must see).
     fn at(&self, p: &str) -> CString {
         let mut bytes = self.root.as_os_str().as_bytes().to_vec();
+        bytes.push(b'/');
+        bytes.extend_from_slice(SKELETON.as_bytes());
         bytes.push(b'/');
         bytes.extend_from_slice(p.as_bytes());
         CString::new(bytes).unwrap()
@@ -227,6 +267,30 @@ impl Oracle {
                 k(unsafe { libc::stat(self.at(p).as_ptr(), &mut st) }.into())?;
                 Ok(Some(Outcome2::Stat(self.seen(&st))))
             }
+            Op::Lstat(p) => {
+                let st = self.lstat(p)?;
+                Ok(Some(Outcome2::Stat(self.seen(&st))))
+            }
+            Op::Link(a, b) => {
+                let (a, b) = (self.at(a), self.at(b));
+                // SAFETY: both are valid NUL-terminated strings.
+                k(unsafe { libc::link(a.as_ptr(), b.as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Symlink(t, p) => {
+                let t = CString::new(t).unwrap();
+                // SAFETY: both are valid NUL-terminated strings.
+                k(unsafe { libc::symlink(t.as_ptr(), self.at(p).as_ptr()) }.into()).map(|()| None)
+            }
+            Op::Readlink(p) => {
+                let mut buf = vec![0u8; 4096];
+                // SAFETY: a valid path and a buffer of `buf.len()` bytes.
+                let n = unsafe {
+                    libc::readlink(self.at(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                k(n as i64)?;
+                buf.truncate(n as usize);
+                Ok(Some(Outcome2::Target(buf)))
+            }
             Op::Hold(p) => {
                 let path = self.at(p);
                 // SAFETY: a valid NUL-terminated path.
@@ -249,11 +313,16 @@ impl Oracle {
                 let full = self.at(p);
                 let path = Path::new(std::ffi::OsStr::from_bytes(full.as_bytes()));
                 let list = std::fs::read_dir(path).map_err(|e| e.raw_os_error().unwrap())?;
-                let mut names: Vec<(Vec<u8>, bool)> = list
+                let mut names: Vec<(Vec<u8>, u8)> = list
                     .map(|e| {
                         let e = e.unwrap();
-                        let dir = e.file_type().unwrap().is_dir();
-                        (e.file_name().as_bytes().to_vec(), dir)
+                        let t = e.file_type().unwrap();
+                        let kind = match (t.is_dir(), t.is_symlink()) {
+                            (true, _) => b'd',
+                            (_, true) => b'l',
+                            _ => b'f',
+                        };
+                        (e.file_name().as_bytes().to_vec(), kind)
                     })
                     .collect();
                 names.sort();
@@ -262,11 +331,25 @@ impl Oracle {
         }
     }
 
+    /// A kernel `lstat` of `p`.
+    fn lstat(&self, p: &str) -> Result<libc::stat, i32> {
+        // SAFETY: all-zero bytes are a valid `stat` value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid path and a `stat` buffer the call may fill.
+        k(unsafe { libc::lstat(self.at(p).as_ptr(), &mut st) }.into())?;
+        Ok(st)
+    }
+
     /// What [`Seen`] keeps of a kernel `stat`.
     fn seen(&self, st: &libc::stat) -> Seen {
-        let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => b'd',
+            libc::S_IFLNK => b'l',
+            _ => b'f',
+        };
+        let dir = kind == b'd';
         Seen {
-            dir,
+            kind,
             size: (!dir).then_some(st.st_size as u64),
             nlink: (!dir || self.tmpfs).then_some(st.st_nlink),
         }
@@ -301,7 +384,7 @@ impl Drop for Oracle {
 
 /// The same call on ERMFS.
 fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
-    let at = |p: &str| format!("/{p}");
+    let at = |p: &str| format!("/{SKELETON}/{p}");
     let done = |r: std::io::Result<()>| match errno(r) {
         0 => Ok(None),
         e => Err(e),
@@ -316,6 +399,13 @@ fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
         Op::Open(p, flags) => open_write(fs, &at(p), flags, 0),
         Op::Truncate(p, len) => done(fs.truncate(at(p), len)),
         Op::Stat(p) => Ok(Some(Outcome2::Stat(seen(fs.stat(at(p)), tmpfs)?))),
+        Op::Lstat(p) => Ok(Some(Outcome2::Stat(seen(fs.lstat(at(p)), tmpfs)?))),
+        Op::Link(a, b) => done(fs.link(at(a), at(b))),
+        Op::Symlink(t, p) => done(fs.symlink(t, at(p))),
+        Op::Readlink(p) => match fs.readlink(at(p)) {
+            Ok(t) => Ok(Some(Outcome2::Target(t))),
+            Err(e) => Err(e.raw_os_error().unwrap()),
+        },
         Op::Hold(p) => match fs.open(at(p), libc::O_RDONLY, 0) {
             Ok(fd) => Ok(Some(Outcome2::Fd(fd))),
             Err(e) => Err(e.raw_os_error().unwrap()),
@@ -332,13 +422,21 @@ fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
                 (&b"."[..], &b".."[..]),
                 "readdir starts with . and .."
             );
-            let mut names: Vec<(Vec<u8>, bool)> = list[2..]
+            let mut names: Vec<(Vec<u8>, u8)> = list[2..]
                 .iter()
-                .map(|e| (e.name.clone(), e.kind == FileType::Dir))
+                .map(|e| (e.name.clone(), kind_of(e.kind)))
                 .collect();
             names.sort();
             Ok(Some(Outcome2::Names(names)))
         }
+    }
+}
+
+fn kind_of(kind: FileType) -> u8 {
+    match kind {
+        FileType::Dir => b'd',
+        FileType::Symlink => b'l',
+        FileType::File => b'f',
     }
 }
 
@@ -347,10 +445,19 @@ fn seen(st: std::io::Result<ermfs::Stat>, tmpfs: bool) -> Result<Seen, i32> {
     let st = st.map_err(|e| e.raw_os_error().unwrap())?;
     let dir = st.kind == FileType::Dir;
     Ok(Seen {
-        dir,
+        kind: kind_of(st.kind),
         size: (!dir).then_some(st.size),
         nlink: (!dir || tmpfs).then_some(u64::from(st.nlink)),
     })
+}
+
+/// For each name of [`BASE`], the first name showing the same inode (or
+/// `None` if missing): equal on both sides when hard links agree.
+fn sharing(ino: impl Fn(&str) -> Option<u64>) -> Vec<Option<usize>> {
+    let inos: Vec<Option<u64>> = BASE.iter().map(|p| ino(p)).collect();
+    inos.iter()
+        .map(|i| i.and_then(|i| inos.iter().position(|&j| j == Some(i))))
+        .collect()
 }
 
 fn open_write(fs: &Fs, p: &str, flags: i32, n: usize) -> Outcome {
@@ -367,6 +474,11 @@ fn open_write(fs: &Fs, p: &str, flags: i32, n: usize) -> Outcome {
 /// Replays `ops` on `fs` and on the (emptied) oracle, step by step.
 fn run(fs: &Fs, oracle: &Oracle, ops: &[Op]) -> Result<(), TestCaseError> {
     oracle.clear();
+    let mut dir = String::new();
+    for part in SKELETON.split('/') {
+        dir = format!("{dir}/{part}");
+        fs.mkdir(&dir, 0o755).unwrap();
+    }
     // Held descriptors, (ERMFS, kernel); closed whatever the outcome.
     let mut held: Vec<(usize, usize)> = Vec::new();
     let result = replay(fs, oracle, ops, &mut held);
@@ -414,16 +526,20 @@ fn replay(
             fs.is_lockless()
         );
     }
-    // The whole tree agrees at the end too.
+    // The whole tree agrees at the end too, names and what they name.
     for p in BASE {
-        let op = Op::Stat(p);
-        prop_assert_eq!(
-            apply(fs, oracle.tmpfs, &op),
-            oracle.apply(&op),
-            "final {}",
-            p
-        );
+        for op in [Op::Stat(p), Op::Lstat(p), Op::Readlink(p)] {
+            prop_assert_eq!(
+                apply(fs, oracle.tmpfs, &op),
+                oracle.apply(&op),
+                "final {:?}",
+                op
+            );
+        }
     }
+    let ours = sharing(|p| fs.lstat(format!("/{SKELETON}/{p}")).ok().map(|s| s.ino));
+    let theirs = sharing(|p| oracle.lstat(p).ok().map(|s| s.st_ino));
+    prop_assert_eq!(ours, theirs, "hard links share inodes alike");
     Ok(())
 }
 
@@ -431,24 +547,92 @@ fn replay(
 /// `builder`, against the oracle tree `target/ns-oracle/<name>`.
 fn check(name: &str, cases: u32, builder: impl Fn() -> FsBuilder) {
     let oracle = Oracle::new(name);
+    let result = sequences(&oracle, cases, &builder, TARGETS);
+    drop(oracle); // unmounts before a failure is reported
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// Runs `cases` random sequences (symlinks to `targets`) through [`run`]
+/// on both backends of `builder`, against `oracle`.
+fn sequences(
+    oracle: &Oracle,
+    cases: u32,
+    builder: &impl Fn() -> FsBuilder,
+    targets: &'static [&'static str],
+) -> Result<(), String> {
     let mut runner = TestRunner::new(Config {
         cases,
         // No failure persistence: the tests write no files of their own.
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&prop::collection::vec(op(), 1..40), |ops| {
+    let result = runner.run(&prop::collection::vec(op(targets), 1..40), |ops| {
         let outcome = RefCell::new(Ok(()));
-        each_with(&builder, |fs| {
+        each_with(builder, |fs| {
             if outcome.borrow().is_ok() {
-                *outcome.borrow_mut() = run(fs, &oracle, &ops);
+                *outcome.borrow_mut() = run(fs, oracle, &ops);
             }
         });
         outcome.into_inner()
     });
-    drop(oracle); // unmounts before a failure is reported
-    if let Err(e) = result {
-        panic!("{e}");
+    result.map_err(|e| e.to_string())
+}
+
+/// Absolute symlink targets (and climbs past `/`), as ERMFS resolves them
+/// from its own root: the oracle's paths are absolute too.
+const ABSOLUTE_TARGETS: &[&str] = &[
+    "/o/o/o/o/a",
+    "/o/o/o/o/b/x",
+    "/o/o/o/o/a/",
+    "/o/o/o/o",
+    "/",
+    "/o/o/o/o/nope",
+    "/o/o/o/o/x/../b",
+    "../../../../../../o/o/o/o/b",
+    "../../../../../..",
+    "a",
+    "x",
+];
+
+/// Absolute targets held to the kernel: the oracle runs on a thread of
+/// its own that `chroot`s into the tmpfs (after `unshare(CLONE_FS)`, so
+/// the rest of the process keeps its root), where `/` is the same tree
+/// as ERMFS's. Needs root; skipped (and said so) otherwise.
+#[test]
+fn absolute_targets_match_the_kernel_in_a_chroot() {
+    let outer = Oracle::new("absolute_targets_match_the_kernel_in_a_chroot");
+    if !outer.tmpfs {
+        eprintln!("skipped: chroot needs root (1 case skipped)");
+        return;
+    }
+    let root = c_path(&outer.root);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: plain syscalls on valid NUL-terminated paths; after
+            // `unshare(CLONE_FS)` the root and working directory changed
+            // are this thread's alone.
+            let entered = unsafe {
+                libc::unshare(libc::CLONE_FS) == 0
+                    && libc::chroot(root.as_ptr()) == 0
+                    && libc::chdir(c"/".as_ptr()) == 0
+            };
+            assert!(entered, "chroot: {}", std::io::Error::last_os_error());
+            // Never dropped: its `Drop` would unmount the tree from inside.
+            let inner = std::mem::ManuallyDrop::new(Oracle {
+                root: PathBuf::from("/"),
+                tmpfs: true,
+            });
+            sequences(&inner, 512, &Fs::builder, ABSOLUTE_TARGETS)
+        })
+        .join()
+    });
+    drop(outer);
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("{e}"),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
@@ -483,6 +667,85 @@ fn found_cases_match_the_kernel() {
         ],
         // A directory into itself, through `..`.
         &[Op::Mkdir("a"), Op::Mkdir("b"), Op::Rename("a", "b/../a/x")],
+    ];
+    for ops in cases {
+        each_fs(|fs| run(fs, &oracle, ops).unwrap());
+    }
+}
+
+/// Symlink edges held to the kernel: chains of exactly 40 and 41 links
+/// (also to a missing name and through `O_CREAT`), trailing slashes on
+/// links, `O_CREAT` through a dangling link ending in `/`, hard links to
+/// symlinks.
+#[test]
+fn symlink_edges_match_the_kernel() {
+    let oracle = Oracle::new("symlink_edges_match_the_kernel");
+    let name = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    // l0 -> l1 -> ... -> l40 -> a: 41 links from l0, 40 from l1.
+    let mut chain = vec![Op::Create("a")];
+    for i in (0..41).rev() {
+        let target = if i == 40 {
+            "a".to_owned()
+        } else {
+            format!("l{}", i + 1)
+        };
+        chain.push(Op::Symlink(name(target), name(format!("l{i}"))));
+    }
+    let creat = libc::O_CREAT | libc::O_WRONLY;
+    chain.extend([
+        Op::Stat("l0"),
+        Op::Stat("l1"),
+        Op::Open("l0", creat),
+        Op::Open("l1", libc::O_RDONLY),
+        Op::Unlink("a"),
+        Op::Stat("l1"),
+        Op::Stat("l0"),
+        Op::Open("l0", creat),
+        Op::Open("l1", creat),
+        Op::Stat("a"),
+        Op::Mkdir("b"),
+        Op::Symlink("../b", "l40"),
+        Op::Mkdir("l1/x"),
+        Op::Mkdir("l0/x"),
+    ]);
+    let cases: &[&[Op]] = &[
+        &chain,
+        &[
+            Op::Mkdir("a"),
+            Op::Symlink("a", "b"),
+            Op::Rmdir("b/"),
+            Op::Unlink("b/"),
+            Op::Rename("b/", "x"),
+            Op::Rename("a", "b/"),
+            Op::Open("b/", libc::O_RDONLY | libc::O_NOFOLLOW),
+            Op::Open("b", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW),
+            Op::Lstat("b/"),
+            Op::Readlink("b/"),
+            Op::Mkdir("b/x"),
+            Op::Rmdir("b/x/"),
+        ],
+        &[
+            Op::Mkdir("a"),
+            Op::Symlink("a/x/", "b"),
+            Op::Open("b", libc::O_CREAT | libc::O_RDWR),
+            Op::Symlink("x/", "a/y"),
+            Op::Create("a/x"),
+            Op::Stat("a/y"),
+            Op::Lstat("a/y"),
+            Op::Open("a/y", libc::O_CREAT | libc::O_RDWR),
+        ],
+        &[
+            Op::Create("a"),
+            Op::Symlink("a", "b"),
+            Op::Link("b", "x"),
+            Op::Lstat("x"),
+            Op::Link("b/", "y"),
+            Op::Link("a", "b"),
+            Op::Link("a", "y/"),
+            Op::Unlink("a"),
+            Op::Stat("x"),
+            Op::Readlink("x"),
+        ],
     ];
     for ops in cases {
         each_fs(|fs| run(fs, &oracle, ops).unwrap());
