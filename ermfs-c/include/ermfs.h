@@ -56,6 +56,9 @@ struct timespec;
 // `ermfs_dirent_t.d_type` of a regular file (the value of `DT_REG`).
 #define ERMFS_DT_REG 8
 
+// `ermfs_dirent_t.d_type` of a symbolic link (the value of `DT_LNK`).
+#define ERMFS_DT_LNK 10
+
 // `ermfs_export_memfd` flag: seal the memfd (`F_SEAL_WRITE`, `F_SEAL_GROW`,
 // `F_SEAL_SHRINK`, `F_SEAL_SEAL`): a read-only snapshot safe to hand out.
 #define ERMFS_EXPORT_SEALED 1
@@ -103,7 +106,8 @@ typedef struct ermfs_options_t {
 typedef struct ermfs_dirent_t {
   // Inode number.
   uint64_t d_ino;
-  // `ERMFS_DT_REG` or `ERMFS_DT_DIR` (equal to `DT_REG`, `DT_DIR`).
+  // `ERMFS_DT_REG`, `ERMFS_DT_DIR` or `ERMFS_DT_LNK` (equal to `DT_REG`,
+  // `DT_DIR`, `DT_LNK`).
   uint8_t d_type;
   // The name, NUL-terminated (at most 255 bytes before the NUL).
   char d_name[256];
@@ -186,15 +190,17 @@ void ermfs_free(struct ermfs_t *fs);
 struct ermfs_t *ermfs_default(void);
 
 // Opens `path` with the platform's `O_*` flags (`O_RDONLY`, `O_WRONLY`,
-// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
-// others are ignored); `mode` gives a created file's permission bits.
+// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`,
+// `O_NOFOLLOW`; others are ignored; symlinks are followed, at most 40); `mode` gives a created file's permission bits.
 // Returns a descriptor of the default instance, or -1 with `errno` (`ENOENT`,
-// `EEXIST`, `EISDIR`, `ENOTDIR`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
+// `EEXIST`, `EISDIR`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
 // `EINVAL`, `EFAULT` for NULL).
 //
 // # Safety
 // `path` is NULL or a NUL-terminated string.
-int ermfs_open(const char *path, int flags, mode_t mode);
+int ermfs_open(const char *path,
+               int flags,
+               mode_t mode);
 
 // `ermfs_open` on the instance `fs`.
 //
@@ -890,6 +896,104 @@ int ermfs_fallocate(int fd, int mode, off_t offset, off_t len);
 // # Safety
 // `fs` is NULL or a live instance.
 int ermfs_fs_fallocate(const struct ermfs_t *fs, int fd, int mode, off_t offset, off_t len);
+
+// Makes `newpath` one more name of the file or symlink `oldpath`, as
+// link(2) (a symlink is linked itself, not followed): both names show the
+// same inode, `st_nlink` counts them, and the content lives until the last
+// name and the last descriptor are gone. Returns 0, or -1 with `errno`
+// (`ENOENT`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EEXIST`, `EPERM` for a
+// directory, `EMLINK`, `ENOSPC`, `EFAULT`).
+//
+// # Safety
+// Both paths are NULL or NUL-terminated strings.
+int ermfs_link(const char *oldpath, const char *newpath);
+
+// `ermfs_link` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; both paths are NULL or NUL-terminated strings.
+int ermfs_fs_link(const struct ermfs_t *fs, const char *oldpath, const char *newpath);
+
+// Creates the symlink `linkpath` holding `target` (any bytes; it need not
+// exist; a relative target is resolved against the link's directory when
+// followed), as symlink(2). Path calls follow symlinks (at most 40, then
+// `ELOOP`), except `ermfs_lstat`, `ermfs_readlink` and `O_NOFOLLOW` on the
+// last component. Returns 0, or -1 with `errno` (`ENOENT` for an empty
+// target, `ENAMETOOLONG` past 4096 bytes, `EEXIST`, `ENOENT`, `ENOTDIR`,
+// `ENOSPC` over the memory limit, `EFAULT`).
+//
+// # Safety
+// Both strings are NULL or NUL-terminated.
+int ermfs_symlink(const char *target, const char *linkpath);
+
+// `ermfs_symlink` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; both strings are NULL or NUL-terminated.
+int ermfs_fs_symlink(const struct ermfs_t *fs, const char *target, const char *linkpath);
+
+// Copies the target of the symlink `path` into `buf`, truncated to
+// `bufsiz` bytes and NOT NUL-terminated, as readlink(2); returns the bytes
+// copied. Returns -1 with `errno`: `EINVAL` for `bufsiz` 0 or past
+// `INT_MAX` (checked first), `ENOENT`, `ENOTDIR`, `ELOOP`,
+// `ENAMETOOLONG`, `EINVAL` if `path` is not a symlink, `EFAULT` for a NULL
+// `path` or `buf`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `buf` is NULL or has `bufsiz`
+// writable bytes.
+ssize_t ermfs_readlink(const char *path, char *buf, size_t bufsiz);
+
+// `ermfs_readlink` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_readlink`.
+ssize_t ermfs_fs_readlink(const struct ermfs_t *fs, const char *path, char *buf, size_t bufsiz);
+
+// Fills `*buf` with the metadata of `path` itself, as lstat(2): like
+// `ermfs_stat`, but a symlink as the last component is reported
+// (`S_IFLNK`, mode 0777, size = the target's length), not followed, unless
+// the path ends in `/`. Returns 0, or -1 with `errno` (`ENOENT`, `ENOTDIR`,
+// `ELOOP`, `ENAMETOOLONG`, `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `buf` is NULL or a writable `struct stat`.
+int ermfs_lstat(const char *path, struct stat *buf);
+
+// `ermfs_lstat` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_lstat`.
+int ermfs_fs_lstat(const struct ermfs_t *fs, const char *path, struct stat *buf);
+
+// `ermfs_chown` of `path` itself, as lchown(2): a symlink as the last
+// component gets the new owner, not its target. Returns 0, or -1 with
+// `errno` as `ermfs_lstat`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_lchown(const char *path, uid_t owner, gid_t group);
+
+// `ermfs_lchown` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_lchown(const struct ermfs_t *fs, const char *path, uid_t owner, gid_t group);
+
+// `ermfs_utimens` of `path` itself, as utimensat(2) with
+// `AT_SYMLINK_NOFOLLOW`: a symlink as the last component gets the times,
+// not its target. Returns 0, or -1 with `errno` as `ermfs_utimens`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `times` is NULL or points to
+// two `struct timespec`.
+int ermfs_lutimens(const char *path, const struct timespec *times);
+
+// `ermfs_lutimens` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_lutimens`.
+int ermfs_fs_lutimens(const struct ermfs_t *fs, const char *path, const struct timespec *times);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -64,10 +64,10 @@ fn fstat(fs: &Fs, fd: c_int, out: *mut libc::stat) -> io::Result<c_int> {
 }
 
 /// Opens `path` with the platform's `O_*` flags (`O_RDONLY`, `O_WRONLY`,
-/// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
-/// others are ignored); `mode` gives a created file's permission bits.
+/// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`,
+/// `O_NOFOLLOW`; others are ignored; symlinks are followed, at most 40); `mode` gives a created file's permission bits.
 /// Returns a descriptor of the default instance, or -1 with `errno` (`ENOENT`,
-/// `EEXIST`, `EISDIR`, `ENOTDIR`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
+/// `EEXIST`, `EISDIR`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
 /// `EINVAL`, `EFAULT` for NULL).
 ///
 /// # Safety

@@ -27,7 +27,9 @@
 //!   `utimens`, `futimens`;
 //! - extended attributes ([`xattr`]): `setxattr`, `getxattr`, `listxattr`,
 //!   `removexattr` and their `f` forms on a descriptor;
-//! - space ([`space`]): `statfs` (a `struct statvfs`), `fallocate`.
+//! - space ([`space`]): `statfs` (a `struct statvfs`), `fallocate`;
+//! - links ([`links`]): `link`, `symlink`, `readlink`, `lstat`, `lchown`,
+//!   `lutimens`.
 //!
 //! # Safety
 //! This crate exists to take raw pointers from C. Each exported function
@@ -66,6 +68,8 @@ mod meta;
 mod xattr;
 
 mod space;
+
+mod links;
 
 mod boundary;
 mod stat;

@@ -134,7 +134,9 @@ fn spec(t: &libc::timespec) -> io::Result<TimeSpec> {
 ///
 /// # Safety
 /// `times` is NULL or points to two `struct timespec`.
-unsafe fn read_times(times: *const libc::timespec) -> io::Result<io::Result<[TimeSpec; 2]>> {
+pub(crate) unsafe fn read_times(
+    times: *const libc::timespec,
+) -> io::Result<io::Result<[TimeSpec; 2]>> {
     if times.is_null() {
         return Ok(Ok([TimeSpec::Now; 2]));
     }

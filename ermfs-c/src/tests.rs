@@ -15,6 +15,7 @@ use crate::control::*;
 use crate::dir::*;
 use crate::fd::*;
 use crate::instance::*;
+use crate::links::*;
 use crate::meta::*;
 use crate::names::*;
 use crate::space::*;
@@ -391,6 +392,44 @@ fn metadata_bad_input() {
             fails(ermfs_fs_fallocate(fs, fd, -1, 0, 1), libc::EOPNOTSUPP);
             fails(ermfs_fs_fallocate(fs, -1, 0, 0, 1), libc::EBADF);
             assert_eq!(ermfs_fs_close(fs, fd), 0);
+        }
+    });
+}
+
+#[test]
+fn links_bad_input() {
+    each(|fs| {
+        let (f, l, nul) = (c("/f"), c("/l"), null::<libc::c_char>());
+        let mut buf = [0u8; 4];
+        let b = buf.as_mut_ptr().cast();
+        // SAFETY: every pointer below is NULL or live for the length given;
+        // the oversized lengths are refused or cut to the target first.
+        unsafe {
+            let fd = ermfs_fs_open(fs, f.as_ptr(), libc::O_CREAT | libc::O_RDWR, 0o644);
+            assert!(fd >= 0 && ermfs_fs_close(fs, fd) == 0);
+            fails(ermfs_fs_link(fs, nul, l.as_ptr()), libc::EFAULT);
+            fails(ermfs_fs_link(fs, f.as_ptr(), nul), libc::EFAULT);
+            fails(ermfs_fs_symlink(fs, f.as_ptr(), nul), libc::EFAULT);
+            fails(ermfs_fs_lstat(fs, nul, null_mut()), libc::EFAULT);
+            fails(ermfs_fs_lchown(fs, nul, 0, 0), libc::EFAULT);
+            fails(ermfs_fs_lutimens(fs, nul, null()), libc::EFAULT);
+            assert_eq!(ermfs_fs_symlink(fs, f.as_ptr(), l.as_ptr()), 0);
+            // Linux checks the size first, and cuts the target to it.
+            fails(ermfs_fs_readlink(fs, nul, b, 0), libc::EINVAL);
+            fails(
+                ermfs_fs_readlink(fs, l.as_ptr(), b, usize::MAX),
+                libc::EINVAL,
+            );
+            fails(ermfs_fs_readlink(fs, nul, b, 4), libc::EFAULT);
+            fails(ermfs_fs_readlink(fs, f.as_ptr(), b, 4), libc::EINVAL);
+            fails(
+                ermfs_fs_readlink(fs, l.as_ptr(), null_mut(), 4),
+                libc::EFAULT,
+            );
+            assert_eq!(ermfs_fs_readlink(fs, l.as_ptr(), b, 1), 1);
+            assert_eq!(buf[0], b'/');
+            assert_eq!(ermfs_fs_readlink(fs, l.as_ptr(), b, 4), 2);
+            assert_eq!(&buf[..2], b"/f");
         }
     });
 }

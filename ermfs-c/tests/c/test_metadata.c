@@ -4,6 +4,7 @@
  * the same expectations in locked and lockless mode, on the default instance
  * and on explicit instances.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -323,6 +324,92 @@ static void space(const ermfs_t *fs, const char *a) {
     CHECK(ermfs_fs_close(fs, fd) == 0);
 }
 
+/* Hard links and symlinks (issue 10): nlink, lstat vs stat, readlink's
+ * truncation, ELOOP, O_NOFOLLOW, relative and dangling targets. */
+static void links(const ermfs_t *fs, const char *dir) {
+    char f[64], h[64], s[64], s2[64], l1[64], l2[64], dng[64], lng[64], odd[64];
+    snprintf(f, sizeof f, "%s/f", dir);
+    snprintf(h, sizeof h, "%s/h", dir);
+    snprintf(s, sizeof s, "%s/s", dir);
+    snprintf(s2, sizeof s2, "%s/s2", dir);
+    snprintf(l1, sizeof l1, "%s/l1", dir);
+    snprintf(l2, sizeof l2, "%s/l2", dir);
+    snprintf(dng, sizeof dng, "%s/dangling", dir);
+    snprintf(lng, sizeof lng, "%s/long", dir);
+    snprintf(odd, sizeof odd, "%s/nope", dir);
+    int fd = ermfs_fs_open(fs, f, O_CREAT | O_EXCL | O_RDWR, 0644);
+    CHECK(fd >= 0 && ermfs_fs_write(fs, fd, "data", 4) == 4 && ermfs_fs_close(fs, fd) == 0);
+
+    struct stat st, st2;
+    CHECK(ermfs_fs_link(fs, f, h) == 0);
+    CHECK(ermfs_fs_stat(fs, f, &st) == 0 && st.st_nlink == 2);
+    CHECK(ermfs_fs_stat(fs, h, &st2) == 0 && st2.st_ino == st.st_ino && st2.st_nlink == 2);
+    CHECK_ERR(ermfs_fs_link(fs, f, h), EEXIST);
+    CHECK_ERR(ermfs_fs_link(fs, dir, odd), EPERM);
+    CHECK_ERR(ermfs_fs_link(fs, "/no/such", odd), ENOENT);
+    CHECK_ERR(ermfs_fs_link(fs, NULL, odd), EFAULT);
+    CHECK(ermfs_fs_unlink(fs, f) == 0);
+    CHECK(ermfs_fs_stat(fs, h, &st) == 0 && st.st_nlink == 1 && st.st_size == 4);
+
+    /* a relative target resolves against the link's directory */
+    CHECK(ermfs_fs_symlink(fs, "h", s) == 0);
+    CHECK(ermfs_fs_stat(fs, s, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4);
+    CHECK(ermfs_fs_lstat(fs, s, &st) == 0 && S_ISLNK(st.st_mode) && st.st_size == 1);
+    CHECK((st.st_mode & 07777) == 0777);
+    char buf[16];
+    memset(buf, 'x', sizeof buf);
+    CHECK(ermfs_fs_readlink(fs, s, buf, sizeof buf) == 1 && buf[0] == 'h' && buf[1] == 'x');
+    CHECK(ermfs_fs_symlink(fs, "abcdef", lng) == 0);
+    CHECK(ermfs_fs_readlink(fs, lng, buf, 3) == 3 && memcmp(buf, "abc", 3) == 0);
+    CHECK_ERR(ermfs_fs_readlink(fs, s, buf, 0), EINVAL);
+    CHECK_ERR(ermfs_fs_readlink(fs, h, buf, sizeof buf), EINVAL);
+    CHECK_ERR(ermfs_fs_readlink(fs, odd, buf, sizeof buf), ENOENT);
+    CHECK_ERR(ermfs_fs_readlink(fs, s, NULL, sizeof buf), EFAULT);
+    CHECK_ERR(ermfs_fs_symlink(fs, "", odd), ENOENT);
+    CHECK_ERR(ermfs_fs_symlink(fs, "h", s), EEXIST);
+    CHECK_ERR(ermfs_fs_symlink(fs, NULL, odd), EFAULT);
+    CHECK_ERR(ermfs_fs_lstat(fs, s, NULL), EFAULT);
+    CHECK_ERR(ermfs_fs_open(fs, s, O_RDONLY | O_NOFOLLOW, 0), ELOOP);
+
+    /* loops and dangling links */
+    CHECK(ermfs_fs_symlink(fs, l2, l1) == 0 && ermfs_fs_symlink(fs, l1, l2) == 0);
+    CHECK_ERR(ermfs_fs_stat(fs, l1, &st), ELOOP);
+    CHECK(ermfs_fs_lstat(fs, l1, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(ermfs_fs_symlink(fs, "missing", dng) == 0);
+    CHECK_ERR(ermfs_fs_stat(fs, dng, &st), ENOENT);
+    CHECK(ermfs_fs_lstat(fs, dng, &st) == 0);
+
+    /* a hard link to a symlink links the symlink itself */
+    CHECK(ermfs_fs_link(fs, s, s2) == 0);
+    CHECK(ermfs_fs_lstat(fs, s2, &st) == 0 && S_ISLNK(st.st_mode) && st.st_nlink == 2);
+
+    /* lchown and lutimens change the link, chown and utimens its target */
+    CHECK(ermfs_fs_lchown(fs, s, 7, 8) == 0);
+    CHECK(ermfs_fs_lstat(fs, s, &st) == 0 && st.st_uid == 7 && st.st_gid == 8);
+    CHECK(ermfs_fs_stat(fs, s, &st) == 0 && st.st_uid == getuid());
+    struct timespec t[2] = {{11, 12}, {13, 14}};
+    CHECK(ermfs_fs_lutimens(fs, s, t) == 0);
+    CHECK(ermfs_fs_lstat(fs, s, &st) == 0 && st.st_mtim.tv_sec == 13 && st.st_mtim.tv_nsec == 14);
+    CHECK(ermfs_fs_stat(fs, s, &st) == 0 && st.st_mtim.tv_sec != 13);
+    CHECK(ermfs_fs_lutimens(fs, dng, NULL) == 0); /* a dangling link itself is fine */
+    CHECK_ERR(ermfs_fs_lchown(fs, odd, 0, 0), ENOENT);
+    struct timespec bad[2] = {{0, -5}, {0, 0}};
+    CHECK_ERR(ermfs_fs_lutimens(fs, s, bad), EINVAL);
+    CHECK_ERR(ermfs_fs_lutimens(fs, odd, bad), ENOENT);
+
+    /* readdir names the type */
+    ermfs_dir_t *dh = ermfs_fs_opendir(fs, dir);
+    CHECK(dh != NULL);
+    int seen = 0;
+    for (ermfs_dirent_t *e; (e = ermfs_readdir(dh)) != NULL;) {
+        if (strcmp(e->d_name, "s") == 0) seen = e->d_type == ERMFS_DT_LNK && ERMFS_DT_LNK == DT_LNK;
+    }
+    CHECK(seen && ermfs_closedir(dh) == 0);
+
+    const char *all[] = {h, s, s2, l1, l2, dng, lng};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) CHECK(ermfs_fs_unlink(fs, all[i]) == 0);
+}
+
 /* Every call and its errors, on `fs`, inside the new directory `dir`. */
 static void suite(const ermfs_t *fs, const char *dir) {
     char a[64];
@@ -336,6 +423,7 @@ static void suite(const ermfs_t *fs, const char *dir) {
     times(fs, a);
     xattrs(fs, a, dir);
     space(fs, a);
+    links(fs, dir);
 
     CHECK(ermfs_fs_unlink(fs, a) == 0 && ermfs_fs_rmdir(fs, dir) == 0);
     ermfs_stats_t stats;
@@ -419,6 +507,11 @@ static void default_family(void) {
     CHECK(ermfs_fallocate(fd, 0, 0, 4096) == 0);
     CHECK(ermfs_fstat(fd, &st) == 0 && st.st_size == 4096);
     CHECK(ermfs_close(fd) == 0);
+    CHECK(ermfs_link("/meta/f", "/meta/h") == 0 && ermfs_symlink("h", "/meta/s") == 0);
+    CHECK(ermfs_lstat("/meta/s", &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(ermfs_readlink("/meta/s", buf, sizeof buf) == 1 && buf[0] == 'h');
+    CHECK(ermfs_lchown("/meta/s", 1, 1) == 0 && ermfs_lutimens("/meta/s", NULL) == 0);
+    CHECK(ermfs_unlink("/meta/s") == 0 && ermfs_unlink("/meta/h") == 0);
     fd = ermfs_open("/meta/g", O_CREAT | O_RDWR, 0666); /* ERMFS_UMASK=002 */
     CHECK(fd >= 0 && ermfs_close(fd) == 0);
     CHECK(ermfs_stat("/meta/g", &st) == 0 && (st.st_mode & 07777) == 0664);
