@@ -8,8 +8,12 @@
  * Two families of calls: ermfs_X(...) acts on a process-wide default
  * instance created on first use (environment: ERMFS_MEMORY_LIMIT = bytes
  * with an optional K/M/G/T suffix, 0 or unset for no limit; ERMFS_LOCKLESS
- * = 0 or 1), and ermfs_fs_X(ermfs_t *fs, ...) acts on an instance from
- * ermfs_new(). Flags and whence values are the platform's O_* and SEEK_*.
+ * = 0 or 1; ERMFS_UMASK = octal bits cleared from created modes, unset 0),
+ * and ermfs_fs_X(ermfs_t *fs, ...) acts on an instance from
+ * ermfs_new(). Flags and whence values are the platform's O_* and SEEK_*;
+ * likewise F_OK/R_OK/W_OK/X_OK (<unistd.h>), UTIME_NOW/UTIME_OMIT
+ * (<sys/stat.h>), XATTR_CREATE/XATTR_REPLACE (<sys/xattr.h>) and
+ * FALLOC_FL_* (<fcntl.h> with _GNU_SOURCE, or <linux/falloc.h>).
  *
  * Errors: every call returns -1 (or NULL) and sets errno, as the POSIX call
  * of the same name would on Linux (ENOENT, EEXIST, EBADF, EISDIR, ENOTDIR,
@@ -29,8 +33,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+
+struct timespec;
 
 // `ermfs_options_t.policy`: compress a file inside its last `close`.
 #define ERMFS_POLICY_IMMEDIATE 0
@@ -47,6 +55,9 @@
 
 // `ermfs_dirent_t.d_type` of a regular file (the value of `DT_REG`).
 #define ERMFS_DT_REG 8
+
+// `ermfs_dirent_t.d_type` of a symbolic link (the value of `DT_LNK`).
+#define ERMFS_DT_LNK 10
 
 // `ermfs_export_memfd` flag: seal the memfd (`F_SEAL_WRITE`, `F_SEAL_GROW`,
 // `F_SEAL_SHRINK`, `F_SEAL_SEAL`): a read-only snapshot safe to hand out.
@@ -85,13 +96,18 @@ typedef struct ermfs_options_t {
   bool lockless;
   // Most descriptors open at once (default 65536).
   size_t fd_capacity;
+  // Permission bits cleared from the mode of every file and directory
+  // created, as umask(2) (only `0777` counts; default 0: modes are
+  // stored as given).
+  uint32_t umask;
 } ermfs_options_t;
 
 // One directory entry, as `struct dirent` has it.
 typedef struct ermfs_dirent_t {
   // Inode number.
   uint64_t d_ino;
-  // `ERMFS_DT_REG` or `ERMFS_DT_DIR` (equal to `DT_REG`, `DT_DIR`).
+  // `ERMFS_DT_REG`, `ERMFS_DT_DIR` or `ERMFS_DT_LNK` (equal to `DT_REG`,
+  // `DT_DIR`, `DT_LNK`).
   uint8_t d_type;
   // The name, NUL-terminated (at most 255 bytes before the NUL).
   char d_name[256];
@@ -133,7 +149,7 @@ extern "C" {
 #endif // __cplusplus
 
 // Fills `opts` with the defaults (no memory limit, level 6, 256 KiB blocks,
-// immediate compression, locked backends, 65536 descriptors). The
+// immediate compression, locked backends, 65536 descriptors, umask 0). The
 // environment is not read: it configures only the default instance.
 //
 // Returns 0, or -1 with `errno` `EFAULT` for `NULL`.
@@ -143,7 +159,9 @@ extern "C" {
 int ermfs_options_init(struct ermfs_options_t *opts);
 
 // Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
-// Free it with `ermfs_free`.
+// Free it with `ermfs_free`. Its `/` and everything created in it belong
+// to the calling process's real user and group IDs (change them with
+// `ermfs_chown`); created modes lose the bits of `opts->umask`.
 //
 // Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 // of range or a zero `fd_capacity`.
@@ -164,22 +182,25 @@ void ermfs_free(struct ermfs_t *fs);
 // to `ermfs_fs_*` calls. It lives until the process exits.
 //
 // Created from the environment: `ERMFS_MEMORY_LIMIT` (bytes with an
-// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit) and
-// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default). Everything else
+// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit),
+// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default) and
+// `ERMFS_UMASK` (octal, as a shell's `umask`: `022`; unset: 0). Everything else
 // is as `ermfs_options_init` says. Returns NULL with `errno` `EINVAL` if a
 // variable is malformed (then every default-instance call fails the same way).
 struct ermfs_t *ermfs_default(void);
 
 // Opens `path` with the platform's `O_*` flags (`O_RDONLY`, `O_WRONLY`,
-// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
-// others are ignored); `mode` gives a created file's permission bits.
+// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`,
+// `O_NOFOLLOW`; others are ignored; symlinks are followed, at most 40); `mode` gives a created file's permission bits.
 // Returns a descriptor of the default instance, or -1 with `errno` (`ENOENT`,
-// `EEXIST`, `EISDIR`, `ENOTDIR`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
+// `EEXIST`, `EISDIR`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
 // `EINVAL`, `EFAULT` for NULL).
 //
 // # Safety
 // `path` is NULL or a NUL-terminated string.
-int ermfs_open(const char *path, int flags, mode_t mode);
+int ermfs_open(const char *path,
+               int flags,
+               mode_t mode);
 
 // `ermfs_open` on the instance `fs`.
 //
@@ -270,13 +291,15 @@ int ermfs_ftruncate(int fd, off_t length);
 int ermfs_fs_ftruncate(const struct ermfs_t *fs, int fd, off_t length);
 
 // Fills `*buf` with the metadata of the file open at `fd` (`st_ino`,
-// `st_mode`, `st_nlink`, `st_uid`/`st_gid` of the process, `st_size`,
-// `st_blocks` = memory held in 512-byte units, `st_blksize`, times; `st_dev`
-// and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
+// `st_mode`, `st_nlink`, `st_uid`/`st_gid` = the owner (the process's
+// real IDs unless `ermfs_chown` changed them), `st_size`, `st_blocks` =
+// memory held in 512-byte units, `st_blksize`, `st_atim`/`st_mtim`/`st_ctim`
+// to the nanosecond; `st_dev` and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
 //
 // # Safety
 // `buf` is NULL or a writable `struct stat`.
-int ermfs_fstat(int fd, struct stat *buf);
+int ermfs_fstat(int fd,
+                struct stat *buf);
 
 // `ermfs_fstat` on the instance `fs`.
 //
@@ -514,6 +537,463 @@ int64_t ermfs_import_fd(const char *path, int fd, int flags);
 // `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated
 // string; `fd` stays open during the call.
 int64_t ermfs_fs_import_fd(const struct ermfs_t *fs, const char *path, int fd, int flags);
+
+// Sets the permission bits of `path` to `mode & 07777` (set-user-ID,
+// set-group-ID and sticky bits included) and its ctime, as chmod(2) by the
+// owner. No permission check (ask `ermfs_access_as` first if needed).
+// Returns 0, or -1 with `errno` (`ENOENT`, `ENOTDIR`, `ENAMETOOLONG`,
+// `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_chmod(const char *path, mode_t mode);
+
+// `ermfs_chmod` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_chmod(const struct ermfs_t *fs, const char *path, mode_t mode);
+
+// `ermfs_chmod` on the file or directory open at `fd` (any access mode).
+// Returns 0, or -1 with `errno` `EBADF`.
+int ermfs_fchmod(int fd, mode_t mode);
+
+// `ermfs_fchmod` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance.
+int ermfs_fs_fchmod(const struct ermfs_t *fs, int fd, mode_t mode);
+
+// Sets the owner of `path` to `owner` and `group`; `(uid_t)-1` or
+// `(gid_t)-1` leaves that one unchanged. As chown(2) on Linux, a regular
+// file loses its set-user-ID bit, and its set-group-ID bit if it is
+// group-executable, and ctime is set even when nothing else changes. No
+// permission check. Returns 0, or -1 with `errno` (`ENOENT`, `ENOTDIR`,
+// `ENAMETOOLONG`, `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_chown(const char *path, uid_t owner, gid_t group);
+
+// `ermfs_chown` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_chown(const struct ermfs_t *fs, const char *path, uid_t owner, gid_t group);
+
+// `ermfs_chown` on the file or directory open at `fd` (any access mode).
+// Returns 0, or -1 with `errno` `EBADF`.
+int ermfs_fchown(int fd, uid_t owner, gid_t group);
+
+// `ermfs_fchown` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance.
+int ermfs_fs_fchown(const struct ermfs_t *fs, int fd, uid_t owner, gid_t group);
+
+// Whether the calling process may access `path` as access(2) checks it:
+// with its real user and group IDs and its supplementary groups (uid 0
+// bypasses the checks as on Linux: read and write anything, search any
+// directory, execute a file with an execute bit). `mode` is `F_OK` or any
+// of `R_OK`, `W_OK`, `X_OK`. Search permission is checked on every
+// directory on the way. Returns 0, or -1 with `errno` (`EINVAL` for other
+// bits in `mode`, `EACCES`, `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_access(const char *path, int mode);
+
+// `ermfs_access` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_access(const struct ermfs_t *fs, const char *path, int mode);
+
+// `ermfs_access` for another caller (a front end serving other users):
+// user `uid`, primary group `gid`, and the `ngroups` supplementary groups
+// at `groups` (NULL when `ngroups` is 0). uid 0 is root, with Linux's
+// bypass rules. Returns 0, or -1 with `errno` as `ermfs_access`, plus
+// `EFAULT` for a NULL `groups` with `ngroups` > 0 and `EINVAL` for
+// `ngroups` > 65536 (`NGROUPS_MAX`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `groups` is NULL or has
+// `ngroups` readable entries.
+int ermfs_access_as(const char *path,
+                    int mode,
+                    uid_t uid,
+                    gid_t gid,
+                    const gid_t *groups,
+                    size_t ngroups);
+
+// `ermfs_access_as` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_access_as`.
+int ermfs_fs_access_as(const struct ermfs_t *fs,
+                       const char *path,
+                       int mode,
+                       uid_t uid,
+                       gid_t gid,
+                       const gid_t *groups,
+                       size_t ngroups);
+
+// Whether user `uid` (primary group `gid`, the `ngroups` supplementary
+// groups at `groups`) may remove the entry `path` by unlink, rmdir, or as
+// the source or an existing target of rename, as Linux's `may_delete`:
+// search permission on the way, write and search permission on the parent
+// directory, and in a sticky directory (mode `01000`, as `/tmp`) only the
+// entry's owner, the directory's owner or root. Call it before the
+// removal: the removal itself checks nothing. Returns 0, or -1 with
+// `errno` (`EACCES`, `EPERM` for the sticky rule, `EBUSY` for `/`,
+// `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `EFAULT`, `EINVAL` for the groups
+// as `ermfs_access_as`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `groups` is NULL or has
+// `ngroups` readable entries.
+int ermfs_may_delete_as(const char *path,
+                        uid_t uid,
+                        gid_t gid,
+                        const gid_t *groups,
+                        size_t ngroups);
+
+// `ermfs_may_delete_as` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_may_delete_as`.
+int ermfs_fs_may_delete_as(const struct ermfs_t *fs,
+                           const char *path,
+                           uid_t uid,
+                           gid_t gid,
+                           const gid_t *groups,
+                           size_t ngroups);
+
+// Sets the access (`times[0]`) and modification (`times[1]`) times of
+// `path` to the nanosecond, and its ctime to now, as utimensat(2): a
+// `tv_nsec` of `UTIME_NOW` means now, `UTIME_OMIT` leaves that time alone
+// (both omitted: nothing happens, the path is not looked up), `times` NULL
+// means both now. Times before the epoch work. No permission check.
+// Returns 0, or -1 with `errno` (`ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; then
+// `EINVAL` for a `tv_nsec` outside 0..999999999 that is neither special;
+// `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `times` is NULL or points to
+// two `struct timespec`.
+int ermfs_utimens(const char *path, const struct timespec *times);
+
+// `ermfs_utimens` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_utimens`.
+int ermfs_fs_utimens(const struct ermfs_t *fs, const char *path, const struct timespec *times);
+
+// `ermfs_utimens` on the file or directory open at `fd` (any access mode),
+// as futimens(3). Returns 0, or -1 with `errno` (`EBADF`, not checked when
+// both times are `UTIME_OMIT`; then `EINVAL` for a bad `tv_nsec`; `EFAULT`).
+//
+// # Safety
+// `times` is NULL or points to two `struct timespec`.
+int ermfs_futimens(int fd, const struct timespec *times);
+
+// `ermfs_futimens` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `times` as `ermfs_futimens`.
+int ermfs_fs_futimens(const struct ermfs_t *fs, int fd, const struct timespec *times);
+
+// Sets the extended attribute `name` of `path` to the `size` bytes at
+// `value` (empty allowed), as setxattr(2) on tmpfs. `flags`: 0,
+// `XATTR_CREATE` (fail if it exists) or `XATTR_REPLACE` (fail if it does
+// not), from `<sys/xattr.h>`. Names take the `user.`, `trusted.` or
+// `security.` prefix; values up to 64 KiB count against the memory limit.
+// Sets ctime. Returns 0, or -1 with `errno`, in Linux's order: `EINVAL`
+// for other flag bits; `ERANGE` for an empty name or one past 255 bytes;
+// `E2BIG` for `size` > 65536; `EFAULT` for a NULL `name`, a NULL `value`
+// with `size` > 0, or a NULL `path`; `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`;
+// `EOPNOTSUPP` for another prefix, `EINVAL` for a bare prefix; `EEXIST`
+// (`XATTR_CREATE`), `ENODATA` (`XATTR_REPLACE`); `ENOSPC`.
+//
+// # Safety
+// `path` and `name` are NULL or NUL-terminated strings; `value` is NULL or
+// has `size` readable bytes.
+int ermfs_setxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+
+// `ermfs_setxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_setxattr`.
+int ermfs_fs_setxattr(const struct ermfs_t *fs,
+                      const char *path,
+                      const char *name,
+                      const void *value,
+                      size_t size,
+                      int flags);
+
+// `ermfs_setxattr` on the file or directory open at `fd` (any access
+// mode). Returns 0, or -1 with `errno` as `ermfs_setxattr`, with `EBADF`
+// in place of the path errors (after the argument checks, as Linux).
+//
+// # Safety
+// `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
+// readable bytes.
+int ermfs_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+
+// `ermfs_fsetxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_fsetxattr`.
+int ermfs_fs_fsetxattr(const struct ermfs_t *fs,
+                       int fd,
+                       const char *name,
+                       const void *value,
+                       size_t size,
+                       int flags);
+
+// Copies the value of attribute `name` of `path` into `value` (up to
+// `size` bytes; sizes past 65536 count as 65536, as Linux) and returns its
+// length; with `size` 0, only returns the length (`value` may be NULL).
+// Returns -1 with `errno`: `EFAULT` for a NULL `name` or `path`; `ERANGE`
+// for an empty name or one past 255 bytes; `ENOENT`, `ENOTDIR`,
+// `ENAMETOOLONG`; `EOPNOTSUPP`/`EINVAL` for the prefix; `ENODATA` if there
+// is no such attribute; `ERANGE` if `size` is not 0 and too small (even
+// with a NULL `value`); then `EFAULT` for a NULL `value` with `size` > 0.
+//
+// # Safety
+// `path` and `name` are NULL or NUL-terminated strings; `value` is NULL or
+// has `size` writable bytes.
+ssize_t ermfs_getxattr(const char *path, const char *name, void *value, size_t size);
+
+// `ermfs_getxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_getxattr`.
+ssize_t ermfs_fs_getxattr(const struct ermfs_t *fs,
+                          const char *path,
+                          const char *name,
+                          void *value,
+                          size_t size);
+
+// `ermfs_getxattr` on the file or directory open at `fd`. Returns the
+// length, or -1 with `errno` as `ermfs_getxattr`, with `EBADF` in place of
+// the path errors.
+//
+// # Safety
+// `name` is NULL or a NUL-terminated string; `value` is NULL or has `size`
+// writable bytes.
+ssize_t ermfs_fgetxattr(int fd, const char *name, void *value, size_t size);
+
+// `ermfs_fgetxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_fgetxattr`.
+ssize_t ermfs_fs_fgetxattr(const struct ermfs_t *fs,
+                           int fd,
+                           const char *name,
+                           void *value,
+                           size_t size);
+
+// Copies the names of `path`'s attributes into `list`, each followed by a
+// NUL, in descending byte order (as tmpfs), and returns the total length;
+// with `size` 0, only returns the length (`list` may be NULL). Sizes past
+// 65536 count as 65536. Returns -1 with `errno`: `EFAULT` for a NULL
+// `path`; `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`; `ERANGE` if `size` is not 0
+// and too small (`E2BIG` if the list passes 64 KiB; even with a NULL
+// `list`); then `EFAULT` for a NULL `list` with `size` > 0.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `list` is NULL or has `size`
+// writable bytes.
+ssize_t ermfs_listxattr(const char *path, char *list, size_t size);
+
+// `ermfs_listxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_listxattr`.
+ssize_t ermfs_fs_listxattr(const struct ermfs_t *fs, const char *path, char *list, size_t size);
+
+// `ermfs_listxattr` on the file or directory open at `fd`. Returns the
+// length, or -1 with `errno` as `ermfs_listxattr` (`EBADF` for the path
+// errors).
+//
+// # Safety
+// `list` is NULL or has `size` writable bytes.
+ssize_t ermfs_flistxattr(int fd, char *list, size_t size);
+
+// `ermfs_flistxattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `list` as `ermfs_flistxattr`.
+ssize_t ermfs_fs_flistxattr(const struct ermfs_t *fs, int fd, char *list, size_t size);
+
+// Removes attribute `name` of `path` and sets ctime. Returns 0, or -1 with
+// `errno` as `ermfs_getxattr` (`ENODATA` if there is no such attribute).
+//
+// # Safety
+// `path` and `name` are NULL or NUL-terminated strings.
+int ermfs_removexattr(const char *path, const char *name);
+
+// `ermfs_removexattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_removexattr`.
+int ermfs_fs_removexattr(const struct ermfs_t *fs, const char *path, const char *name);
+
+// `ermfs_removexattr` on the file or directory open at `fd`. Returns 0,
+// or -1 with `errno` as `ermfs_removexattr`, with `EBADF` in place of the
+// path errors.
+//
+// # Safety
+// `name` is NULL or a NUL-terminated string.
+int ermfs_fremovexattr(int fd, const char *name);
+
+// `ermfs_fremovexattr` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `name` as `ermfs_fremovexattr`.
+int ermfs_fs_fremovexattr(const struct ermfs_t *fs, int fd, const char *name);
+
+// Fills `*buf` with the capacity and use of the default instance, as
+// statvfs(3) for a file system whose disk is the memory limit:
+// `f_bsize` = `f_frsize` = 4096; `f_blocks` = the memory limit (without
+// one: the machine's RAM, `MemTotal`) in those blocks; `f_bfree` =
+// `f_bavail` = that less every byte charged (raw content, compressed
+// streams, extended attributes), rounded up to blocks, 0 at least;
+// `f_files` = the most files the instance can hold (2^32 - 1), `f_ffree` =
+// `f_favail` = that less the files and directories; `f_namemax` = 255;
+// `f_flag` = `ST_RELATIME` (reads move atime relatime-style); `f_fsid` = 0.
+// Returns 0, or -1 with `errno` `EFAULT` for NULL.
+//
+// # Safety
+// `buf` is NULL or a writable `struct statvfs`.
+int ermfs_statfs(struct statvfs *buf);
+
+// `ermfs_statfs` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `buf` is NULL or a writable `struct statvfs`.
+int ermfs_fs_statfs(const struct ermfs_t *fs, struct statvfs *buf);
+
+// Manipulates the space of the file open at `fd`, as fallocate(2) on
+// tmpfs (`FALLOC_FL_*` from `<fcntl.h>` with `_GNU_SOURCE`, or
+// `<linux/falloc.h>`): `mode` 0 extends the file with zeros to `offset +
+// len` if shorter; `FALLOC_FL_KEEP_SIZE` reserves memory up to there
+// without changing the size (charged to the memory limit, trimmed when the
+// file is compressed at its last close); `FALLOC_FL_PUNCH_HOLE |
+// FALLOC_FL_KEEP_SIZE` zeroes the range (clamped to the size), giving
+// every whole page in it back to the OS. Extending and punching set mtime
+// and ctime. Returns 0, or -1 with `errno`, in Linux's order: `EBADF`;
+// `EINVAL` for `offset` < 0 or `len` <= 0; `EOPNOTSUPP` for an unknown mode
+// or `PUNCH_HOLE` without `KEEP_SIZE`; `EBADF` if not open for writing
+// (directories too); `EFBIG` if `offset + len` overflows; `EOPNOTSUPP` for
+// `ZERO_RANGE`, `COLLAPSE_RANGE`, `INSERT_RANGE`, `UNSHARE_RANGE`; `EFBIG`
+// past the largest file; `ENOSPC` over the memory limit (file unchanged).
+int ermfs_fallocate(int fd, int mode, off_t offset, off_t len);
+
+// `ermfs_fallocate` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance.
+int ermfs_fs_fallocate(const struct ermfs_t *fs, int fd, int mode, off_t offset, off_t len);
+
+// Makes `newpath` one more name of the file or symlink `oldpath`, as
+// link(2) (a symlink is linked itself, not followed): both names show the
+// same inode, `st_nlink` counts them, and the content lives until the last
+// name and the last descriptor are gone. Returns 0, or -1 with `errno`
+// (`ENOENT`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EEXIST`, `EPERM` for a
+// directory, `EMLINK`, `ENOSPC`, `EFAULT`).
+//
+// # Safety
+// Both paths are NULL or NUL-terminated strings.
+int ermfs_link(const char *oldpath, const char *newpath);
+
+// `ermfs_link` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; both paths are NULL or NUL-terminated strings.
+int ermfs_fs_link(const struct ermfs_t *fs, const char *oldpath, const char *newpath);
+
+// Creates the symlink `linkpath` holding `target` (any bytes; it need not
+// exist; a relative target is resolved against the link's directory when
+// followed), as symlink(2). Path calls follow symlinks (at most 40, then
+// `ELOOP`), except `ermfs_lstat`, `ermfs_readlink` and `O_NOFOLLOW` on the
+// last component. Returns 0, or -1 with `errno` (`ENOENT` for an empty
+// target, `ENAMETOOLONG` past 4096 bytes, `EEXIST`, `ENOENT`, `ENOTDIR`,
+// `ENOSPC` over the memory limit, `EFAULT`).
+//
+// # Safety
+// Both strings are NULL or NUL-terminated.
+int ermfs_symlink(const char *target, const char *linkpath);
+
+// `ermfs_symlink` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; both strings are NULL or NUL-terminated.
+int ermfs_fs_symlink(const struct ermfs_t *fs, const char *target, const char *linkpath);
+
+// Copies the target of the symlink `path` into `buf`, truncated to
+// `bufsiz` bytes and NOT NUL-terminated, as readlink(2); returns the bytes
+// copied. Returns -1 with `errno`: `EINVAL` for `bufsiz` 0 or past
+// `INT_MAX` (checked first), `ENOENT`, `ENOTDIR`, `ELOOP`,
+// `ENAMETOOLONG`, `EINVAL` if `path` is not a symlink, `EFAULT` for a NULL
+// `path` or `buf`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `buf` is NULL or has `bufsiz`
+// writable bytes.
+ssize_t ermfs_readlink(const char *path, char *buf, size_t bufsiz);
+
+// `ermfs_readlink` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_readlink`.
+ssize_t ermfs_fs_readlink(const struct ermfs_t *fs, const char *path, char *buf, size_t bufsiz);
+
+// Fills `*buf` with the metadata of `path` itself, as lstat(2): like
+// `ermfs_stat`, but a symlink as the last component is reported
+// (`S_IFLNK`, mode 0777, size = the target's length), not followed, unless
+// the path ends in `/`. Returns 0, or -1 with `errno` (`ENOENT`, `ENOTDIR`,
+// `ELOOP`, `ENAMETOOLONG`, `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `buf` is NULL or a writable `struct stat`.
+int ermfs_lstat(const char *path, struct stat *buf);
+
+// `ermfs_lstat` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_lstat`.
+int ermfs_fs_lstat(const struct ermfs_t *fs, const char *path, struct stat *buf);
+
+// `ermfs_chown` of `path` itself, as lchown(2): a symlink as the last
+// component gets the new owner, not its target. Returns 0, or -1 with
+// `errno` as `ermfs_lstat`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_lchown(const char *path, uid_t owner, gid_t group);
+
+// `ermfs_lchown` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_lchown(const struct ermfs_t *fs, const char *path, uid_t owner, gid_t group);
+
+// `ermfs_utimens` of `path` itself, as utimensat(2) with
+// `AT_SYMLINK_NOFOLLOW`: a symlink as the last component gets the times,
+// not its target. Returns 0, or -1 with `errno` as `ermfs_utimens`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `times` is NULL or points to
+// two `struct timespec`.
+int ermfs_lutimens(const char *path, const struct timespec *times);
+
+// `ermfs_lutimens` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; other pointers as `ermfs_lutimens`.
+int ermfs_fs_lutimens(const struct ermfs_t *fs, const char *path, const struct timespec *times);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -89,6 +89,40 @@ pub(crate) unsafe fn path<'a>(path: *const c_char) -> io::Result<&'a Path> {
     Ok(Path::new(OsStr::from_bytes(bytes)))
 }
 
+/// The bytes of a C string up to its NUL (an xattr name, ...).
+///
+/// # Errors
+/// `EFAULT` for `NULL`.
+///
+/// # Safety
+/// As [`path`].
+pub(crate) unsafe fn c_bytes<'a>(s: *const c_char) -> io::Result<&'a [u8]> {
+    if s.is_null() {
+        return Err(err(libc::EFAULT));
+    }
+    // SAFETY: not NULL, and NUL-terminated and live for 'a by the contract.
+    Ok(unsafe { CStr::from_ptr(s) }.to_bytes())
+}
+
+/// `len` values of `T` at `ptr` (a C array), to read from.
+///
+/// # Errors
+/// `EFAULT` for `NULL` (with `len > 0`) or more than `isize::MAX` bytes.
+///
+/// # Safety
+/// Unless `len` is 0, `ptr` is `NULL` or points to `len` initialised,
+/// aligned `T`s that nothing writes for `'a`.
+pub(crate) unsafe fn array<'a, T>(ptr: *const T, len: usize) -> io::Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    let size = len.saturating_mul(size_of::<T>());
+    check_buf(ptr.cast(), size)?;
+    // SAFETY: non-NULL, at most isize::MAX bytes, initialised, aligned and
+    // unaliased by the contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 /// Checks a C buffer: empty is fine even at `NULL`, otherwise `NULL` or a
 /// length past `isize::MAX` is `EFAULT`, as the kernel's `access_ok` says.
 fn check_buf(ptr: *const c_void, len: usize) -> io::Result<()> {

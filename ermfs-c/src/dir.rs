@@ -18,8 +18,12 @@ use crate::instance::{ermfs_t, on, on_default};
 pub const ERMFS_DT_DIR: u8 = 4;
 /// `ermfs_dirent_t.d_type` of a regular file (the value of `DT_REG`).
 pub const ERMFS_DT_REG: u8 = 8;
+/// `ermfs_dirent_t.d_type` of a symbolic link (the value of `DT_LNK`).
+pub const ERMFS_DT_LNK: u8 = 10;
 // Literals so cbindgen can write them into ermfs.h; checked against libc here.
-const _: () = assert!(ERMFS_DT_DIR == libc::DT_DIR && ERMFS_DT_REG == libc::DT_REG);
+const _: () = assert!(
+    ERMFS_DT_DIR == libc::DT_DIR && ERMFS_DT_REG == libc::DT_REG && ERMFS_DT_LNK == libc::DT_LNK
+);
 
 /// One directory entry, as `struct dirent` has it.
 #[repr(C)]
@@ -27,7 +31,8 @@ const _: () = assert!(ERMFS_DT_DIR == libc::DT_DIR && ERMFS_DT_REG == libc::DT_R
 pub struct ermfs_dirent_t {
     /// Inode number.
     pub d_ino: u64,
-    /// `ERMFS_DT_REG` or `ERMFS_DT_DIR` (equal to `DT_REG`, `DT_DIR`).
+    /// `ERMFS_DT_REG`, `ERMFS_DT_DIR` or `ERMFS_DT_LNK` (equal to `DT_REG`,
+    /// `DT_DIR`, `DT_LNK`).
     pub d_type: u8,
     /// The name, NUL-terminated (at most 255 bytes before the NUL).
     pub d_name: [c_char; 256],
@@ -91,8 +96,7 @@ pub unsafe extern "C" fn ermfs_readdir(dir: *mut ermfs_dir_t) -> *mut ermfs_dire
         cur.d_type = match entry.kind {
             FileType::File => ERMFS_DT_REG,
             FileType::Dir => ERMFS_DT_DIR,
-            // Until the C ABI of issue 10 names it (`ERMFS_DT_LNK`).
-            FileType::Symlink => libc::DT_LNK,
+            FileType::Symlink => ERMFS_DT_LNK,
         };
         // Names are at most NAME_MAX (255) bytes, so the NUL always fits.
         let n = entry.name.len().min(cur.d_name.len() - 1);

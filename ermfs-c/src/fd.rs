@@ -64,10 +64,10 @@ fn fstat(fs: &Fs, fd: c_int, out: *mut libc::stat) -> io::Result<c_int> {
 }
 
 /// Opens `path` with the platform's `O_*` flags (`O_RDONLY`, `O_WRONLY`,
-/// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
-/// others are ignored); `mode` gives a created file's permission bits.
+/// `O_RDWR`, `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`,
+/// `O_NOFOLLOW`; others are ignored; symlinks are followed, at most 40); `mode` gives a created file's permission bits.
 /// Returns a descriptor of the default instance, or -1 with `errno` (`ENOENT`,
-/// `EEXIST`, `EISDIR`, `ENOTDIR`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
+/// `EEXIST`, `EISDIR`, `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EMFILE`, `ENOSPC`,
 /// `EINVAL`, `EFAULT` for NULL).
 ///
 /// # Safety
@@ -243,9 +243,10 @@ pub unsafe extern "C" fn ermfs_fs_ftruncate(fs: *const ermfs_t, fd: c_int, lengt
 }
 
 /// Fills `*buf` with the metadata of the file open at `fd` (`st_ino`,
-/// `st_mode`, `st_nlink`, `st_uid`/`st_gid` of the process, `st_size`,
-/// `st_blocks` = memory held in 512-byte units, `st_blksize`, times; `st_dev`
-/// and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
+/// `st_mode`, `st_nlink`, `st_uid`/`st_gid` = the owner (the process's
+/// real IDs unless `ermfs_chown` changed them), `st_size`, `st_blocks` =
+/// memory held in 512-byte units, `st_blksize`, `st_atim`/`st_mtim`/`st_ctim`
+/// to the nanosecond; `st_dev` and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
 ///
 /// # Safety
 /// `buf` is NULL or a writable `struct stat`.

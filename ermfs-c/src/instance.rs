@@ -52,6 +52,10 @@ pub struct ermfs_options_t {
     pub lockless: bool,
     /// Most descriptors open at once (default 65536).
     pub fd_capacity: usize,
+    /// Permission bits cleared from the mode of every file and directory
+    /// created, as umask(2) (only `0777` counts; default 0: modes are
+    /// stored as given).
+    pub umask: u32,
 }
 
 impl Default for ermfs_options_t {
@@ -64,11 +68,13 @@ impl Default for ermfs_options_t {
             background_delay_ms: 1000,
             lockless: cfg!(feature = "lockless"),
             fd_capacity: erm_fdtable::DEFAULT_CAPACITY,
+            umask: 0,
         }
     }
 }
 
-/// Builds a file system from C options.
+/// Builds a file system from C options, owned by the process's real
+/// user and group (as the files a process creates on a disk).
 fn build(opts: &ermfs_options_t) -> io::Result<Fs> {
     let policy = match opts.policy {
         ERMFS_POLICY_IMMEDIATE => CompressionPolicy::Immediate,
@@ -82,13 +88,17 @@ fn build(opts: &ermfs_options_t) -> io::Result<Fs> {
         0 => None,
         n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    // SAFETY: getuid/getgid have no preconditions and cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     Fs::builder()
+        .owner(uid, gid)
         .memory_limit(limit)
         .compression_level(opts.compression_level)
         .block_size(opts.block_size)
         .compression(policy)
         .lockless(opts.lockless)
         .fd_capacity(opts.fd_capacity)
+        .umask(opts.umask)
         .build()
 }
 
@@ -107,6 +117,15 @@ pub(crate) fn parse_size(text: &str) -> Option<u64> {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// Parses `ERMFS_UMASK`: octal digits (as a shell's `umask`), at most `0777`.
+pub(crate) fn parse_umask(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok().filter(|&m| m <= 0o777)
 }
 
 /// Parses `ERMFS_LOCKLESS`: `0` or `1`.
@@ -130,6 +149,11 @@ fn env_options() -> Result<ermfs_options_t, String> {
         let v = v.to_string_lossy();
         opts.lockless =
             parse_flag(&v).ok_or_else(|| format!("ERMFS_LOCKLESS={v:?} is not 0 or 1"))?;
+    }
+    if let Some(v) = std::env::var_os("ERMFS_UMASK") {
+        let v = v.to_string_lossy();
+        opts.umask =
+            parse_umask(&v).ok_or_else(|| format!("ERMFS_UMASK={v:?} is not an octal mask"))?;
     }
     Ok(opts)
 }
@@ -172,7 +196,7 @@ pub(crate) fn on_default<R: crate::boundary::Failure>(
 }
 
 /// Fills `opts` with the defaults (no memory limit, level 6, 256 KiB blocks,
-/// immediate compression, locked backends, 65536 descriptors). The
+/// immediate compression, locked backends, 65536 descriptors, umask 0). The
 /// environment is not read: it configures only the default instance.
 ///
 /// Returns 0, or -1 with `errno` `EFAULT` for `NULL`.
@@ -186,7 +210,9 @@ pub unsafe extern "C" fn ermfs_options_init(opts: *mut ermfs_options_t) -> c_int
 }
 
 /// Creates an instance; `opts` NULL means the defaults of `ermfs_options_init`.
-/// Free it with `ermfs_free`.
+/// Free it with `ermfs_free`. Its `/` and everything created in it belong
+/// to the calling process's real user and group IDs (change them with
+/// `ermfs_chown`); created modes lose the bits of `opts->umask`.
 ///
 /// Returns NULL with `errno` `EINVAL` for a level, block size or policy out
 /// of range or a zero `fd_capacity`.
@@ -231,8 +257,9 @@ pub unsafe extern "C" fn ermfs_free(fs: *mut ermfs_t) {
 /// to `ermfs_fs_*` calls. It lives until the process exits.
 ///
 /// Created from the environment: `ERMFS_MEMORY_LIMIT` (bytes with an
-/// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit) and
-/// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default). Everything else
+/// optional K, M, G or T suffix, powers of 1024; 0 or unset: no limit),
+/// `ERMFS_LOCKLESS` (`0` or `1`; unset: the build's default) and
+/// `ERMFS_UMASK` (octal, as a shell's `umask`: `022`; unset: 0). Everything else
 /// is as `ermfs_options_init` says. Returns NULL with `errno` `EINVAL` if a
 /// variable is malformed (then every default-instance call fails the same way).
 #[unsafe(no_mangle)]

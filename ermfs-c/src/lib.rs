@@ -3,7 +3,7 @@
 //!
 //! Every `ermfs_core::Fs` call is exported twice: `ermfs_X(...)` on a
 //! process-wide default instance, created on first use from the environment
-//! (`ERMFS_MEMORY_LIMIT`, `ERMFS_LOCKLESS`), and `ermfs_fs_X(ermfs_t *fs,
+//! (`ERMFS_MEMORY_LIMIT`, `ERMFS_LOCKLESS`, `ERMFS_UMASK`), and `ermfs_fs_X(ermfs_t *fs,
 //! ...)` on an explicit instance from `ermfs_new`. Both spellings are one
 //! line over the same private body taking `&Fs`, so they cannot drift apart.
 //! Each body runs inside one wrapper ([`boundary`]) that catches panics and
@@ -20,7 +20,16 @@
 //!   `closedir`;
 //! - instance-wide calls ([`control`]): `set_lockless_mode`, `is_lockless`,
 //!   `settle`, `stats`;
-//! - kernel descriptors ([`export`]): `ermfs_export_memfd`, `ermfs_import_fd`.
+//! - kernel descriptors ([`export`]): `ermfs_export_memfd`, `ermfs_import_fd`;
+//! - ownership, permissions, times ([`meta`]): `chmod`, `fchmod`, `chown`,
+//!   `fchown`, `access` (the process's identity), `access_as` (any uid,
+//!   gid and groups), `may_delete_as` (the sticky-directory rule),
+//!   `utimens`, `futimens`;
+//! - extended attributes ([`xattr`]): `setxattr`, `getxattr`, `listxattr`,
+//!   `removexattr` and their `f` forms on a descriptor;
+//! - space ([`space`]): `statfs` (a `struct statvfs`), `fallocate`;
+//! - links ([`links`]): `link`, `symlink`, `readlink`, `lstat`, `lchown`,
+//!   `lutimens`.
 //!
 //! # Safety
 //! This crate exists to take raw pointers from C. Each exported function
@@ -53,6 +62,14 @@ mod dir;
 mod control;
 
 mod export;
+
+mod meta;
+
+mod xattr;
+
+mod space;
+
+mod links;
 
 mod boundary;
 mod stat;

@@ -13,7 +13,12 @@ fn timespec(t: SystemTime) -> (i64, i64) {
         Ok(d) => (d.as_secs() as i64, i64::from(d.subsec_nanos())),
         Err(before) => {
             let d = before.duration();
-            let (s, n) = (-(d.as_secs() as i64), i64::from(d.subsec_nanos()));
+            // Saturating: 2^63 seconds before the epoch is i64::MIN itself,
+            // whose negation as a positive i64 would overflow.
+            let (s, n) = (
+                0i64.saturating_sub_unsigned(d.as_secs()),
+                i64::from(d.subsec_nanos()),
+            );
             if n == 0 {
                 (s, 0)
             } else {
@@ -37,8 +42,7 @@ pub(crate) unsafe fn fill(st: &Stat, out: *mut libc::stat) -> io::Result<()> {
     s.st_ino = st.ino as _;
     s.st_mode = st.mode as _;
     s.st_nlink = st.nlink as _;
-    // SAFETY: getuid/getgid have no preconditions and cannot fail.
-    (s.st_uid, s.st_gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    (s.st_uid, s.st_gid) = (st.uid, st.gid);
     s.st_size = st.size.min(i64::MAX as u64) as _;
     s.st_blksize = st.blksize as _;
     s.st_blocks = st.blocks.min(i64::MAX as u64) as _;

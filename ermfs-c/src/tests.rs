@@ -15,7 +15,11 @@ use crate::control::*;
 use crate::dir::*;
 use crate::fd::*;
 use crate::instance::*;
+use crate::links::*;
+use crate::meta::*;
 use crate::names::*;
+use crate::space::*;
+use crate::xattr::*;
 
 /// The calling thread's errno.
 fn errno() -> c_int {
@@ -183,6 +187,12 @@ fn environment_values() {
     ] {
         assert_eq!(parse_size(bad), None, "{bad:?}");
     }
+    assert_eq!(parse_umask("022"), Some(0o22));
+    assert_eq!(parse_umask(" 0777 "), Some(0o777));
+    assert_eq!(parse_umask("0"), Some(0));
+    for bad in ["", "8", "0o22", "1000", "-1", "99999999999999"] {
+        assert_eq!(parse_umask(bad), None, "{bad:?}");
+    }
     assert_eq!(parse_flag("1"), Some(true));
     assert_eq!(parse_flag("0"), Some(false));
     assert_eq!(parse_flag("yes"), None);
@@ -217,4 +227,209 @@ fn default_instance_calls() {
         fails(ermfs_unlink(path.as_ptr()), libc::ENOENT);
         assert!(!ermfs_default().is_null());
     }
+}
+
+/// A `struct timespec`.
+fn ts(sec: i64, nsec: i64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    }
+}
+
+#[test]
+fn metadata_bad_input() {
+    each(|fs| {
+        let f = c("/f");
+        let (nul, none) = (null::<libc::c_char>(), c("user.none"));
+        let groups = [1 as libc::gid_t, 2];
+        let mut buf = [0u8; 8];
+        let b = buf.as_mut_ptr().cast();
+        // SAFETY: every pointer below is NULL or live for the length given;
+        // the oversized lengths are refused or clamped before any access.
+        unsafe {
+            let fd = ermfs_fs_open(fs, f.as_ptr(), libc::O_CREAT | libc::O_RDWR, 0o644);
+            assert!(fd >= 0);
+            // Owned by the process (uid 0 or not), no access for others.
+            assert_eq!(ermfs_fs_chown(fs, f.as_ptr(), 0, 0), 0);
+            assert_eq!(ermfs_fs_chmod(fs, f.as_ptr(), 0o640), 0);
+            fails(ermfs_fs_chmod(fs, nul, 0o600), libc::EFAULT);
+            fails(ermfs_fs_chown(fs, nul, 1, 1), libc::EFAULT);
+            fails(ermfs_fs_fchmod(fs, 99, 0o600), libc::EBADF);
+            fails(ermfs_fs_fchown(fs, 99, 1, 1), libc::EBADF);
+            fails(ermfs_fs_access(fs, nul, libc::F_OK), libc::EFAULT);
+            fails(ermfs_fs_access(fs, f.as_ptr(), 8), libc::EINVAL);
+            fails(
+                ermfs_fs_access_as(fs, f.as_ptr(), libc::R_OK, 1, 1, null(), 1),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_access_as(
+                    fs,
+                    f.as_ptr(),
+                    libc::R_OK,
+                    1,
+                    1,
+                    groups.as_ptr(),
+                    usize::MAX,
+                ),
+                libc::EINVAL,
+            );
+            assert_eq!(
+                ermfs_fs_access_as(fs, f.as_ptr(), libc::R_OK, 1, 2, groups.as_ptr(), 2),
+                -1
+            );
+            assert_eq!(
+                ermfs_fs_access_as(fs, f.as_ptr(), libc::R_OK, 1, 2, null(), 0),
+                -1
+            );
+            assert_eq!(
+                ermfs_fs_access_as(fs, f.as_ptr(), libc::W_OK, 0, 0, null(), 0),
+                0
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, nul, 0, 0, null(), 0),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 0, 0, groups.as_ptr(), 65_537),
+                libc::EINVAL,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 0, 0, null(), 2),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_may_delete_as(fs, f.as_ptr(), 1, 1, null(), 0),
+                libc::EACCES,
+            );
+
+            // utimens: tv_nsec outside 0..1e9 (and not UTIME_*) is EINVAL,
+            // after the path's and descriptor's own errors.
+            for bad in [-1, 1_000_000_000, i64::MAX, libc::UTIME_NOW + 5] {
+                let t = [ts(0, 0), ts(0, bad)];
+                fails(ermfs_fs_utimens(fs, f.as_ptr(), t.as_ptr()), libc::EINVAL);
+                fails(ermfs_fs_futimens(fs, fd, t.as_ptr()), libc::EINVAL);
+                fails(ermfs_fs_futimens(fs, 99, t.as_ptr()), libc::EBADF);
+                fails(
+                    ermfs_fs_utimens(fs, c("/x").as_ptr(), t.as_ptr()),
+                    libc::ENOENT,
+                );
+            }
+            fails(ermfs_fs_utimens(fs, nul, null()), libc::EFAULT);
+            // The extreme seconds survive the round trip through stat.
+            let t = [ts(i64::MIN, 0), ts(i64::MAX, 999_999_999)];
+            assert_eq!(ermfs_fs_utimens(fs, f.as_ptr(), t.as_ptr()), 0);
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            assert_eq!(ermfs_fs_stat(fs, f.as_ptr(), st.as_mut_ptr()), 0);
+            let st = st.assume_init();
+            assert_eq!((st.st_atime, st.st_atime_nsec), (i64::MIN, 0));
+            assert_eq!((st.st_mtime, st.st_mtime_nsec), (i64::MAX, 999_999_999));
+
+            // xattrs: Linux's order, sizes past 64 KiB.
+            let name = c("user.a");
+            fails(
+                ermfs_fs_setxattr(fs, f.as_ptr(), name.as_ptr(), null(), usize::MAX, 0),
+                libc::E2BIG,
+            );
+            fails(
+                ermfs_fs_setxattr(fs, f.as_ptr(), nul, null(), usize::MAX, 0),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_setxattr(fs, f.as_ptr(), nul, null(), 1, -1),
+                libc::EINVAL,
+            );
+            fails(
+                ermfs_fs_setxattr(fs, nul, name.as_ptr(), b"v".as_ptr().cast(), 1, 0),
+                libc::EFAULT,
+            );
+            // Arguments before the descriptor, as Linux 6.18.
+            fails(ermfs_fs_fsetxattr(fs, 99, nul, null(), 1, 0), libc::EFAULT);
+            fails(ermfs_fs_fsetxattr(fs, 99, nul, null(), 1, 8), libc::EINVAL);
+            fails(
+                ermfs_fs_fsetxattr(fs, 99, name.as_ptr(), null(), 1, 0),
+                libc::EFAULT,
+            );
+            assert_eq!(
+                ermfs_fs_setxattr(fs, f.as_ptr(), name.as_ptr(), b"v".as_ptr().cast(), 1, 0),
+                0
+            );
+            fails(
+                ermfs_fs_getxattr(fs, f.as_ptr(), none.as_ptr(), null_mut(), usize::MAX),
+                libc::ENODATA,
+            );
+            fails(
+                ermfs_fs_getxattr(fs, f.as_ptr(), name.as_ptr(), null_mut(), usize::MAX),
+                libc::EFAULT,
+            );
+            fails(ermfs_fs_getxattr(fs, f.as_ptr(), nul, b, 8), libc::EFAULT);
+            fails(ermfs_fs_fgetxattr(fs, fd, nul, b, 8), libc::EFAULT);
+            fails(ermfs_fs_fgetxattr(fs, 99, nul, b, 8), libc::EFAULT);
+            fails(ermfs_fs_fgetxattr(fs, 99, name.as_ptr(), b, 8), libc::EBADF);
+            assert_eq!(
+                ermfs_fs_getxattr(fs, f.as_ptr(), name.as_ptr(), null_mut(), 0),
+                1
+            );
+            assert_eq!(ermfs_fs_fgetxattr(fs, fd, name.as_ptr(), b, 8), 1);
+            fails(ermfs_fs_listxattr(fs, nul, b.cast(), 8), libc::EFAULT);
+            fails(
+                ermfs_fs_flistxattr(fs, fd, null_mut(), isize::MAX as usize + 1),
+                libc::EFAULT,
+            );
+            assert_eq!(ermfs_fs_flistxattr(fs, fd, null_mut(), 0), 7);
+            fails(ermfs_fs_removexattr(fs, f.as_ptr(), nul), libc::EFAULT);
+            fails(ermfs_fs_removexattr(fs, nul, name.as_ptr()), libc::EFAULT);
+            fails(ermfs_fs_fremovexattr(fs, fd, nul), libc::EFAULT);
+            assert_eq!(ermfs_fs_fremovexattr(fs, fd, name.as_ptr()), 0);
+
+            // statfs and fallocate.
+            fails(ermfs_fs_statfs(fs, null_mut()), libc::EFAULT);
+            fails(ermfs_fs_statfs(null(), null_mut()), libc::EFAULT);
+            fails(ermfs_fs_fallocate(fs, fd, 0, i64::MAX, 1), libc::EFBIG);
+            fails(ermfs_fs_fallocate(fs, fd, 0, i64::MIN, 1), libc::EINVAL);
+            fails(ermfs_fs_fallocate(fs, fd, 0, 0, i64::MIN), libc::EINVAL);
+            fails(ermfs_fs_fallocate(fs, fd, -1, 0, 1), libc::EOPNOTSUPP);
+            fails(ermfs_fs_fallocate(fs, -1, 0, 0, 1), libc::EBADF);
+            assert_eq!(ermfs_fs_close(fs, fd), 0);
+        }
+    });
+}
+
+#[test]
+fn links_bad_input() {
+    each(|fs| {
+        let (f, l, nul) = (c("/f"), c("/l"), null::<libc::c_char>());
+        let mut buf = [0u8; 4];
+        let b = buf.as_mut_ptr().cast();
+        // SAFETY: every pointer below is NULL or live for the length given;
+        // the oversized lengths are refused or cut to the target first.
+        unsafe {
+            let fd = ermfs_fs_open(fs, f.as_ptr(), libc::O_CREAT | libc::O_RDWR, 0o644);
+            assert!(fd >= 0 && ermfs_fs_close(fs, fd) == 0);
+            fails(ermfs_fs_link(fs, nul, l.as_ptr()), libc::EFAULT);
+            fails(ermfs_fs_link(fs, f.as_ptr(), nul), libc::EFAULT);
+            fails(ermfs_fs_symlink(fs, f.as_ptr(), nul), libc::EFAULT);
+            fails(ermfs_fs_lstat(fs, nul, null_mut()), libc::EFAULT);
+            fails(ermfs_fs_lchown(fs, nul, 0, 0), libc::EFAULT);
+            fails(ermfs_fs_lutimens(fs, nul, null()), libc::EFAULT);
+            assert_eq!(ermfs_fs_symlink(fs, f.as_ptr(), l.as_ptr()), 0);
+            // Linux checks the size first, and cuts the target to it.
+            fails(ermfs_fs_readlink(fs, nul, b, 0), libc::EINVAL);
+            fails(
+                ermfs_fs_readlink(fs, l.as_ptr(), b, usize::MAX),
+                libc::EINVAL,
+            );
+            fails(ermfs_fs_readlink(fs, nul, b, 4), libc::EFAULT);
+            fails(ermfs_fs_readlink(fs, f.as_ptr(), b, 4), libc::EINVAL);
+            fails(
+                ermfs_fs_readlink(fs, l.as_ptr(), null_mut(), 4),
+                libc::EFAULT,
+            );
+            assert_eq!(ermfs_fs_readlink(fs, l.as_ptr(), b, 1), 1);
+            assert_eq!(buf[0], b'/');
+            assert_eq!(ermfs_fs_readlink(fs, l.as_ptr(), b, 4), 2);
+            assert_eq!(&buf[..2], b"/f");
+        }
+    });
 }

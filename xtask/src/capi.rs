@@ -17,6 +17,7 @@ const C_TESTS: &[&str] = &[
     "test_ermfd",
     "test_lockless_correctness",
     "test_lockless_concurrency",
+    "test_metadata",
 ];
 
 /// The C benchmark; prints `ratio lockless/locked open-close 2t: R`.
@@ -177,8 +178,13 @@ fn run(exe: &Path, valgrind: bool) -> Result<(), String> {
         Command::new(exe)
     };
     // The default instance reads these; the tests set what they need.
+    // `cargo run` (hence `cargo xtask`) puts target/debug/deps on
+    // LD_LIBRARY_PATH, which outranks the programs' RUNPATH: a stale debug
+    // libermfs.so there would be tested instead of the release one.
     cmd.env_remove("ERMFS_MEMORY_LIMIT")
-        .env_remove("ERMFS_LOCKLESS");
+        .env_remove("ERMFS_LOCKLESS")
+        .env_remove("ERMFS_UMASK")
+        .env_remove("LD_LIBRARY_PATH");
     exec(&mut cmd)
 }
 
