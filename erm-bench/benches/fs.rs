@@ -219,10 +219,7 @@ fn close_and_reopen(
     }
     assert!(back == data, "raw inflate round trip");
     let tag = format!("{} L{DEFAULT_LEVEL}", backend.name());
-    let on = match threads {
-        1 => "1 thread".to_string(),
-        n => format!("{n} threads"),
-    };
+    let on = threads_label(threads);
     report.push(Row::lower_is_better(
         &format!(
             "fs/last close of a {} MiB corpus file (Immediate, {on})",
@@ -248,6 +245,14 @@ fn close_and_reopen(
     Ok(())
 }
 
+/// "1 thread" or "N threads", for row names.
+fn threads_label(threads: usize) -> String {
+    match threads {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    }
+}
+
 /// Export of a closed file against one raw inflate into a fresh buffer, and
 /// of an open file against `memfd_create` plus one `write` of the bytes; the
 /// closed case also on every core (same one-thread anchor).
@@ -271,10 +276,7 @@ fn export(report: &mut Report, data: &[u8], samples: usize, threads: usize) -> i
         },
         || drop(black_box(ours.export_memfd("/e", none).expect("export"))),
     );
-    let on = match threads {
-        1 => "1 thread".to_string(),
-        n => format!("{n} threads"),
-    };
+    let on = threads_label(threads);
     let tag = format!("{} L{DEFAULT_LEVEL}", backend.name());
     report.push(Row::lower_is_better(
         &format!(

@@ -146,12 +146,9 @@ impl Fs {
         fd: BorrowedFd<'_>,
         flags: i32,
     ) -> io::Result<u64> {
-        if flags & !IMPORT_FLAGS != 0 {
-            return fail(libc::EINVAL);
-        }
         let path = path.as_ref();
         // Fail early on a bad destination, before reading what may be a pipe.
-        self.check_destination(path, flags)?;
+        self.check_import(path, flags)?;
         let region = self.read_source(fd)?;
         let len = region.len() as u64;
         self.install(path, flags, Incoming::Raw(region))?;
@@ -178,11 +175,8 @@ impl Fs {
         fd: BorrowedFd<'_>,
         flags: i32,
     ) -> io::Result<u64> {
-        if flags & !IMPORT_FLAGS != 0 {
-            return fail(libc::EINVAL);
-        }
         let path = path.as_ref();
-        self.check_destination(path, flags)?;
+        self.check_import(path, flags)?;
         let shared = &self.inner.shared;
         let source = ermfd::source(fd)?;
         let read_bytes;
@@ -243,9 +237,13 @@ impl Fs {
         Ok(stream.len() as u64)
     }
 
+    /// An import's flags and destination: `EINVAL` for unknown flag bits,
     /// `EEXIST` with `O_EXCL` on an existing path, `EISDIR` on a directory,
     /// the path's errors otherwise; fine for a missing last component.
-    fn check_destination(&self, path: &Path, flags: i32) -> io::Result<()> {
+    fn check_import(&self, path: &Path, flags: i32) -> io::Result<()> {
+        if flags & !IMPORT_FLAGS != 0 {
+            return fail(libc::EINVAL);
+        }
         match self.inner.resolve(path) {
             Ok(_) if flags & libc::O_EXCL != 0 => fail(libc::EEXIST),
             Ok(inode) if inode.is_dir() => fail(libc::EISDIR),
