@@ -185,6 +185,29 @@ impl ErmFuse {
         self.fs.lchown(os(path), req.uid(), req.gid())
     }
 
+    /// Makes the new name `parent/name` with `make` (given its path), gives it
+    /// to the caller and replies with its entry: mknod, mkdir and symlink.
+    fn new_entry(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        reply: ReplyEntry,
+        make: impl FnOnce(&[u8]) -> io::Result<()>,
+    ) {
+        let _ns = self.shared();
+        let run = || -> io::Result<FileAttr> {
+            let path = self.child(parent, name)?;
+            make(&path)?;
+            self.own(&path, req)?;
+            self.entry(parent, name, &path)
+        };
+        match run() {
+            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
     /// Stats `path` and hands its inode to the kernel (one lookup).
     fn entry(&self, parent: INodeNo, name: &OsStr, path: &[u8]) -> io::Result<FileAttr> {
         let st = self.fs.lstat(os(path))?;
@@ -426,19 +449,11 @@ impl Filesystem for ErmFuse {
         if mode & libc::S_IFMT != libc::S_IFREG {
             return reply.error(Errno::EPERM);
         }
-        let _ns = self.shared();
-        let run = || -> io::Result<FileAttr> {
-            let path = self.child(parent, name)?;
+        self.new_entry(req, parent, name, reply, |path| {
             let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-            let fd = self.fs.open(os(&path), flags, mode & !umask & 0o7777)?;
-            self.fs.close(fd)?;
-            self.own(&path, req)?;
-            self.entry(parent, name, &path)
-        };
-        match run() {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+            let fd = self.fs.open(os(path), flags, mode & !umask & 0o7777)?;
+            self.fs.close(fd)
+        });
     }
 
     fn mkdir(
@@ -450,17 +465,9 @@ impl Filesystem for ErmFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let _ns = self.shared();
-        let run = || -> io::Result<FileAttr> {
-            let path = self.child(parent, name)?;
-            self.fs.mkdir(os(&path), mode & !umask & 0o7777)?;
-            self.own(&path, req)?;
-            self.entry(parent, name, &path)
-        };
-        match run() {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.new_entry(req, parent, name, reply, |path| {
+            self.fs.mkdir(os(path), mode & !umask & 0o7777)
+        });
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -485,17 +492,9 @@ impl Filesystem for ErmFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let _ns = self.shared();
-        let run = || -> io::Result<FileAttr> {
-            let path = self.child(parent, link_name)?;
-            self.fs.symlink(target, os(&path))?;
-            self.own(&path, req)?;
-            self.entry(parent, link_name, &path)
-        };
-        match run() {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.new_entry(req, parent, link_name, reply, |path| {
+            self.fs.symlink(target, os(path))
+        });
     }
 
     fn rename(
