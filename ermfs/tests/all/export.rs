@@ -126,6 +126,27 @@ fn compressed_open_and_lazy_files_export_the_same_bytes() {
 }
 
 #[test]
+fn multicore_exports_give_the_same_bytes_and_eio_for_a_corrupt_block() {
+    // Many small blocks and a short last one, cut into runs per thread.
+    let data = sample((300 << 10) + 123);
+    for threads in [2, 3, 5] {
+        each_with(
+            || Fs::builder().block_size(4 << 10).threads(threads),
+            |fs| {
+                put(fs, "/f", &data);
+                let back = all_of(fs.export_memfd("/f", ExportFlags::empty()).unwrap());
+                assert!(back == data, "{threads} threads");
+                fs.corrupt_block("/f", 70).unwrap();
+                assert_eq!(
+                    errno(fs.export_memfd("/f", ExportFlags::empty())),
+                    libc::EIO
+                );
+            },
+        );
+    }
+}
+
+#[test]
 fn export_of_an_open_file_is_a_snapshot_both_ways() {
     each_fs(|fs| {
         let fd = fs.open("/f", libc::O_CREAT | libc::O_RDWR, 0o644).unwrap();
