@@ -44,7 +44,8 @@ pub struct Stats {
     /// Wall-clock nanoseconds spent compressing files (summed over calls).
     pub compress_nanos: u64,
     /// Bytes put into memfds by [`Fs::export_memfd`](crate::Fs::export_memfd)
-    /// (one copy from an open file, the inflate pass for a closed one).
+    /// (one copy from an open file; for a closed one the inflate pass into a
+    /// one-block buffer, then one copy of that cache-hot block by `pwrite`).
     pub bytes_exported: u64,
     /// Bytes taken in by [`Fs::import_fd`](crate::Fs::import_fd) (one copy
     /// each) and [`Fs::import_gzip`](crate::Fs::import_gzip) (uncompressed size).
