@@ -65,19 +65,64 @@ pub fn run(quick: bool) -> Result<(), String> {
         "{} cases, {failing} missing their target",
         table.lines().count()
     );
+    // Quick runs draw into target/ (CI checks the charts are made); a full
+    // run's charts are the published ones, linked from BENCHMARKS.md.
+    let plots = if quick {
+        out.join("plots")
+    } else {
+        root().join(PLOTS_DIR)
+    };
+    let charted = write_plots(&read(&summary)?, &plots)?;
+    println!("drew {} charts in {}", charted.len(), plots.display());
     if quick {
         println!("--quick: BENCHMARKS.md keeps the figures of the last full run");
     } else {
-        update_benchmarks_md(&table)?;
+        update_benchmarks_md(&table, &charted)?;
     }
     Ok(())
+}
+
+/// `cargo xtask plot`: redraws the charts of the last run's summary into
+/// `target/bench/plots` (to look at them without running the benchmarks).
+pub fn plot() -> Result<(), String> {
+    let out = root().join("target/bench");
+    let groups = write_plots(&read(&out.join("summary.json"))?, &out.join("plots"))?;
+    println!(
+        "drew {} charts in {}",
+        groups.len(),
+        out.join("plots").display()
+    );
+    Ok(())
+}
+
+/// Where a full run puts its charts, relative to the workspace root.
+const PLOTS_DIR: &str = "docs/bench";
+
+/// Writes `<group>.svg` into `dir` for every group of `summary`; returns the groups.
+fn write_plots(summary: &str, dir: &std::path::Path) -> Result<Vec<String>, String> {
+    let rows = crate::plot::parse_rows(summary)?;
+    let mut groups: Vec<&str> = rows.iter().map(crate::plot::Row::group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for group in &groups {
+        let of_group: Vec<_> = rows
+            .iter()
+            .filter(|r| r.group() == *group)
+            .cloned()
+            .collect();
+        let path = dir.join(format!("{group}.svg"));
+        std::fs::write(&path, crate::plot::chart(group, &of_group))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(groups.into_iter().map(str::to_owned).collect())
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn update_benchmarks_md(rows: &str) -> Result<(), String> {
+fn update_benchmarks_md(rows: &str, charted: &[String]) -> Result<(), String> {
     let path = root().join("BENCHMARKS.md");
     let doc = read(&path)?;
     let (Some(start), Some(end)) = (doc.find(TABLE_START), doc.find(TABLE_END)) else {
@@ -85,12 +130,17 @@ fn update_benchmarks_md(rows: &str) -> Result<(), String> {
             "BENCHMARKS.md lacks the {TABLE_START} / {TABLE_END} markers"
         ));
     };
+    let charts: Vec<String> = charted
+        .iter()
+        .map(|g| format!("[{g}]({PLOTS_DIR}/{g}.svg)"))
+        .collect();
     let table = format!(
-        "{TABLE_START}\nMachine: {}. Run: {}.\n\n\
+        "{TABLE_START}\nMachine: {}. Run: {}.\n\nCharts of this run, one per group: {}.\n\n\
          | case | ours | anchor | anchor is | ratio (bigger is better) | target | verdict |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n{rows}",
         machine(),
         shell("date -u '+%Y-%m-%d %H:%M UTC'"),
+        charts.join(", "),
     );
     let new = format!("{}{table}{}", &doc[..start], &doc[end..]);
     std::fs::write(&path, new).map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ mod ci;
 mod demo;
 mod fuse;
 mod fuzz;
+mod plot;
 mod tidy;
 mod util;
 
@@ -23,6 +24,7 @@ Commands:
   demo             show ERMFS at work, layer by layer
   bench [--quick]  run every benchmark beside its anchor; writes target/bench/summary.json
                    and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
+  plot             redraw the charts of target/bench/summary.json into target/bench/plots
   fuzz [SECONDS]   run every cargo-fuzz target for SECONDS each (default 60)
   miri             run the lockless crates' unit tests under Miri (nightly; also part of ci)
   header [--check] regenerate ermfs-c/include/ermfs.h with cbindgen (--check: fail if stale)
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
+        Some("plot") => bench::plot(),
         Some("fuzz") => fuzz::run(args.get(1).map(String::as_str)),
         Some("miri") => ci::miri(),
         Some("header") => capi::header(args.iter().any(|a| a == "--check")),
