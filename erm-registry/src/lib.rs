@@ -129,6 +129,15 @@ pub trait Registry<K, V> {
     /// The value stored under `key`, if any.
     fn get(&self, key: &K) -> Option<Arc<V>>;
 
+    /// Calls `f` on the value stored under `key` without taking a reference
+    /// count on it, and says whether there was one. Cheaper than
+    /// [`get`](Registry::get) when the caller only needs to look: several
+    /// threads looking at one value write nothing shared (a `get` writes the
+    /// value's reference count). The value stays alive while `f` runs (under
+    /// the shard's read lock, or the lockless backend's epoch pin); `f` must
+    /// not call into the same registry.
+    fn inspect(&self, key: &K, f: &mut dyn FnMut(&V)) -> bool;
+
     /// Stores `value` under `key` unless the key is present.
     ///
     /// # Errors
@@ -309,6 +318,9 @@ impl<K: Hash + Eq, V> AnyRegistry<K, V> {
 impl<K: Hash + Eq, V> Registry<K, V> for AnyRegistry<K, V> {
     fn get(&self, key: &K) -> Option<Arc<V>> {
         self.inner().get(key)
+    }
+    fn inspect(&self, key: &K, f: &mut dyn FnMut(&V)) -> bool {
+        self.inner().inspect(key, f)
     }
     fn insert_if_absent(&self, key: K, value: Arc<V>) -> Result<(), InsertError<V>> {
         self.inner().insert_if_absent(key, value)

@@ -99,6 +99,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LockedRegistry<K, V, S>
             .map(|(_, v)| Arc::clone(v))
     }
 
+    fn inspect(&self, key: &K, f: &mut dyn FnMut(&V)) -> bool {
+        let (hash, shard) = self.locate(key);
+        read!(shard)
+            .find(hash, |(k, _)| k == key)
+            .map(|(_, v)| f(v))
+            .is_some()
+    }
+
     fn insert_if_absent(&self, key: K, value: Arc<V>) -> Result<(), InsertError<V>> {
         let (hash, shard) = self.locate(&key);
         let mut table = write!(shard);

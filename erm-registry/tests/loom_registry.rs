@@ -109,6 +109,24 @@ fn get_vs_remove() {
 }
 
 #[test]
+fn inspect_vs_remove_never_sees_freed_memory() {
+    model(|map| {
+        map.insert_if_absent(1, Val::new(7)).unwrap();
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || {
+            let mut seen = None;
+            other.inspect(&1, &mut |v| seen = Some(v.id()));
+            seen
+        });
+        drop(map.remove(&1).unwrap());
+        // Another write lets the collector free the removed value while
+        // the inspector may still run.
+        map.insert_if_absent(2, Val::new(8)).unwrap();
+        assert!(matches!(t.join().unwrap(), None | Some(7)));
+    });
+}
+
+#[test]
 fn replace_vs_get_sees_old_or_new() {
     model(|map| {
         map.insert_if_absent(1, Val::new(1)).unwrap();

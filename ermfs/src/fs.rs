@@ -242,13 +242,82 @@ impl Inner {
         } else {
             follow
         };
-        let mut chain = vec![Arc::clone(&self.root)];
-        self.walk_on(&mut chain, &parsed.comps, follow, &mut 0, search)?;
-        let inode = chain.pop().expect("the chain never loses the root");
+        let inode = match self.walk_names(&parsed.comps, follow, search) {
+            Some(walked) => walked?,
+            None => {
+                let mut chain = vec![Arc::clone(&self.root)];
+                self.walk_on(&mut chain, &parsed.comps, follow, &mut 0, search)?;
+                chain.pop().expect("the chain never loses the root")
+            }
+        };
         if parsed.trailing_slash && !inode.is_dir() {
             return fail(libc::ENOTDIR);
         }
         Ok(inode)
+    }
+
+    /// The common walk, without reference counts: `comps` are all names and
+    /// each one before the last is a directory. Those directories are only
+    /// looked at ([`Registry::inspect`]), so threads walking the same
+    /// directories write nothing shared (a chain of `Arc`s would write the
+    /// root's and each directory's reference count on every walk); only the
+    /// last inode is taken. Gives the same result and errno as
+    /// [`walk_on`](Inner::walk_on) from the root, or `None` where that walk
+    /// is needed: no components, `.`/`..`, or a symlink met (before the last
+    /// component, or as the last when `follow` says so).
+    fn walk_names<S>(
+        &self,
+        comps: &[Comp<'_>],
+        follow: Follow,
+        search: &S,
+    ) -> Option<io::Result<Arc<Inode>>>
+    where
+        S: Fn(&Inode) -> io::Result<()>,
+    {
+        let (Comp::Name(last), init) = comps.split_last()? else {
+            return None;
+        };
+        let names = self.names.load();
+        // `walk_on` checks each directory just before looking a name up in
+        // it: the root here, every other one as soon as it is found (a name
+        // follows it, so the full walk would check it next).
+        if let Err(e) = search(&self.root) {
+            return Some(Err(e));
+        }
+        let mut dir = self.root.ino;
+        for comp in init {
+            let Comp::Name(name) = comp else {
+                return None;
+            };
+            let key = match Name::new(dir, name) {
+                Ok(key) => key,
+                Err(e) => return Some(Err(e)),
+            };
+            // None: a symlink, left to the full walk.
+            let mut step: Option<io::Result<u64>> = Some(Err(err(libc::ENOENT)));
+            names.inspect(&key, &mut |inode| {
+                step = if inode.is_symlink() {
+                    None
+                } else if !inode.is_dir() {
+                    Some(Err(err(libc::ENOTDIR)))
+                } else {
+                    Some(search(inode).map(|()| inode.ino))
+                };
+            });
+            dir = match step? {
+                Ok(ino) => ino,
+                Err(e) => return Some(Err(e)),
+            };
+        }
+        let key = match Name::new(dir, last) {
+            Ok(key) => key,
+            Err(e) => return Some(Err(e)),
+        };
+        match names.get(&key) {
+            None => Some(fail(libc::ENOENT)),
+            Some(inode) if inode.is_symlink() && follow == Follow::Yes => None,
+            Some(inode) => Some(Ok(inode)),
+        }
     }
 
     /// The directory holding the last component of `parsed` (symlinks on

@@ -32,7 +32,13 @@ fn check(map: &dyn Registry<u8, u32>, ops: &[Op]) {
     let mut model: HashMap<u8, u32> = HashMap::new();
     for op in ops {
         match *op {
-            Op::Get(k) => assert_eq!(map.get(&k).as_deref(), model.get(&k)),
+            Op::Get(k) => {
+                assert_eq!(map.get(&k).as_deref(), model.get(&k));
+                let mut seen = None;
+                let found = map.inspect(&k, &mut |v| seen = Some(*v));
+                assert_eq!(seen.as_ref(), model.get(&k));
+                assert_eq!(found, seen.is_some());
+            }
             Op::Insert(k, v) => match map.insert_if_absent(k, Arc::new(v)) {
                 Ok(()) => assert!(model.insert(k, v).is_none()),
                 Err(InsertError::Occupied(old)) => assert_eq!(Some(&*old), model.get(&k)),
