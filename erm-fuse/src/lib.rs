@@ -26,17 +26,28 @@
 //!   `default_permissions` (the kernel checks permissions), `max_write`
 //!   1 MiB, attribute and entry TTL [`DEFAULT_TTL`] (1 s: every change goes
 //!   through the mount, so the kernel's cache is only stale if the same
-//!   [`ermfs::Fs`] is also changed in process);
+//!   [`ermfs::Fs`] is also changed in process), negative entries (a missing
+//!   name is cached for the TTL too), `FOPEN_NOFLUSH` (no FLUSH round trip
+//!   per `close(2)`: nothing is buffered here), `FUSE_PARALLEL_DIROPS` and
+//!   `FUSE_HANDLE_KILLPRIV_V2` (the file system drops set-user-ID/
+//!   set-group-ID bits and `security.capability` on write, truncate and
+//!   chown, so the kernel stops asking GETXATTR before every write);
 //! - the binary `ermfs-mount DIR [OPTIONS]`.
 //!
 //! # Limitations
 //! - No writeback cache: writes go straight to ERMFS (write-through page
-//!   cache). An open keeps the kernel's cached pages (`FOPEN_KEEP_CACHE`)
+//!   cache). With it the kernel would own every cached file's size and
+//!   mtime for good (changes made in process would never show), and it
+//!   measured slower for 1 MiB sequential writes (dirty-page throttling and
+//!   one more copy), faster only for scattered 4 KiB writes. An open keeps the kernel's cached pages (`FOPEN_KEEP_CACHE`)
 //!   when the file's `(mtime, size)` is what it was when the kernel last had
 //!   it open; a change to the same [`ermfs::Fs`] made in process that keeps
 //!   both is not seen by a cached reader.
 //! - Extended attributes on a symlink's inode act on its target (ERMFS's
 //!   xattr calls follow links); Linux refuses `user.` ones there.
+//! - A truncate by a caller other than root drops the set-ID bits (fuser
+//!   0.18 does not pass on the kernel's `FATTR_KILL_SUIDGID`, so "lacks
+//!   `CAP_FSETID`" is judged by uid).
 //! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets).
 
 mod mount;

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::nodes::Nodes;
@@ -25,6 +25,14 @@ const DIR_HANDLE: u64 = 1 << 40;
 
 /// Largest write the kernel may send in one request.
 const MAX_WRITE: u32 = 1 << 20;
+
+/// Flags of every file open: no FLUSH on close(2) (writes are in ERMFS when
+/// they are answered, POSIX locks are the kernel's), one round trip less per
+/// close.
+const FILE_OPEN: FopenFlags = FopenFlags::FOPEN_NOFLUSH;
+
+/// The attribute a write, truncate or chown drops (file capabilities).
+const CAPABILITY: &[u8] = b"security.capability";
 
 /// How long the kernel may cache attributes and names by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
@@ -91,6 +99,27 @@ fn attr(st: &Stat) -> FileAttr {
         gid: st.gid,
         rdev: 0,
         blksize: st.blksize,
+        flags: 0,
+    }
+}
+
+/// The attributes of a negative entry (inode 0: "no such name").
+fn negative() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: SystemTime::UNIX_EPOCH,
+        mtime: SystemTime::UNIX_EPOCH,
+        ctime: SystemTime::UNIX_EPOCH,
+        crtime: SystemTime::UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
         flags: 0,
     }
 }
@@ -179,6 +208,40 @@ impl ErmFuse {
         }
     }
 
+    /// What the kernel leaves to the file system under KILLPRIV_V2 (as
+    /// Linux's `file_remove_privs` does on a local disk): a write, truncate
+    /// or chown drops the file's `security.capability`, and with
+    /// `suidgid` (the writer lacks `CAP_FSETID`) its set-user-ID bit and,
+    /// when group-executable, its set-group-ID bit.
+    fn kill_priv(&self, t: &Target, suidgid: bool) -> io::Result<()> {
+        let removed = match t {
+            Target::Path(p) => self.fs.removexattr(os(p), CAPABILITY),
+            Target::Fd(fd) => self.fs.fremovexattr(*fd, CAPABILITY),
+        };
+        match removed {
+            Err(e) if e.raw_os_error() != Some(libc::ENODATA) => return Err(e),
+            _ => {}
+        }
+        if !suidgid {
+            return Ok(());
+        }
+        let st = self.stat_target(t)?;
+        if st.kind != ermfs::FileType::File {
+            return Ok(());
+        }
+        let mut perm = st.mode & 0o7777 & !libc::S_ISUID;
+        if perm & libc::S_IXGRP != 0 {
+            perm &= !libc::S_ISGID;
+        }
+        if perm == st.mode & 0o7777 {
+            return Ok(());
+        }
+        match t {
+            Target::Path(p) => self.fs.chmod(os(p), perm),
+            Target::Fd(fd) => self.fs.fchmod(*fd, perm),
+        }
+    }
+
     /// A name was created by `req`: give it to the caller (the store's
     /// default owner is the mounting user, who need not be the caller).
     fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
@@ -217,8 +280,8 @@ impl ErmFuse {
 
     fn do_setattr(
         &self,
-        ino: INodeNo,
-        fh: Option<FileHandle>,
+        req: &Request,
+        (ino, fh): (INodeNo, Option<FileHandle>),
         mode: Option<u32>,
         owner: (Option<u32>, Option<u32>),
         size: Option<u64>,
@@ -239,6 +302,8 @@ impl ErmFuse {
                 Target::Path(p) => fs.lchown(os(p), uid, gid)?,
                 Target::Fd(fd) => fs.fchown(*fd, uid, gid)?,
             }
+            // ERMFS's chown clears the mode bits itself.
+            self.kill_priv(&t, false)?;
         }
         if let Some(size) = size {
             let len = i64::try_from(size).map_err(|_| fail(libc::EFBIG))?;
@@ -246,6 +311,10 @@ impl ErmFuse {
                 Target::Path(p) => fs.truncate(os(p), len)?,
                 Target::Fd(fd) => fs.ftruncate(*fd, len)?,
             }
+            // FATTR_KILL_SUIDGID is not passed on by fuser 0.18: a caller
+            // other than root is taken to lack CAP_FSETID, as the kernel
+            // would judge it.
+            self.kill_priv(&t, req.uid() != 0)?;
         }
         let (a, m) = (spec(times.0), spec(times.1));
         match &t {
@@ -377,6 +446,19 @@ impl Filesystem for ErmFuse {
         if let Err(nearest) = config.set_max_readahead(MAX_WRITE) {
             let _ = config.set_max_readahead(nearest);
         }
+        // KILLPRIV_V2: this file system clears set-user-ID/set-group-ID and
+        // `security.capability` on write, truncate and chown (see
+        // `kill_priv`), so the kernel marks the super block `SB_NOSEC` and
+        // stops asking GETXATTR("security.capability") before every
+        // write(2): one round trip less per write. PARALLEL_DIROPS: lookups
+        // and readdirs of one directory may run at once (requests share
+        // `ns`). Each is taken only if the kernel offers it.
+        for flag in [
+            InitFlags::FUSE_HANDLE_KILLPRIV_V2,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+        ] {
+            let _ = config.add_capabilities(flag);
+        }
         Ok(())
     }
 
@@ -387,6 +469,12 @@ impl Filesystem for ErmFuse {
             .and_then(|p| self.entry(parent, name, &p))
         {
             Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            // A negative entry (node 0): the kernel caches the absence for
+            // the entry TTL, so the next open(O_CREAT) or stat of a missing
+            // name needs no LOOKUP; creations through the mount replace it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                reply.entry(&self.ttl, &negative(), Generation(0))
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -405,7 +493,7 @@ impl Filesystem for ErmFuse {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -421,7 +509,7 @@ impl Filesystem for ErmFuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.do_setattr(ino, fh, mode, (uid, gid), size, (atime, mtime)) {
+        match self.do_setattr(req, (ino, fh), mode, (uid, gid), size, (atime, mtime)) {
             Ok(a) => reply.attr(&self.ttl, &a),
             Err(e) => reply.error(errno(&e)),
         }
@@ -554,9 +642,9 @@ impl Filesystem for ErmFuse {
         match run() {
             Ok((fd, keep)) => {
                 let flags = if keep {
-                    FopenFlags::FOPEN_KEEP_CACHE
+                    FopenFlags::FOPEN_KEEP_CACHE | FILE_OPEN
                 } else {
-                    FopenFlags::empty()
+                    FILE_OPEN
                 };
                 reply.opened(FileHandle(fd as u64), flags)
             }
@@ -596,14 +684,18 @@ impl Filesystem for ErmFuse {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         let run = || -> io::Result<usize> {
             let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
-            self.fs.pwrite(fd_of(fh)?, data, off)
+            let fd = fd_of(fh)?;
+            let n = self.fs.pwrite(fd, data, off)?;
+            let suidgid = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+            self.kill_priv(&Target::Fd(fd), suidgid)?;
+            Ok(n)
         };
         match run() {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
@@ -862,7 +954,7 @@ impl Filesystem for ErmFuse {
                 &a,
                 Generation(0),
                 FileHandle(fd as u64),
-                FopenFlags::empty(),
+                FILE_OPEN,
             ),
             Err(e) => reply.error(errno(&e)),
         }
