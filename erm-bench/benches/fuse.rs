@@ -2,7 +2,9 @@
 //! FUSE file system (`bindfs` over a directory of that tmpfs), all mounted by
 //! this bench under `target/fuse-bench/` (as root) and timed interleaved in
 //! the same run: sequential 1 MiB-block write and read, 4 KiB random
-//! read/write, and a create/stat/unlink storm of small files. Skipped, saying
+//! read/write, and a create/stat/unlink storm of small files; beside them,
+//! for information, the same cases on a second ERMFS mount with the kernel's
+//! writeback cache (opt-in), and the cost of one FUSE round trip. Skipped, saying
 //! why, without root or FUSE; without `bindfs` the passthrough rows say so.
 
 use std::fs::{File, OpenOptions};
@@ -27,9 +29,12 @@ struct Mounts {
     tmpfs: PathBuf,
     /// The ERMFS mount point.
     ermfs: PathBuf,
+    /// A second ERMFS mount with the kernel's writeback cache (opt-in,
+    /// `--writeback-cache`), measured beside the default for information.
+    ermfs_wb: PathBuf,
     /// The bindfs mount point, if bindfs mounted.
     bindfs: Option<PathBuf>,
-    session: Option<fuser::BackgroundSession>,
+    sessions: Vec<fuser::BackgroundSession>,
 }
 
 fn unmount(dir: &Path) {
@@ -50,10 +55,11 @@ impl Drop for Mounts {
         if let Some(dir) = self.bindfs.take() {
             unmount(&dir);
         }
-        if let Some(s) = self.session.take() {
+        for s in self.sessions.drain(..) {
             let _ = s.umount_and_join();
         }
         unmount(&self.ermfs);
+        unmount(&self.ermfs_wb);
         unmount(&self.tmpfs_root);
     }
 }
@@ -88,7 +94,8 @@ fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
     }
     let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/fuse-bench"));
     let (tmpfs_root, ermfs, bindfs) = (base.join("tmpfs"), base.join("ermfs"), base.join("bindfs"));
-    for dir in [&bindfs, &ermfs, &tmpfs_root] {
+    let ermfs_wb = base.join("ermfs-wb");
+    for dir in [&bindfs, &ermfs, &ermfs_wb, &tmpfs_root] {
         unmount(dir);
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -96,8 +103,9 @@ fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
         tmpfs: tmpfs_root.join("plain"),
         tmpfs_root: tmpfs_root.clone(),
         ermfs: ermfs.clone(),
+        ermfs_wb: ermfs_wb.clone(),
         bindfs: None,
-        session: None,
+        sessions: Vec::new(),
     };
     let ok = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=2g", "erm-bench"])
@@ -126,7 +134,19 @@ fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
         .map_err(|e| e.to_string())?;
     let config = MountConfig::default();
     let session = erm_fuse::spawn(fs.clone(), &ermfs, &config).map_err(|e| e.to_string())?;
-    mounts.session = Some(session);
+    mounts.sessions.push(session);
+    let wb = MountConfig {
+        writeback_cache: true,
+        ..MountConfig::default()
+    };
+    let store = Fs::builder()
+        .compression(CompressionPolicy::Background {
+            delay: Duration::from_secs(2),
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
+    let session = erm_fuse::spawn(store, &ermfs_wb, &wb).map_err(|e| e.to_string())?;
+    mounts.sessions.push(session);
     Ok((mounts, fs, no_bindfs))
 }
 
@@ -151,23 +171,39 @@ fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
 struct Places {
     tmpfs: PathBuf,
     ermfs: PathBuf,
+    ermfs_wb: PathBuf,
     bindfs: Option<PathBuf>,
     no_bindfs: Option<String>,
 }
 
 impl Places {
+    /// Every place, in the order [`times`](Places::times) answers.
+    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        [
+            Some(&self.tmpfs),
+            Some(&self.ermfs),
+            Some(&self.ermfs_wb),
+            self.bindfs.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Medians of `work` in each place, interleaved: tmpfs, ERMFS, ERMFS
+    /// with the writeback cache, and bindfs if mounted.
+    fn times(&self, samples: usize, work: impl Fn(&Path)) -> Vec<Duration> {
+        let mut runs: Vec<Box<dyn FnMut() + '_>> = self
+            .dirs()
+            .map(|d| Box::new(|| work(d)) as Box<dyn FnMut()>)
+            .collect();
+        let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|r| &mut **r as _).collect();
+        compare_all(samples, &mut refs)
+    }
+
     /// Times `work` in each place (interleaved) and pushes the two rows:
     /// ERMFS vs tmpfs (`>= 0.5`, within 2x) and ERMFS vs bindfs (`>= 1.0`).
     fn case(&self, report: &mut Report, samples: usize, name: &str, work: impl Fn(&Path)) {
-        let (t, e) = (&self.tmpfs, &self.ermfs);
-        let (mut a, mut b) = (|| work(t), || work(e));
-        let times = match &self.bindfs {
-            Some(p) => {
-                let mut c = || work(p);
-                compare_all(samples, &mut [&mut a, &mut b, &mut c])
-            }
-            None => compare_all(samples, &mut [&mut a, &mut b]),
-        };
+        let times = self.times(samples, work);
         let ours = times[1].as_secs_f64();
         report.push(Row::lower_is_better(
             &format!("fuse/{name}"),
@@ -177,7 +213,19 @@ impl Places {
             times[0].as_secs_f64(),
             Some(0.5),
         ));
-        let row = match (times.get(2), &self.no_bindfs) {
+        let (tmpfs, wb) = (times[0].as_secs_f64(), times[2].as_secs_f64());
+        report.push(Row::standalone(
+            &format!("fuse/{name}_writeback_cache"),
+            "s",
+            wb,
+            &format!(
+                "informational (opt-in --writeback-cache): {:.2}x tmpfs, {:.2}x the default mount",
+                tmpfs / wb,
+                ours / wb
+            ),
+            None,
+        ));
+        let row = match (times.get(3), &self.no_bindfs) {
             (Some(bindfs), _) => Row::lower_is_better(
                 &format!("fuse/{name}_vs_bindfs"),
                 "s",
@@ -246,6 +294,27 @@ fn random_io(file: &Path, len: u64, ops: usize, seed: u64) {
     black_box(page);
 }
 
+/// `n` getxattr calls for a missing attribute of `file`: on a FUSE mount
+/// each is exactly one round trip to the daemon (the kernel caches no
+/// attributes), on tmpfs one system call.
+fn getxattrs(file: &Path, n: usize) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(file.as_os_str().as_bytes()).expect("no NUL in the path");
+    for _ in 0..n {
+        // SAFETY: both names are NUL-terminated and outlive the call; a
+        // null buffer with size 0 is a size query.
+        let r = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                c"user.erm-bench".as_ptr(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        black_box(r);
+    }
+}
+
 fn storm(dir: &Path, files: usize) {
     for i in 0..files {
         let p = dir.join(format!("s{i}"));
@@ -286,6 +355,7 @@ fn main() -> std::io::Result<()> {
     let places = Places {
         tmpfs: mounts.tmpfs.clone(),
         ermfs: mounts.ermfs.clone(),
+        ermfs_wb: mounts.ermfs_wb.clone(),
         bindfs: mounts.bindfs.clone(),
         no_bindfs,
     };
@@ -319,14 +389,7 @@ fn main() -> std::io::Result<()> {
         &format!("random_4KiB_read_write_{ops}_ops"),
         |dir| random_io(&dir.join("seq"), len, ops, 5),
     );
-    for dir in [
-        Some(&places.tmpfs),
-        Some(&places.ermfs),
-        places.bindfs.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for dir in places.dirs() {
         let _ = std::fs::remove_file(dir.join("seq"));
     }
     places.case(
@@ -335,6 +398,30 @@ fn main() -> std::io::Result<()> {
         &format!("create_stat_unlink_{files}_files"),
         |dir| storm(dir, files),
     );
+    // The floor under every row: one FUSE round trip (a request the
+    // kernel cannot answer from its caches), per call.
+    let calls = if quick() { 2_000 } else { 20_000 };
+    for dir in places.dirs() {
+        std::fs::write(dir.join("rt"), b"x")?;
+    }
+    let per_call = places
+        .times(samples, |dir| getxattrs(&dir.join("rt"), calls))
+        .iter()
+        .map(|t| t.as_secs_f64() * 1e6 / calls as f64)
+        .collect::<Vec<_>>();
+    let bindfs = per_call
+        .get(3)
+        .map_or_else(|| "no bindfs".to_owned(), |b| format!("bindfs {b:.2} us"));
+    report.push(Row::standalone(
+        "fuse/one_round_trip_getxattr",
+        "us",
+        per_call[1],
+        &format!(
+            "informational: per call; tmpfs {:.2} us (a system call), {bindfs}",
+            per_call[0]
+        ),
+        None,
+    ));
     // Memory at rest: the corpus copied N times onto the mount, settled.
     let copies = if quick() { 5 } else { 50 };
     let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");

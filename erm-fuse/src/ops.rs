@@ -61,6 +61,8 @@ pub struct ErmFuse {
     dirs: Mutex<std::collections::HashMap<u64, DirHandle>>,
     next_dir: AtomicU64,
     ttl: Duration,
+    /// Asked for, and granted by the kernel at `init`: FUSE_WRITEBACK_CACHE.
+    writeback: bool,
 }
 
 fn errno(e: &io::Error) -> Errno {
@@ -152,6 +154,28 @@ impl ErmFuse {
             dirs: Mutex::new(std::collections::HashMap::new()),
             next_dir: AtomicU64::new(0),
             ttl,
+            writeback: false,
+        }
+    }
+
+    /// Asks the kernel for its writeback cache (`FUSE_WRITEBACK_CACHE`):
+    /// writes land in the page cache and reach the store in batches, at
+    /// the latest on `close(2)`/`fsync(2)`; the kernel then owns every
+    /// cached file's size and mtime. Right only when nothing changes the
+    /// store except through this mount (as in `ermfs-mount`): a change made
+    /// in process to a file the kernel has cached is never seen.
+    pub fn with_writeback_cache(mut self, on: bool) -> ErmFuse {
+        self.writeback = on;
+        self
+    }
+
+    /// The ERMFS access mode for a kernel open: write-only becomes
+    /// read-write under the writeback cache, whose partial-page writes read
+    /// the rest of the page first.
+    fn access_mode(&self, flags: i32) -> i32 {
+        match flags & libc::O_ACCMODE {
+            libc::O_WRONLY if self.writeback => libc::O_RDWR,
+            acc => acc,
         }
     }
 
@@ -453,6 +477,11 @@ impl Filesystem for ErmFuse {
         // write(2): one round trip less per write. PARALLEL_DIROPS: lookups
         // and readdirs of one directory may run at once (requests share
         // `ns`). Each is taken only if the kernel offers it.
+        if self.writeback {
+            self.writeback = config
+                .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
+                .is_ok();
+        }
         for flag in [
             InitFlags::FUSE_HANDLE_KILLPRIV_V2,
             InitFlags::FUSE_PARALLEL_DIROPS,
@@ -631,7 +660,7 @@ impl Filesystem for ErmFuse {
             // The kernel resolved the name, checked permissions and sent any
             // O_TRUNC as a setattr; O_APPEND is its job too (it sends the
             // end-of-file offset): only the access mode matters here.
-            let fd = self.fs.open(os(&path), flags.0 & libc::O_ACCMODE, 0)?;
+            let fd = self.fs.open(os(&path), self.access_mode(flags.0), 0)?;
             let keep = match self.fs.fstat(fd) {
                 Ok(st) => self.nodes().keep_cache(ino.0, (st.mtime, st.size)),
                 Err(_) => false,
@@ -934,7 +963,8 @@ impl Filesystem for ErmFuse {
         let _ns = self.shared();
         let run = || -> io::Result<(FileAttr, i32)> {
             let path = self.child(parent, name)?;
-            let open = (flags & (libc::O_ACCMODE | libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
+            let open =
+                self.access_mode(flags) | (flags & (libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
             let fd = self.fs.open(os(&path), open, mode & !umask & 0o7777)?;
             let st = match self.own(&path, req).and_then(|()| self.fs.fstat(fd)) {
                 Ok(st) => st,
