@@ -474,7 +474,8 @@ impl Filesystem for ErmFuse {
         // `security.capability` on write, truncate and chown (see
         // `kill_priv`), so the kernel marks the super block `SB_NOSEC` and
         // stops asking GETXATTR("security.capability") before every
-        // write(2): one round trip less per write. PARALLEL_DIROPS: lookups
+        // write(2): one round trip less per write. ATOMIC_O_TRUNC: see
+        // `open`. PARALLEL_DIROPS: lookups
         // and readdirs of one directory may run at once (requests share
         // `ns`). Each is taken only if the kernel offers it.
         if self.writeback {
@@ -483,6 +484,7 @@ impl Filesystem for ErmFuse {
                 .is_ok();
         }
         for flag in [
+            InitFlags::FUSE_ATOMIC_O_TRUNC,
             InitFlags::FUSE_HANDLE_KILLPRIV_V2,
             InitFlags::FUSE_PARALLEL_DIROPS,
         ] {
@@ -653,14 +655,24 @@ impl Filesystem for ErmFuse {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let _ns = self.shared();
         let run = || -> io::Result<(i32, bool)> {
             let path = self.path(ino)?;
-            // The kernel resolved the name, checked permissions and sent any
-            // O_TRUNC as a setattr; O_APPEND is its job too (it sends the
-            // end-of-file offset): only the access mode matters here.
-            let fd = self.fs.open(os(&path), self.access_mode(flags.0), 0)?;
+            // The kernel resolved the name and checked permissions; O_APPEND
+            // is its job (it sends the end-of-file offset). O_TRUNC comes
+            // here (ATOMIC_O_TRUNC): the store drops a closed file's blocks
+            // without inflating them first, as a separate truncate would.
+            let trunc = flags.0 & libc::O_TRUNC;
+            let fd = self
+                .fs
+                .open(os(&path), self.access_mode(flags.0) | trunc, 0)?;
+            if trunc != 0
+                && let Err(e) = self.kill_priv(&Target::Fd(fd), req.uid() != 0)
+            {
+                let _ = self.fs.close(fd);
+                return Err(e);
+            }
             let keep = match self.fs.fstat(fd) {
                 Ok(st) => self.nodes().keep_cache(ino.0, (st.mtime, st.size)),
                 Err(_) => false,

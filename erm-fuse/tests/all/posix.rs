@@ -161,6 +161,13 @@ fn writes_and_truncates_drop_set_id_bits_and_capabilities() {
     m.sh("chmod 6777 f");
     as_user("truncate -s 1 f");
     assert_eq!(mode("/f"), 0o777);
+    // open(O_TRUNC) reaches the store whole (ATOMIC_O_TRUNC).
+    m.sh("chmod 6777 f");
+    as_user("printf z > f");
+    assert_eq!(
+        (mode("/f"), m.fs.read_file("/f").unwrap()),
+        (0o777, b"z".to_vec())
+    );
     // Not group-executable: set-group-ID is mandatory locking, it stays.
     m.sh(&format!("chmod 6766 f && {set_caps}"));
     as_user("echo d >> f");
