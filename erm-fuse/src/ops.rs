@@ -13,8 +13,8 @@ use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::nodes::Nodes;
@@ -25,6 +25,10 @@ const DIR_HANDLE: u64 = 1 << 40;
 
 /// Largest write the kernel may send in one request.
 const MAX_WRITE: u32 = 1 << 20;
+
+/// Most entries one `readdirplus` answer looks at (a page of the kernel's
+/// buffer holds about 25; it asks again for the rest).
+const PLUS_BATCH: usize = 128;
 
 /// Flags of every file open: no FLUSH on close(2) (writes are in ERMFS when
 /// they are answered, POSIX locks are the kernel's), one round trip less per
@@ -448,6 +452,34 @@ impl ErmFuse {
         Ok(u32::try_from(done).unwrap_or(u32::MAX))
     }
 
+    /// A read at offset 0 of a directory handle already read from is a
+    /// `rewinddir`: snapshot the directory again.
+    fn rewind(&self, ino: INodeNo, fh: FileHandle, offset: u64) -> io::Result<()> {
+        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
+        if rewind {
+            let _ns = self.shared();
+            let entries = self.fs.readdir(os(&self.path(ino)?))?;
+            if let Some(h) = self.dirs().get_mut(&fh.0) {
+                h.entries = entries;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to [`PLUS_BATCH`] snapshot entries of handle `fh` from `offset`,
+    /// each with its offset, for one `readdirplus` answer.
+    fn batch(&self, fh: FileHandle, offset: u64) -> io::Result<Vec<(u64, DirEntry)>> {
+        let mut dirs = self.dirs();
+        let handle = dirs.get_mut(&fh.0).ok_or_else(|| fail(libc::EBADF))?;
+        handle.served = true;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let batch = handle.entries.iter().enumerate().skip(start);
+        Ok(batch
+            .take(PLUS_BATCH)
+            .map(|(i, e)| ((i + 1) as u64, e.clone()))
+            .collect())
+    }
+
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         let _ns = self.shared();
         let path = self.child(parent, name)?;
@@ -475,7 +507,9 @@ impl Filesystem for ErmFuse {
         // `kill_priv`), so the kernel marks the super block `SB_NOSEC` and
         // stops asking GETXATTR("security.capability") before every
         // write(2): one round trip less per write. ATOMIC_O_TRUNC: see
-        // `open`. PARALLEL_DIROPS: lookups
+        // `open`. READDIRPLUS (adaptive): a listing hands out each entry's
+        // attributes, so `ls -l` or `find` need no LOOKUP per name.
+        // PARALLEL_DIROPS: lookups
         // and readdirs of one directory may run at once (requests share
         // `ns`). Each is taken only if the kernel offers it.
         if self.writeback {
@@ -484,6 +518,8 @@ impl Filesystem for ErmFuse {
                 .is_ok();
         }
         for flag in [
+            InitFlags::FUSE_DO_READDIRPLUS,
+            InitFlags::FUSE_READDIRPLUS_AUTO,
             InitFlags::FUSE_ATOMIC_O_TRUNC,
             InitFlags::FUSE_HANDLE_KILLPRIV_V2,
             InitFlags::FUSE_PARALLEL_DIROPS,
@@ -824,17 +860,8 @@ impl Filesystem for ErmFuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
-        if rewind {
-            let _ns = self.shared();
-            match self.path(ino).and_then(|p| self.fs.readdir(os(&p))) {
-                Ok(entries) => {
-                    if let Some(h) = self.dirs().get_mut(&fh.0) {
-                        h.entries = entries;
-                    }
-                }
-                Err(e) => return reply.error(errno(&e)),
-            }
+        if let Err(e) = self.rewind(ino, fh, offset) {
+            return reply.error(errno(&e));
         }
         let mut dirs = self.dirs();
         let Some(handle) = dirs.get_mut(&fh.0) else {
@@ -849,6 +876,52 @@ impl Filesystem for ErmFuse {
             }
         }
         drop(dirs);
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        if let Err(e) = self.rewind(ino, fh, offset) {
+            return reply.error(errno(&e));
+        }
+        let batch = match self.batch(fh, offset) {
+            Ok(b) => b,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let _ns = self.shared();
+        for (off, e) in batch {
+            let name = OsStr::from_bytes(&e.name);
+            if e.name == b"." || e.name == b".." {
+                // The kernel takes no lookup and no attributes from these.
+                let mut a = negative();
+                (a.ino, a.kind) = (INodeNo(e.ino), kind(e.kind));
+                if reply.add(a.ino, off, name, &Duration::ZERO, &a, Generation(0)) {
+                    break;
+                }
+                continue;
+            }
+            // Each child handed out with attributes counts one lookup; one
+            // gone since the snapshot is left out (its offset stays used).
+            let path = self.nodes().child_path(ino.0, &e.name);
+            let st = path
+                .and_then(|p| self.fs.lstat(os(&p)))
+                .ok()
+                .filter(|st| st.ino == e.ino);
+            let Some(st) = st else {
+                continue;
+            };
+            let a = attr(&st);
+            if reply.add(a.ino, off, name, &self.ttl, &a, Generation(0)) {
+                break;
+            }
+            self.nodes().remember(st.ino, ino.0, &e.name);
+        }
         reply.ok();
     }
 
