@@ -509,9 +509,9 @@ impl Filesystem for ErmFuse {
         // write(2): one round trip less per write. ATOMIC_O_TRUNC: see
         // `open`. READDIRPLUS (adaptive): a listing hands out each entry's
         // attributes, so `ls -l` or `find` need no LOOKUP per name.
-        // PARALLEL_DIROPS: lookups
-        // and readdirs of one directory may run at once (requests share
-        // `ns`). Each is taken only if the kernel offers it.
+        // PARALLEL_DIROPS: lookups and readdirs of one directory may run at
+        // once (requests share `ns`). Each is taken only if the kernel
+        // offers it; the writeback cache only if asked for.
         if self.writeback {
             self.writeback = config
                 .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
