@@ -1,44 +1,90 @@
-//! ERMFS mounted with FUSE against a tmpfs (both mounted by this bench under
-//! `target/fuse-bench/`, as root): sequential 1 MiB-block write and read,
-//! and a create/stat/unlink storm of small files. Skipped, saying why,
-//! without root or FUSE.
+//! ERMFS mounted with FUSE against a tmpfs and against a plain passthrough
+//! FUSE file system (`bindfs` over a directory of that tmpfs), all mounted by
+//! this bench under `target/fuse-bench/` (as root) and timed interleaved in
+//! the same run: sequential 1 MiB-block write and read, 4 KiB random
+//! read/write, and a create/stat/unlink storm of small files; beside them,
+//! for information, the same cases on a second ERMFS mount with the kernel's
+//! writeback cache (opt-in), and the cost of one FUSE round trip. Skipped, saying
+//! why, without root or FUSE; without `bindfs` the passthrough rows say so.
 
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use erm_bench::{Report, Row, SplitMix64, compare, quick};
+use erm_bench::{Report, Row, SplitMix64, median, quick, time};
 use erm_fuse::MountConfig;
 use ermfs::{CompressionPolicy, Fs};
 
 const BLOCK: usize = 1 << 20;
 
-/// Unmounts both file systems at the end, whatever happened.
+/// Unmounts every file system at the end, whatever happened (bindfs first:
+/// it sits on the tmpfs).
 struct Mounts {
+    /// Root of the bench's own tmpfs (the passthrough's source lives in it).
+    tmpfs_root: PathBuf,
+    /// Where the tmpfs cases run (a directory of the tmpfs).
     tmpfs: PathBuf,
+    /// The ERMFS mount point.
     ermfs: PathBuf,
-    session: Option<fuser::BackgroundSession>,
+    /// A second ERMFS mount with the kernel's writeback cache (opt-in,
+    /// `--writeback-cache`), measured beside the default for information.
+    ermfs_wb: PathBuf,
+    /// The bindfs mount point, if bindfs mounted.
+    bindfs: Option<PathBuf>,
+    sessions: Vec<fuser::BackgroundSession>,
+}
+
+fn unmount(dir: &Path) {
+    let quiet = |cmd: &mut Command| {
+        cmd.arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !quiet(Command::new("fusermount3").arg("-u")) {
+        let _ = quiet(Command::new("umount").arg("-l"));
+    }
 }
 
 impl Drop for Mounts {
     fn drop(&mut self) {
-        if let Some(s) = self.session.take() {
+        if let Some(dir) = self.bindfs.take() {
+            unmount(&dir);
+        }
+        for s in self.sessions.drain(..) {
             let _ = s.umount_and_join();
         }
-        for dir in [&self.ermfs, &self.tmpfs] {
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(dir)
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
+        unmount(&self.ermfs);
+        unmount(&self.ermfs_wb);
+        unmount(&self.tmpfs_root);
     }
 }
 
-fn mount() -> Result<(Mounts, Fs), String> {
+/// Mounts bindfs on `dir` passing `src` through, or says why it cannot.
+fn mount_bindfs(src: &Path, dir: &Path) -> Result<(), String> {
+    let status = Command::new("bindfs")
+        .arg(src)
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("bindfs failed ({s})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("bindfs is not installed (apt-get install bindfs)".into())
+        }
+        Err(e) => Err(format!("bindfs: {e}")),
+    }
+}
+
+/// Mounts the tmpfs, ERMFS and (if it can) bindfs; the `String` says why
+/// there is no bindfs.
+fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting the tmpfs anchor needs root".into());
@@ -47,35 +93,39 @@ fn mount() -> Result<(Mounts, Fs), String> {
         return Err("/dev/fuse is missing".into());
     }
     let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/fuse-bench"));
-    let tmpfs = base.join("tmpfs");
-    let ermfs = base.join("ermfs");
-    for dir in [&tmpfs, &ermfs] {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status();
+    let (tmpfs_root, ermfs, bindfs) = (base.join("tmpfs"), base.join("ermfs"), base.join("bindfs"));
+    let ermfs_wb = base.join("ermfs-wb");
+    for dir in [&bindfs, &ermfs, &ermfs_wb, &tmpfs_root] {
+        unmount(dir);
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let mut mounts = Mounts {
-        tmpfs: tmpfs.clone(),
+        tmpfs: tmpfs_root.join("plain"),
+        tmpfs_root: tmpfs_root.clone(),
         ermfs: ermfs.clone(),
-        session: None,
+        ermfs_wb: ermfs_wb.clone(),
+        bindfs: None,
+        sessions: Vec::new(),
     };
     let ok = Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1g",
-            "erm-bench",
-            tmpfs.to_str().unwrap_or(""),
-        ])
+        .args(["-t", "tmpfs", "-o", "size=2g", "erm-bench"])
+        .arg(&tmpfs_root)
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         return Err("mount -t tmpfs failed".into());
     }
+    let source = tmpfs_root.join("passthrough");
+    for dir in [&mounts.tmpfs, &source] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let no_bindfs = match mount_bindfs(&source, &bindfs) {
+        Ok(()) => {
+            mounts.bindfs = Some(bindfs);
+            None
+        }
+        Err(why) => Some(why),
+    };
     let fs = Fs::builder()
         .compression(CompressionPolicy::Background {
             delay: Duration::from_secs(2),
@@ -84,8 +134,119 @@ fn mount() -> Result<(Mounts, Fs), String> {
         .map_err(|e| e.to_string())?;
     let config = MountConfig::default();
     let session = erm_fuse::spawn(fs.clone(), &ermfs, &config).map_err(|e| e.to_string())?;
-    mounts.session = Some(session);
-    Ok((mounts, fs))
+    mounts.sessions.push(session);
+    let wb = MountConfig {
+        writeback_cache: true,
+        ..MountConfig::default()
+    };
+    let store = Fs::builder()
+        .compression(CompressionPolicy::Background {
+            delay: Duration::from_secs(2),
+        })
+        .build()
+        .map_err(|e| e.to_string())?;
+    let session = erm_fuse::spawn(store, &ermfs_wb, &wb).map_err(|e| e.to_string())?;
+    mounts.sessions.push(session);
+    Ok((mounts, fs, no_bindfs))
+}
+
+/// Medians of `samples` runs of each closure, interleaved with a rotating
+/// order so none always runs first (warm caches); one warm-up run each.
+fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    for run in runs.iter_mut() {
+        run();
+    }
+    let n = runs.len();
+    let mut times = vec![Vec::with_capacity(samples); n];
+    for i in 0..samples.max(1) {
+        for k in 0..n {
+            let j = (i + k) % n;
+            times[j].push(time(&mut runs[j]));
+        }
+    }
+    times.iter_mut().map(|t| median(t)).collect()
+}
+
+/// The three places one case runs: tmpfs, ERMFS, bindfs (if mounted).
+struct Places {
+    tmpfs: PathBuf,
+    ermfs: PathBuf,
+    ermfs_wb: PathBuf,
+    bindfs: Option<PathBuf>,
+    no_bindfs: Option<String>,
+}
+
+impl Places {
+    /// Every place, in the order [`times`](Places::times) answers.
+    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        [
+            Some(&self.tmpfs),
+            Some(&self.ermfs),
+            Some(&self.ermfs_wb),
+            self.bindfs.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Medians of `work` in each place, interleaved: tmpfs, ERMFS, ERMFS
+    /// with the writeback cache, and bindfs if mounted.
+    fn times(&self, samples: usize, work: impl Fn(&Path)) -> Vec<Duration> {
+        let mut runs: Vec<Box<dyn FnMut() + '_>> = self
+            .dirs()
+            .map(|d| Box::new(|| work(d)) as Box<dyn FnMut()>)
+            .collect();
+        let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|r| &mut **r as _).collect();
+        compare_all(samples, &mut refs)
+    }
+
+    /// Times `work` in each place (interleaved) and pushes the two rows:
+    /// ERMFS vs tmpfs (`>= 0.5`, within 2x) and ERMFS vs bindfs (`>= 1.0`).
+    fn case(&self, report: &mut Report, samples: usize, name: &str, work: impl Fn(&Path)) {
+        let times = self.times(samples, work);
+        let ours = times[1].as_secs_f64();
+        report.push(Row::lower_is_better(
+            &format!("fuse/{name}"),
+            "s",
+            ours,
+            "tmpfs",
+            times[0].as_secs_f64(),
+            Some(0.5),
+        ));
+        let (tmpfs, wb) = (times[0].as_secs_f64(), times[2].as_secs_f64());
+        report.push(Row::standalone(
+            &format!("fuse/{name}_writeback_cache"),
+            "s",
+            wb,
+            &format!(
+                "informational (opt-in --writeback-cache): {:.2}x tmpfs, {:.2}x the default mount",
+                tmpfs / wb,
+                ours / wb
+            ),
+            None,
+        ));
+        let row = match (times.get(3), &self.no_bindfs) {
+            (Some(bindfs), _) => Row::lower_is_better(
+                &format!("fuse/{name}_vs_bindfs"),
+                "s",
+                ours,
+                "bindfs over tmpfs",
+                bindfs.as_secs_f64(),
+                Some(1.0),
+            ),
+            (None, why) => Row::standalone(
+                &format!("fuse/{name}_vs_bindfs"),
+                "s",
+                ours,
+                &format!(
+                    "no passthrough anchor: {}",
+                    why.as_deref().unwrap_or("bindfs not mounted")
+                ),
+                None,
+            ),
+        };
+        report.push(row);
+    }
 }
 
 fn write_file(path: &Path, data: &[u8], blocks: usize) {
@@ -133,6 +294,27 @@ fn random_io(file: &Path, len: u64, ops: usize, seed: u64) {
     black_box(page);
 }
 
+/// `n` getxattr calls for a missing attribute of `file`: on a FUSE mount
+/// each is exactly one round trip to the daemon (the kernel caches no
+/// attributes), on tmpfs one system call.
+fn getxattrs(file: &Path, n: usize) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(file.as_os_str().as_bytes()).expect("no NUL in the path");
+    for _ in 0..n {
+        // SAFETY: both names are NUL-terminated and outlive the call; a
+        // null buffer with size 0 is a size query.
+        let r = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                c"user.erm-bench".as_ptr(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        black_box(r);
+    }
+}
+
 fn storm(dir: &Path, files: usize) {
     for i in 0..files {
         let p = dir.join(format!("s{i}"));
@@ -160,12 +342,22 @@ fn du_bytes(dir: &Path) -> u64 {
 
 fn main() -> std::io::Result<()> {
     let mut report = Report::new("fuse");
-    let (mounts, fs) = match mount() {
+    let (mounts, fs, no_bindfs) = match mount() {
         Ok(m) => m,
         Err(why) => {
             println!("fuse bench: SKIPPED: {why}");
             return report.write();
         }
+    };
+    if let Some(why) = &no_bindfs {
+        println!("fuse bench: no bindfs anchor: {why}");
+    }
+    let places = Places {
+        tmpfs: mounts.tmpfs.clone(),
+        ermfs: mounts.ermfs.clone(),
+        ermfs_wb: mounts.ermfs_wb.clone(),
+        bindfs: mounts.bindfs.clone(),
+        no_bindfs,
     };
     let samples = if quick() { 3 } else { 7 };
     let mib = if quick() { 32 } else { 256 };
@@ -175,67 +367,60 @@ fn main() -> std::io::Result<()> {
     let data: Vec<u8> = (0..BLOCK)
         .map(|_| b"abcdefgh ij\n"[rng.below(12) as usize])
         .collect();
-    let (t, e) = (mounts.tmpfs.join("seq"), mounts.ermfs.join("seq"));
-    let (anchor, ours) = compare(
+    places.case(
+        &mut report,
         samples,
-        || write_file(&t, &data, mib),
-        || write_file(&e, &data, mib),
+        &format!("seq_write_1MiB_blocks_{mib}MiB"),
+        |dir| write_file(&dir.join("seq"), &data, mib),
     );
-    report.push(Row::lower_is_better(
-        &format!("fuse/seq_write_1MiB_blocks_{mib}MiB"),
-        "s",
-        ours.as_secs_f64(),
-        "tmpfs",
-        anchor.as_secs_f64(),
-        Some(0.5),
-    ));
-    let mut buf = vec![0; BLOCK];
-    let mut buf2 = vec![0; BLOCK];
-    let (anchor, ours) = compare(
+    let buf = std::cell::RefCell::new(vec![0; BLOCK]);
+    places.case(
+        &mut report,
         samples,
-        || {
-            black_box(read_file(&t, &mut buf));
-        },
-        || {
-            black_box(read_file(&e, &mut buf2));
+        &format!("seq_read_1MiB_blocks_{mib}MiB"),
+        |dir| {
+            black_box(read_file(&dir.join("seq"), &mut buf.borrow_mut()));
         },
     );
-    report.push(Row::lower_is_better(
-        &format!("fuse/seq_read_1MiB_blocks_{mib}MiB"),
-        "s",
-        ours.as_secs_f64(),
-        "tmpfs",
-        anchor.as_secs_f64(),
-        Some(0.5),
-    ));
     let (len, ops) = ((mib * BLOCK) as u64, if quick() { 2_000 } else { 20_000 });
-    let (anchor, ours) = compare(
+    places.case(
+        &mut report,
         samples,
-        || random_io(&t, len, ops, 5),
-        || random_io(&e, len, ops, 5),
+        &format!("random_4KiB_read_write_{ops}_ops"),
+        |dir| random_io(&dir.join("seq"), len, ops, 5),
     );
-    report.push(Row::lower_is_better(
-        &format!("fuse/random_4KiB_read_write_{ops}_ops"),
-        "s",
-        ours.as_secs_f64(),
-        "tmpfs",
-        anchor.as_secs_f64(),
-        Some(0.5),
-    ));
-    let _ = std::fs::remove_file(&t);
-    let _ = std::fs::remove_file(&e);
-    let (anchor, ours) = compare(
+    for dir in places.dirs() {
+        let _ = std::fs::remove_file(dir.join("seq"));
+    }
+    places.case(
+        &mut report,
         samples,
-        || storm(&mounts.tmpfs, files),
-        || storm(&mounts.ermfs, files),
+        &format!("create_stat_unlink_{files}_files"),
+        |dir| storm(dir, files),
     );
-    report.push(Row::lower_is_better(
-        &format!("fuse/create_stat_unlink_{files}_files"),
-        "s",
-        ours.as_secs_f64(),
-        "tmpfs",
-        anchor.as_secs_f64(),
-        Some(0.5),
+    // The floor under every row: one FUSE round trip (a request the
+    // kernel cannot answer from its caches), per call.
+    let calls = if quick() { 2_000 } else { 20_000 };
+    for dir in places.dirs() {
+        std::fs::write(dir.join("rt"), b"x")?;
+    }
+    let per_call = places
+        .times(samples, |dir| getxattrs(&dir.join("rt"), calls))
+        .iter()
+        .map(|t| t.as_secs_f64() * 1e6 / calls as f64)
+        .collect::<Vec<_>>();
+    let bindfs = per_call
+        .get(3)
+        .map_or_else(|| "no bindfs".to_owned(), |b| format!("bindfs {b:.2} us"));
+    report.push(Row::standalone(
+        "fuse/one_round_trip_getxattr",
+        "us",
+        per_call[1],
+        &format!(
+            "informational: per call; tmpfs {:.2} us (a system call), {bindfs}",
+            per_call[0]
+        ),
+        None,
     ));
     // Memory at rest: the corpus copied N times onto the mount, settled.
     let copies = if quick() { 5 } else { 50 };

@@ -25,6 +25,10 @@ pub struct MountConfig {
     pub read_only: bool,
     /// How long the kernel caches attributes and names.
     pub ttl: Duration,
+    /// The kernel's writeback cache (see
+    /// [`ErmFuse::with_writeback_cache`]): off by default, since a store
+    /// shared with the process must show its in-process changes.
+    pub writeback_cache: bool,
 }
 
 impl Default for MountConfig {
@@ -35,6 +39,7 @@ impl Default for MountConfig {
             auto_unmount: false,
             read_only: false,
             ttl: DEFAULT_TTL,
+            writeback_cache: false,
         }
     }
 }
@@ -83,6 +88,6 @@ impl MountConfig {
 /// The mount's: `ENOENT`/`ENOTDIR` for `dir`, `EPERM`/`EACCES` without the
 /// right to mount, `ENODEV` without `/dev/fuse`.
 pub fn spawn(fs: Fs, dir: &Path, config: &MountConfig) -> io::Result<BackgroundSession> {
-    let ermfuse = ErmFuse::new(fs, config.ttl);
+    let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
     fuser::spawn_mount(ermfuse, dir, &config.fuser_config())
 }

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::nodes::Nodes;
@@ -25,6 +25,18 @@ const DIR_HANDLE: u64 = 1 << 40;
 
 /// Largest write the kernel may send in one request.
 const MAX_WRITE: u32 = 1 << 20;
+
+/// Most entries one `readdirplus` answer looks at (a page of the kernel's
+/// buffer holds about 25; it asks again for the rest).
+const PLUS_BATCH: usize = 128;
+
+/// Flags of every file open: no FLUSH on close(2) (writes are in ERMFS when
+/// they are answered, POSIX locks are the kernel's), one round trip less per
+/// close.
+const FILE_OPEN: FopenFlags = FopenFlags::FOPEN_NOFLUSH;
+
+/// The attribute a write, truncate or chown drops (file capabilities).
+const CAPABILITY: &[u8] = b"security.capability";
 
 /// How long the kernel may cache attributes and names by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
@@ -53,6 +65,8 @@ pub struct ErmFuse {
     dirs: Mutex<std::collections::HashMap<u64, DirHandle>>,
     next_dir: AtomicU64,
     ttl: Duration,
+    /// Asked for, and granted by the kernel at `init`: FUSE_WRITEBACK_CACHE.
+    writeback: bool,
 }
 
 fn errno(e: &io::Error) -> Errno {
@@ -95,6 +109,27 @@ fn attr(st: &Stat) -> FileAttr {
     }
 }
 
+/// The attributes of a negative entry (inode 0: "no such name").
+fn negative() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: SystemTime::UNIX_EPOCH,
+        mtime: SystemTime::UNIX_EPOCH,
+        ctime: SystemTime::UNIX_EPOCH,
+        crtime: SystemTime::UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
+
 fn spec(t: Option<TimeOrNow>) -> TimeSpec {
     match t {
         None => TimeSpec::Omit,
@@ -123,6 +158,28 @@ impl ErmFuse {
             dirs: Mutex::new(std::collections::HashMap::new()),
             next_dir: AtomicU64::new(0),
             ttl,
+            writeback: false,
+        }
+    }
+
+    /// Asks the kernel for its writeback cache (`FUSE_WRITEBACK_CACHE`):
+    /// writes land in the page cache and reach the store in batches, at
+    /// the latest on `close(2)`/`fsync(2)`; the kernel then owns every
+    /// cached file's size and mtime. Right only when nothing changes the
+    /// store except through this mount (as in `ermfs-mount`): a change made
+    /// in process to a file the kernel has cached is never seen.
+    pub fn with_writeback_cache(mut self, on: bool) -> ErmFuse {
+        self.writeback = on;
+        self
+    }
+
+    /// The ERMFS access mode for a kernel open: write-only becomes
+    /// read-write under the writeback cache, whose partial-page writes read
+    /// the rest of the page first.
+    fn access_mode(&self, flags: i32) -> i32 {
+        match flags & libc::O_ACCMODE {
+            libc::O_WRONLY if self.writeback => libc::O_RDWR,
+            acc => acc,
         }
     }
 
@@ -179,6 +236,40 @@ impl ErmFuse {
         }
     }
 
+    /// What the kernel leaves to the file system under KILLPRIV_V2 (as
+    /// Linux's `file_remove_privs` does on a local disk): a write, truncate
+    /// or chown drops the file's `security.capability`, and with
+    /// `suidgid` (the writer lacks `CAP_FSETID`) its set-user-ID bit and,
+    /// when group-executable, its set-group-ID bit.
+    fn kill_priv(&self, t: &Target, suidgid: bool) -> io::Result<()> {
+        let removed = match t {
+            Target::Path(p) => self.fs.removexattr(os(p), CAPABILITY),
+            Target::Fd(fd) => self.fs.fremovexattr(*fd, CAPABILITY),
+        };
+        match removed {
+            Err(e) if e.raw_os_error() != Some(libc::ENODATA) => return Err(e),
+            _ => {}
+        }
+        if !suidgid {
+            return Ok(());
+        }
+        let st = self.stat_target(t)?;
+        if st.kind != ermfs::FileType::File {
+            return Ok(());
+        }
+        let mut perm = st.mode & 0o7777 & !libc::S_ISUID;
+        if perm & libc::S_IXGRP != 0 {
+            perm &= !libc::S_ISGID;
+        }
+        if perm == st.mode & 0o7777 {
+            return Ok(());
+        }
+        match t {
+            Target::Path(p) => self.fs.chmod(os(p), perm),
+            Target::Fd(fd) => self.fs.fchmod(*fd, perm),
+        }
+    }
+
     /// A name was created by `req`: give it to the caller (the store's
     /// default owner is the mounting user, who need not be the caller).
     fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
@@ -217,8 +308,8 @@ impl ErmFuse {
 
     fn do_setattr(
         &self,
-        ino: INodeNo,
-        fh: Option<FileHandle>,
+        req: &Request,
+        (ino, fh): (INodeNo, Option<FileHandle>),
         mode: Option<u32>,
         owner: (Option<u32>, Option<u32>),
         size: Option<u64>,
@@ -239,6 +330,8 @@ impl ErmFuse {
                 Target::Path(p) => fs.lchown(os(p), uid, gid)?,
                 Target::Fd(fd) => fs.fchown(*fd, uid, gid)?,
             }
+            // ERMFS's chown clears the mode bits itself.
+            self.kill_priv(&t, false)?;
         }
         if let Some(size) = size {
             let len = i64::try_from(size).map_err(|_| fail(libc::EFBIG))?;
@@ -246,6 +339,10 @@ impl ErmFuse {
                 Target::Path(p) => fs.truncate(os(p), len)?,
                 Target::Fd(fd) => fs.ftruncate(*fd, len)?,
             }
+            // FATTR_KILL_SUIDGID is not passed on by fuser 0.18: a caller
+            // other than root is taken to lack CAP_FSETID, as the kernel
+            // would judge it.
+            self.kill_priv(&t, req.uid() != 0)?;
         }
         let (a, m) = (spec(times.0), spec(times.1));
         match &t {
@@ -355,6 +452,34 @@ impl ErmFuse {
         Ok(u32::try_from(done).unwrap_or(u32::MAX))
     }
 
+    /// A read at offset 0 of a directory handle already read from is a
+    /// `rewinddir`: snapshot the directory again.
+    fn rewind(&self, ino: INodeNo, fh: FileHandle, offset: u64) -> io::Result<()> {
+        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
+        if rewind {
+            let _ns = self.shared();
+            let entries = self.fs.readdir(os(&self.path(ino)?))?;
+            if let Some(h) = self.dirs().get_mut(&fh.0) {
+                h.entries = entries;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to [`PLUS_BATCH`] snapshot entries of handle `fh` from `offset`,
+    /// each with its offset, for one `readdirplus` answer.
+    fn batch(&self, fh: FileHandle, offset: u64) -> io::Result<Vec<(u64, DirEntry)>> {
+        let mut dirs = self.dirs();
+        let handle = dirs.get_mut(&fh.0).ok_or_else(|| fail(libc::EBADF))?;
+        handle.served = true;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let batch = handle.entries.iter().enumerate().skip(start);
+        Ok(batch
+            .take(PLUS_BATCH)
+            .map(|(i, e)| ((i + 1) as u64, e.clone()))
+            .collect())
+    }
+
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
         let _ns = self.shared();
         let path = self.child(parent, name)?;
@@ -377,6 +502,30 @@ impl Filesystem for ErmFuse {
         if let Err(nearest) = config.set_max_readahead(MAX_WRITE) {
             let _ = config.set_max_readahead(nearest);
         }
+        // KILLPRIV_V2: this file system clears set-user-ID/set-group-ID and
+        // `security.capability` on write, truncate and chown (see
+        // `kill_priv`), so the kernel marks the super block `SB_NOSEC` and
+        // stops asking GETXATTR("security.capability") before every
+        // write(2): one round trip less per write. ATOMIC_O_TRUNC: see
+        // `open`. READDIRPLUS (adaptive): a listing hands out each entry's
+        // attributes, so `ls -l` or `find` need no LOOKUP per name.
+        // PARALLEL_DIROPS: lookups and readdirs of one directory may run at
+        // once (requests share `ns`). Each is taken only if the kernel
+        // offers it; the writeback cache only if asked for.
+        if self.writeback {
+            self.writeback = config
+                .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
+                .is_ok();
+        }
+        for flag in [
+            InitFlags::FUSE_DO_READDIRPLUS,
+            InitFlags::FUSE_READDIRPLUS_AUTO,
+            InitFlags::FUSE_ATOMIC_O_TRUNC,
+            InitFlags::FUSE_HANDLE_KILLPRIV_V2,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+        ] {
+            let _ = config.add_capabilities(flag);
+        }
         Ok(())
     }
 
@@ -387,6 +536,12 @@ impl Filesystem for ErmFuse {
             .and_then(|p| self.entry(parent, name, &p))
         {
             Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+            // A negative entry (node 0): the kernel caches the absence for
+            // the entry TTL, so the next open(O_CREAT) or stat of a missing
+            // name needs no LOOKUP; creations through the mount replace it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                reply.entry(&self.ttl, &negative(), Generation(0))
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -405,7 +560,7 @@ impl Filesystem for ErmFuse {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -421,7 +576,7 @@ impl Filesystem for ErmFuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.do_setattr(ino, fh, mode, (uid, gid), size, (atime, mtime)) {
+        match self.do_setattr(req, (ino, fh), mode, (uid, gid), size, (atime, mtime)) {
             Ok(a) => reply.attr(&self.ttl, &a),
             Err(e) => reply.error(errno(&e)),
         }
@@ -536,14 +691,24 @@ impl Filesystem for ErmFuse {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let _ns = self.shared();
         let run = || -> io::Result<(i32, bool)> {
             let path = self.path(ino)?;
-            // The kernel resolved the name, checked permissions and sent any
-            // O_TRUNC as a setattr; O_APPEND is its job too (it sends the
-            // end-of-file offset): only the access mode matters here.
-            let fd = self.fs.open(os(&path), flags.0 & libc::O_ACCMODE, 0)?;
+            // The kernel resolved the name and checked permissions; O_APPEND
+            // is its job (it sends the end-of-file offset). O_TRUNC comes
+            // here (ATOMIC_O_TRUNC): the store drops a closed file's blocks
+            // without inflating them first, as a separate truncate would.
+            let trunc = flags.0 & libc::O_TRUNC;
+            let fd = self
+                .fs
+                .open(os(&path), self.access_mode(flags.0) | trunc, 0)?;
+            if trunc != 0
+                && let Err(e) = self.kill_priv(&Target::Fd(fd), req.uid() != 0)
+            {
+                let _ = self.fs.close(fd);
+                return Err(e);
+            }
             let keep = match self.fs.fstat(fd) {
                 Ok(st) => self.nodes().keep_cache(ino.0, (st.mtime, st.size)),
                 Err(_) => false,
@@ -554,9 +719,9 @@ impl Filesystem for ErmFuse {
         match run() {
             Ok((fd, keep)) => {
                 let flags = if keep {
-                    FopenFlags::FOPEN_KEEP_CACHE
+                    FopenFlags::FOPEN_KEEP_CACHE | FILE_OPEN
                 } else {
-                    FopenFlags::empty()
+                    FILE_OPEN
                 };
                 reply.opened(FileHandle(fd as u64), flags)
             }
@@ -596,14 +761,18 @@ impl Filesystem for ErmFuse {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         let run = || -> io::Result<usize> {
             let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
-            self.fs.pwrite(fd_of(fh)?, data, off)
+            let fd = fd_of(fh)?;
+            let n = self.fs.pwrite(fd, data, off)?;
+            let suidgid = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+            self.kill_priv(&Target::Fd(fd), suidgid)?;
+            Ok(n)
         };
         match run() {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
@@ -691,17 +860,8 @@ impl Filesystem for ErmFuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
-        if rewind {
-            let _ns = self.shared();
-            match self.path(ino).and_then(|p| self.fs.readdir(os(&p))) {
-                Ok(entries) => {
-                    if let Some(h) = self.dirs().get_mut(&fh.0) {
-                        h.entries = entries;
-                    }
-                }
-                Err(e) => return reply.error(errno(&e)),
-            }
+        if let Err(e) = self.rewind(ino, fh, offset) {
+            return reply.error(errno(&e));
         }
         let mut dirs = self.dirs();
         let Some(handle) = dirs.get_mut(&fh.0) else {
@@ -716,6 +876,52 @@ impl Filesystem for ErmFuse {
             }
         }
         drop(dirs);
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        if let Err(e) = self.rewind(ino, fh, offset) {
+            return reply.error(errno(&e));
+        }
+        let batch = match self.batch(fh, offset) {
+            Ok(b) => b,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let _ns = self.shared();
+        for (off, e) in batch {
+            let name = OsStr::from_bytes(&e.name);
+            if e.name == b"." || e.name == b".." {
+                // The kernel takes no lookup and no attributes from these.
+                let mut a = negative();
+                (a.ino, a.kind) = (INodeNo(e.ino), kind(e.kind));
+                if reply.add(a.ino, off, name, &Duration::ZERO, &a, Generation(0)) {
+                    break;
+                }
+                continue;
+            }
+            // Each child handed out with attributes counts one lookup; one
+            // gone since the snapshot is left out (its offset stays used).
+            let path = self.nodes().child_path(ino.0, &e.name);
+            let st = path
+                .and_then(|p| self.fs.lstat(os(&p)))
+                .ok()
+                .filter(|st| st.ino == e.ino);
+            let Some(st) = st else {
+                continue;
+            };
+            let a = attr(&st);
+            if reply.add(a.ino, off, name, &self.ttl, &a, Generation(0)) {
+                break;
+            }
+            self.nodes().remember(st.ino, ino.0, &e.name);
+        }
         reply.ok();
     }
 
@@ -842,7 +1048,8 @@ impl Filesystem for ErmFuse {
         let _ns = self.shared();
         let run = || -> io::Result<(FileAttr, i32)> {
             let path = self.child(parent, name)?;
-            let open = (flags & (libc::O_ACCMODE | libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
+            let open =
+                self.access_mode(flags) | (flags & (libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
             let fd = self.fs.open(os(&path), open, mode & !umask & 0o7777)?;
             let st = match self.own(&path, req).and_then(|()| self.fs.fstat(fd)) {
                 Ok(st) => st,
@@ -862,7 +1069,7 @@ impl Filesystem for ErmFuse {
                 &a,
                 Generation(0),
                 FileHandle(fd as u64),
-                FopenFlags::empty(),
+                FILE_OPEN,
             ),
             Err(e) => reply.error(errno(&e)),
         }

@@ -25,6 +25,7 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("diff", "diffutils"),
     ("find", "findutils"),
+    ("bindfs", "bindfs"), // the passthrough-FUSE anchor of the fuse bench
 ];
 
 /// Crates whose lockless structures have Miri-checked unit tests.

@@ -53,6 +53,10 @@ struct Args {
     /// Mount read-only.
     #[arg(long)]
     read_only: bool,
+    /// Let the kernel cache writes and send them in batches (faster
+    /// scattered small writes, slower large sequential ones).
+    #[arg(long)]
+    writeback_cache: bool,
 }
 
 /// `123`, `64K`, `512M`, `4G` (binary units).
@@ -205,9 +209,11 @@ fn run(args: Args) -> Result<(), String> {
         allow_other: args.allow_other,
         auto_unmount: args.auto_unmount,
         read_only: args.read_only,
+        writeback_cache: args.writeback_cache,
         ..MountConfig::default()
     };
-    let ermfuse = ErmFuse::new(fs, config.ttl);
+    // Only the mount changes this store: the writeback cache is safe.
+    let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
     let mut session = fuser::Session::new(ermfuse, dir, &config.fuser_config())
         .map_err(|e| format!("cannot mount on {}: {e}", dir.display()))?;
     let mut unmounter = session.unmount_callable();

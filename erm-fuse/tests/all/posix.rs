@@ -121,6 +121,63 @@ fn a_second_uid_meets_the_mode_bits() {
 }
 
 #[test]
+fn writes_and_truncates_drop_set_id_bits_and_capabilities() {
+    // The mount handles KILLPRIV_V2: what the kernel clears on a local
+    // disk, the file system clears here.
+    if missing("setpriv") || missing("python3") {
+        return;
+    }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: switching to a second uid needs root");
+        return;
+    }
+    let config = MountConfig {
+        allow_other: true,
+        ..MountConfig::default()
+    };
+    let Some(m) = Mount::with("killpriv", config) else {
+        return;
+    };
+    let mode = |p: &str| m.fs.stat(p).unwrap().mode & 0o7777;
+    let caps = |p: &str| m.fs.getxattr(p, "security.capability", &mut []).is_ok();
+    // A valid v2 capability set (CAP_NET_BIND_SERVICE, effective).
+    let set_caps = "python3 -c 'import os,struct; os.setxattr(\"f\", \"security.capability\", \
+                    struct.pack(\"<5I\", 0x02000001, 1 << 10, 0, 0, 0))'";
+    m.sh(&format!("echo a > f && chmod 6777 f && {set_caps}"));
+    assert!(caps("/f"));
+    // Root (CAP_FSETID) keeps the set-ID bits; the capabilities go.
+    m.sh("echo b >> f");
+    assert_eq!((mode("/f"), caps("/f")), (0o6777, false));
+    let as_user = |script: &str| {
+        let out = m.sh_output(&format!(
+            "setpriv --reuid 4242 --regid 4242 --clear-groups sh -c '{script}'"
+        ));
+        assert!(out.status.success(), "{script}: {out:?}");
+    };
+    // Another user: set-user-ID and (group-executable) set-group-ID go.
+    as_user("echo c >> f");
+    assert_eq!(mode("/f"), 0o777);
+    m.sh("chmod 6777 f");
+    as_user("truncate -s 1 f");
+    assert_eq!(mode("/f"), 0o777);
+    // open(O_TRUNC) reaches the store whole (ATOMIC_O_TRUNC).
+    m.sh("chmod 6777 f");
+    as_user("printf z > f");
+    assert_eq!(
+        (mode("/f"), m.fs.read_file("/f").unwrap()),
+        (0o777, b"z".to_vec())
+    );
+    // Not group-executable: set-group-ID is mandatory locking, it stays.
+    m.sh(&format!("chmod 6766 f && {set_caps}"));
+    as_user("echo d >> f");
+    assert_eq!((mode("/f"), caps("/f")), (0o2766, false));
+    // chown drops capabilities too.
+    m.sh(&format!("{set_caps} && chown 4242 f"));
+    assert!(!caps("/f"));
+}
+
+#[test]
 fn kept_page_cache_never_serves_stale_bytes() {
     let Some(m) = Mount::new("cache") else {
         return;

@@ -208,3 +208,37 @@ fn git_init_commit_fsck() {
     ));
     assert_eq!(out.lines().last().map(str::trim), Some("2"), "{out}");
 }
+
+/// The writeback cache (opt-in): real programs still see their bytes, and
+/// the store has them once the program has closed its files. Write-only
+/// partial-page writes (the kernel reads the rest of the page), appends
+/// from two descriptors, sqlite and a corpus copy.
+#[test]
+fn programs_on_a_writeback_cache_mount() {
+    if missing("python3") || missing("dd") {
+        return;
+    }
+    let config = erm_fuse::MountConfig {
+        writeback_cache: true,
+        ..erm_fuse::MountConfig::default()
+    };
+    let Some(m) = Mount::with("writeback", config) else {
+        return;
+    };
+    m.sh(r#"cp -a "$CORPUS" c && diff -r "$CORPUS" c"#);
+    m.sh(concat!(
+        "head -c 10000 /dev/zero | tr '\\0' a > f\n",
+        "printf XYZ | dd of=f bs=1 seek=5000 conv=notrunc status=none\n",
+        "exec 3>>g 4>>g; printf one >&3; printf two >&4; exec 3>&- 4>&-\n",
+    ));
+    let f = m.fs.read_file("/f").unwrap();
+    assert_eq!(
+        (f.len(), &f[5000..5003], f[4999], f[5003]),
+        (10_000, &b"XYZ"[..], b'a', b'a')
+    );
+    assert_eq!(m.fs.read_file("/g").unwrap(), b"onetwo");
+    std::fs::write(m.path("script.py"), PY_SQLITE).unwrap();
+    assert_eq!(m.sh("python3 script.py").trim(), "ok");
+    let st = std::fs::metadata(m.path("f")).unwrap();
+    assert_eq!(st.len(), m.fs.stat("/f").unwrap().size);
+}
