@@ -89,13 +89,34 @@ pub(crate) enum Content {
     Freed,
 }
 
-/// A compressed file: the blocked gzip stream, its index, and what it is charged.
+/// A compressed file at rest: the blocked gzip stream (exactly its length:
+/// the length is what the budget is charged) and the file's size.
+///
+/// No block index is kept: every member's header carries its compressed
+/// length (FEXTRA), so [`Index::rebuild`] walks the headers, without
+/// inflating, when the file is opened. At rest that saves the index's heap
+/// block (a `Vec` of at least four entries) on every closed file.
 #[derive(Debug)]
 pub(crate) struct Packed {
+    /// The stream; its length is charged to the budget.
     pub stream: Vec<u8>,
-    pub index: Index,
-    /// Bytes charged to the budget for `stream`.
-    pub charged: usize,
+    /// Uncompressed length (the file's size).
+    pub raw_len: u64,
+}
+
+impl Packed {
+    /// Bytes charged to the budget for the stream.
+    pub fn charged(&self) -> usize {
+        self.stream.len()
+    }
+
+    /// The stream's block index, rebuilt from its member headers.
+    ///
+    /// # Errors
+    /// `EIO` if the stream is damaged.
+    pub fn index(&self) -> std::io::Result<Index> {
+        Index::rebuild(&self.stream).map_err(|_| std::io::Error::from_raw_os_error(libc::EIO))
+    }
 }
 
 /// A compressed file open read-only: the stream stays, a region of its
@@ -103,6 +124,8 @@ pub(crate) struct Packed {
 #[derive(Debug)]
 pub(crate) struct Lazy {
     pub packed: Packed,
+    /// The stream's index, rebuilt when the file was opened.
+    pub index: Index,
     /// Exactly the file's size; untouched pages cost no RAM.
     pub region: Region,
     /// Per block: already inflated into `region`.
@@ -112,11 +135,11 @@ pub(crate) struct Lazy {
 impl Lazy {
     /// Blocks covering `offset..offset + len` (clamped to the file), as indices.
     pub fn blocks(&self, offset: u64, len: usize) -> std::ops::Range<usize> {
-        let size = self.packed.index.raw_len();
+        let size = self.packed.raw_len;
         if len == 0 || offset >= size {
             return 0..0;
         }
-        let bs = self.packed.index.block_size() as u64;
+        let bs = self.index.block_size() as u64;
         let end = offset.saturating_add(len as u64).min(size);
         // Both are below the file size, which fits the address space.
         (offset / bs) as usize..end.div_ceil(bs) as usize
@@ -135,8 +158,8 @@ impl Content {
     pub fn len(&self) -> u64 {
         match self {
             Content::Raw(r) => r.len() as u64,
-            Content::Packed(p) => p.index.raw_len(),
-            Content::Lazy(l) => l.packed.index.raw_len(),
+            Content::Packed(p) => p.raw_len,
+            Content::Lazy(l) => l.packed.raw_len,
             Content::Freed => 0,
         }
     }
@@ -145,8 +168,8 @@ impl Content {
     pub fn resident(&self) -> u64 {
         match self {
             Content::Raw(r) => r.capacity() as u64,
-            Content::Packed(p) => p.charged as u64,
-            Content::Lazy(l) => (l.packed.charged + l.region.capacity()) as u64,
+            Content::Packed(p) => p.charged() as u64,
+            Content::Lazy(l) => (l.packed.charged() + l.region.capacity()) as u64,
             Content::Freed => 0,
         }
     }
@@ -226,5 +249,26 @@ mod tests {
     fn inode_stays_small() {
         let size = std::mem::size_of::<Inode>();
         assert!(size <= 200, "Inode is {size} bytes");
+    }
+}
+#[cfg(test)]
+mod sizes_scratch {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        println!(
+            "Inode {} State {} Body {} Content {} Packed {} Region {} Index {} Lazy {} Name {} SystemTime {} RwLock<()> {}",
+            size_of::<super::Inode>(),
+            size_of::<super::State>(),
+            size_of::<super::Body>(),
+            size_of::<super::Content>(),
+            size_of::<super::Packed>(),
+            size_of::<erm_alloc::Region>(),
+            size_of::<erm_compress::Index>(),
+            size_of::<super::Lazy>(),
+            size_of::<erm_registry::Name>(),
+            size_of::<std::time::SystemTime>(),
+            size_of::<crate::sync::RwLock<()>>()
+        );
     }
 }
