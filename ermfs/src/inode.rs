@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use erm_alloc::Region;
 use erm_compress::Index;
+use erm_registry::Name;
 
 use crate::sync::{AtomicU32, AtomicU64, Ordering, RwLock};
 use crate::xattr::Xattrs;
@@ -68,8 +69,10 @@ pub(crate) struct State {
 #[derive(Debug)]
 pub(crate) enum Body {
     File(Content),
-    /// Child names, kept sorted (byte order): `readdir` lists them so.
-    Dir(BTreeSet<Box<[u8]>>),
+    /// The children's registry keys (parent: this directory), kept sorted
+    /// by name bytes: `readdir` lists them so. A key holds a short name
+    /// inline, so an entry costs no heap block of its own.
+    Dir(BTreeSet<Name>),
     /// The target, never changed (an `Arc` so a path walk takes it out of
     /// the lock without copying).
     Symlink(Arc<[u8]>),

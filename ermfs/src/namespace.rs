@@ -98,12 +98,16 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
 /// Adds or removes `name` in directory `dir`'s child list and touches its
 /// times (set to `now`).
 pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
+    // Every caller has just put `name` in (or taken it out of) the registry
+    // under this directory, so it is a valid name.
+    let key = Name::new(dir.ino, name);
+    debug_assert!(key.is_ok(), "set_child of an invalid name");
     let mut st = write(&dir.state);
-    if let Body::Dir(children) = &mut st.body {
+    if let (Body::Dir(children), Ok(key)) = (&mut st.body, key) {
         if present {
-            children.insert(name.into());
+            children.insert(key);
         } else {
-            children.remove(name);
+            children.remove(&key);
         }
     }
     st.mtime = now;
@@ -401,7 +405,7 @@ impl Fs {
     pub fn readdir(&self, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
         let inner = &self.inner;
         let dir = inner.resolve(path.as_ref())?;
-        let (names, due): (Vec<Box<[u8]>>, _) = {
+        let (names, due): (Vec<Name>, _) = {
             let st = read(&dir.state);
             match &st.body {
                 Body::Dir(children) => (
@@ -426,11 +430,11 @@ impl Fs {
                 kind: FileType::Dir,
             },
         ];
-        for name in names {
+        for key in names {
             // A name removed since the snapshot is skipped.
-            if let Some(child) = inner.child(&dir, &name)? {
+            if let Some(child) = inner.names.load().get(&key) {
                 out.push(DirEntry {
-                    name: name.into_vec(),
+                    name: key.name().to_vec(),
                     ino: child.ino,
                     kind: child.kind,
                 });
