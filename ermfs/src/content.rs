@@ -99,8 +99,8 @@ impl Shared {
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
             let now = self.clock.now();
-            st.mtime = now;
-            st.ctime = now;
+            st.mtime = now.into();
+            st.ctime = now.into();
         }
         Ok(())
     }
@@ -238,8 +238,8 @@ impl Shared {
         };
         self.discard(std::mem::replace(content, new));
         let now = self.clock.now();
-        st.mtime = now;
-        st.ctime = now;
+        st.mtime = now.into();
+        st.ctime = now.into();
         Ok(())
     }
 
