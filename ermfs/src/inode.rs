@@ -7,8 +7,8 @@ use std::time::SystemTime;
 
 use erm_alloc::Region;
 use erm_compress::Index;
-use erm_registry::Name;
 
+use crate::child::ChildName;
 use crate::sync::{AtomicU32, Ordering, RwLock};
 use crate::times::Time;
 use crate::xattr::Xattrs;
@@ -83,10 +83,9 @@ pub(crate) struct Dir {
     /// The parent directory's inode number (itself for `/`): `readdir`'s
     /// `..`. Changed by a rename that moves the directory.
     pub parent: u64,
-    /// The children's registry keys (parent: this directory), kept sorted
-    /// by name bytes: `readdir` lists them so. A key holds a short name
-    /// inline, so an entry costs no heap block of its own.
-    pub children: BTreeSet<Name>,
+    /// The children's names, kept sorted (byte order): `readdir` lists
+    /// them so. A short name is inline: an entry costs no heap block.
+    pub children: BTreeSet<ChildName>,
 }
 
 /// Where a file's bytes are.

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use erm_registry::{Name, Registry};
 
+use crate::child::ChildName;
 use crate::errno::{err, fail};
 use crate::fs::{Fs, Inner, Last};
 use crate::inode::{Body, Content, FileType, Inode};
@@ -93,16 +94,12 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
 /// Adds or removes `name` in directory `dir`'s child list and touches its
 /// times (set to `now`).
 pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
-    // Every caller has just put `name` in (or taken it out of) the registry
-    // under this directory, so it is a valid name.
-    let key = Name::new(dir.ino, name);
-    debug_assert!(key.is_ok(), "set_child of an invalid name");
     let mut st = write(&dir.state);
-    if let (Body::Dir(d), Ok(key)) = (&mut st.body, key) {
+    if let Body::Dir(d) = &mut st.body {
         if present {
-            d.children.insert(key);
+            d.children.insert(ChildName::new(name));
         } else {
-            d.children.remove(&key);
+            d.children.remove(name);
         }
     }
     st.mtime = now.into();
@@ -404,7 +401,7 @@ impl Fs {
     pub fn readdir(&self, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
         let inner = &self.inner;
         let dir = inner.resolve(path.as_ref())?;
-        let (names, parent, due): (Vec<Name>, _, _) = {
+        let (names, parent, due): (Vec<ChildName>, _, _) = {
             let st = read(&dir.state);
             match &st.body {
                 Body::Dir(d) => (
@@ -430,11 +427,11 @@ impl Fs {
                 kind: FileType::Dir,
             },
         ];
-        for key in names {
+        for name in names {
             // A name removed since the snapshot is skipped.
-            if let Some(child) = inner.names.load().get(&key) {
+            if let Some(child) = inner.child(&dir, name.as_bytes())? {
                 out.push(DirEntry {
-                    name: key.name().to_vec(),
+                    name: name.as_bytes().to_vec(),
                     ino: child.ino,
                     kind: child.kind(),
                 });
