@@ -280,7 +280,7 @@ impl Inode {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
 mod tests {
     use super::*;
 
@@ -288,7 +288,6 @@ mod tests {
     /// beside the compressed bytes): the inode with its `Arc` counts must
     /// stay within a 176-byte heap chunk (x86-64 glibc: 168 requested).
     #[test]
-    #[cfg(all(not(loom), target_pointer_width = "64"))]
     fn inode_stays_small() {
         let size = std::mem::size_of::<Inode>();
         assert!(size <= 152, "Inode is {size} bytes");
