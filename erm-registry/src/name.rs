@@ -1,17 +1,56 @@
 //! The key ermfs uses: a parent inode number and one path component.
 
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::io;
 
 /// Longest name accepted, in bytes (Linux `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
+/// Names up to this many bytes live inside the key, with no heap block.
+const INLINE: usize = 22;
+
 /// A directory entry key: `(parent inode number, name bytes)`, like the
 /// kernel's dentry cache. Construction validates the name, so a `Name` in a
 /// registry is always a legal path component.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+///
+/// A name of up to 22 bytes (nearly every real one) is stored inside the
+/// key (32 bytes in all), so making a key for a lookup allocates nothing and
+/// a stored key costs no heap block of its own; a longer one is boxed.
+/// Equality, order and hash are those of `(parent, name bytes)`.
+#[derive(Clone)]
 pub struct Name {
     parent: u64,
-    name: Box<[u8]>,
+    name: Bytes,
+}
+
+/// The name bytes: inline when they fit, boxed otherwise. Only the bytes
+/// count: comparisons and the hash never look at which form holds them.
+#[derive(Clone)]
+enum Bytes {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Bytes {
+    fn new(name: &[u8]) -> Bytes {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..name.len()].copy_from_slice(name);
+                Bytes::Inline { len, bytes }
+            }
+            _ => Bytes::Heap(name.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Bytes::Heap(b) => b,
+        }
+    }
 }
 
 impl Name {
@@ -29,7 +68,7 @@ impl Name {
         }
         Ok(Name {
             parent,
-            name: name.into(),
+            name: Bytes::new(name),
         })
     }
 
@@ -40,7 +79,44 @@ impl Name {
 
     /// The name bytes (1 to [`NAME_MAX`] of them, no `/`, no NUL).
     pub fn name(&self) -> &[u8] {
-        &self.name
+        self.name.as_slice()
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.parent == other.parent && self.name() == other.name()
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    /// By parent, then by name bytes.
+    fn cmp(&self, other: &Name) -> Ordering {
+        (self.parent, self.name()).cmp(&(other.parent, other.name()))
+    }
+}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parent.hash(state);
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Name")
+            .field("parent", &self.parent)
+            .field("name", &self.name())
+            .finish()
     }
 }
 
@@ -57,5 +133,37 @@ mod tests {
         assert_eq!(errno(Name::new(1, &[b'x'; 256])), Some(libc::ENAMETOOLONG));
         let ok = Name::new(7, &[b'x'; 255]).expect("255 bytes is legal");
         assert_eq!((ok.parent(), ok.name().len()), (7, 255));
+    }
+
+    /// Short and long names keep their bytes, compare and hash by them.
+    #[test]
+    fn inline_and_boxed_names_agree() {
+        let hash = |n: &Name| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            n.hash(&mut h);
+            h.finish()
+        };
+        let names: Vec<Vec<u8>> = [1, 21, 22, 23, 255]
+            .iter()
+            .flat_map(|&len| [vec![b'a'; len], vec![b'b'; len]])
+            .collect();
+        for a in &names {
+            let na = Name::new(3, a).expect("legal");
+            assert_eq!(na.name(), &a[..]);
+            for b in &names {
+                let nb = Name::new(3, b).expect("legal");
+                assert_eq!(na.cmp(&nb), a.cmp(b));
+                assert_eq!(na == nb, a == b);
+                assert_eq!(hash(&na) == hash(&nb), a == b);
+            }
+            assert!(Name::new(2, a).expect("legal") < na);
+        }
+    }
+
+    /// The key is 32 bytes on 64-bit targets: the per-file cost at rest.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn name_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Name>(), 32);
     }
 }

@@ -31,7 +31,7 @@ use crate::sync::{Condvar, Mutex, Ordering, lock, wait, wait_timeout, write};
 struct Job {
     inode: Weak<Inode>,
     /// The file's close count when it was queued.
-    closes: u64,
+    closes: u32,
     due: Instant,
 }
 
@@ -75,7 +75,7 @@ impl Background {
         &self,
         shared: &Weak<Shared>,
         inode: &Arc<Inode>,
-        closes: u64,
+        closes: u32,
         delay: Duration,
     ) -> Scheduled {
         let mut q = lock(&self.queue);

@@ -99,8 +99,8 @@ impl Shared {
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
             let now = self.clock.now();
-            st.mtime = now;
-            st.ctime = now;
+            st.mtime = now.into();
+            st.ctime = now.into();
         }
         Ok(())
     }
@@ -123,7 +123,7 @@ impl Shared {
                 self.discard(other);
                 (Content::Raw(Region::new(&self.budget)), Ok(()))
             }
-            Content::Packed(packed) if writable || packed.index.raw_len() == 0 => {
+            Content::Packed(packed) if writable || packed.raw_len == 0 => {
                 match self.inflate(&packed) {
                     Ok(region) => {
                         self.drop_packed(packed);
@@ -132,12 +132,16 @@ impl Shared {
                     Err(e) => (Content::Packed(packed), Err(e)),
                 }
             }
-            Content::Packed(packed) => match self.sized_region(&packed) {
-                Ok(region) => {
+            Content::Packed(packed) => match packed
+                .index()
+                .and_then(|index| Ok((index, self.sized_region(&packed)?)))
+            {
+                Ok((index, region)) => {
                     add(&self.counters.lazy_opens, 1);
-                    let filled = vec![false; packed.index.blocks().len()];
+                    let filled = vec![false; index.blocks().len()];
                     let lazy = Lazy {
                         packed,
+                        index,
                         region,
                         filled,
                     };
@@ -171,20 +175,20 @@ impl Shared {
             return Ok(());
         }
         let mut dec = self.decompressor()?;
-        let bs = lazy.packed.index.block_size();
+        let bs = lazy.index.block_size();
         let mut result = Ok(());
         for i in blocks {
             if lazy.filled.get(i) != Some(&false) {
                 continue;
             }
-            let raw_len = lazy.packed.index.blocks()[i].raw_len as usize;
+            let raw_len = lazy.index.blocks()[i].raw_len as usize;
             let dst = lazy
                 .region
                 .as_mut_slice()
                 .get_mut(i * bs..i * bs + raw_len)
                 .ok_or_else(|| err(libc::EIO));
             result = dst.and_then(|dst| {
-                dec.inflate_block(&lazy.packed.stream, &lazy.packed.index, i, dst)
+                dec.inflate_block(&lazy.packed.stream, &lazy.index, i, dst)
                     .map_err(|_| err(libc::EIO))
             });
             if result.is_err() {
@@ -234,8 +238,8 @@ impl Shared {
         };
         self.discard(std::mem::replace(content, new));
         let now = self.clock.now();
-        st.mtime = now;
-        st.ctime = now;
+        st.mtime = now.into();
+        st.ctime = now.into();
         Ok(())
     }
 
@@ -246,7 +250,8 @@ impl Shared {
         }
     }
 
-    /// A stream and its index as a charged [`Packed`].
+    /// A stream and its index as a charged [`Packed`] (which keeps only the
+    /// index's total length: the index is rebuilt from the stream on use).
     ///
     /// # Errors
     /// `ENOSPC` if its bytes do not fit the budget.
@@ -257,8 +262,7 @@ impl Shared {
         add(&self.counters.compressed_bytes, charged as u64);
         Ok(Packed {
             stream,
-            index,
-            charged,
+            raw_len: index.raw_len(),
         })
     }
 
@@ -332,8 +336,8 @@ impl Shared {
 
     /// Credits a packed stream's charge and drops it.
     pub fn drop_packed(&self, packed: Packed) {
-        self.budget.credit(packed.charged);
-        sub(&self.counters.compressed_bytes, packed.charged as u64);
+        self.budget.credit(packed.charged());
+        sub(&self.counters.compressed_bytes, packed.charged() as u64);
     }
 
     /// Compresses a raw region in place of `content`; on any failure the
@@ -351,7 +355,7 @@ impl Shared {
         add(&self.counters.compress_nanos, nanos);
         if let Some(packed) = packed {
             add(&self.counters.compressions, 1);
-            add(&self.counters.bytes_deflated, packed.index.raw_len());
+            add(&self.counters.bytes_deflated, packed.raw_len);
             *content = Content::Packed(packed);
         }
     }
@@ -429,12 +433,13 @@ impl Shared {
             }
         };
         lock(&self.decompressors).push(dec);
+        // Exactly the stream's length stays allocated: that is what is charged.
         stream.shrink_to_fit();
+        debug_assert_eq!(charged, stream.len(), "the charge follows the stream");
         add(&self.counters.compressed_bytes, charged as u64);
         Some(Packed {
             stream,
-            index,
-            charged,
+            raw_len: index.raw_len(),
         })
     }
 
@@ -467,7 +472,7 @@ impl Shared {
     /// A fresh region of `packed`'s size (charged in full; untouched pages
     /// hold no RAM).
     fn sized_region(&self, packed: &Packed) -> io::Result<Region> {
-        let len = usize::try_from(packed.index.raw_len()).map_err(|_| err(libc::EFBIG))?;
+        let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
         let mut region = Region::new(&self.budget);
         region.resize(len)?;
         Ok(region)
@@ -486,9 +491,12 @@ impl Shared {
     }
 
     /// Inflates a whole stream into `dst`, on several threads when it is big.
+    /// The index comes from walking the member headers first (one header
+    /// read per block, nothing inflated: noise beside the inflate pass).
     pub fn inflate_into(&self, packed: &Packed, dst: &mut [u8]) -> io::Result<()> {
+        let index = packed.index()?;
         let mut dec = self.decompressor()?;
-        let (stream, index) = (&packed.stream, &packed.index);
+        let (stream, index) = (&packed.stream, &index);
         let result = if self.parallel_step(dst.len()) > self.options.get_block_size() {
             dec.decompress_parallel(stream, index, dst, self.threads)
         } else {

@@ -125,8 +125,8 @@ impl Fs {
         };
         if changed {
             let now = self.inner.shared.clock.now();
-            st.mtime = now;
-            st.ctime = now;
+            st.mtime = now.into();
+            st.ctime = now.into();
         }
         Ok(())
     }

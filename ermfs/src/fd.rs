@@ -55,7 +55,7 @@ impl OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
-        if self.inode.kind == FileType::File {
+        if self.inode.kind() == FileType::File {
             self.shared.release(&self.inode);
         }
     }
@@ -129,7 +129,7 @@ fn view<T>(
         Body::Symlink(_) => return fail(libc::EINVAL),
     };
     if let Some(now) = atime_due(&st, shared) {
-        st.atime = now;
+        st.atime = now.into();
     }
     Ok(out)
 }
@@ -171,8 +171,8 @@ fn write_at(
     let start = usize::try_from(start).map_err(|_| err(libc::EFBIG))?;
     region.write_at(start, buf)?;
     let now = shared.clock.now();
-    st.mtime = now;
-    st.ctime = now;
+    st.mtime = now.into();
+    st.ctime = now.into();
     Ok(end)
 }
 
@@ -185,8 +185,8 @@ fn truncate_open(shared: &Shared, inode: &Inode, len: i64) -> io::Result<()> {
     };
     region.resize(len)?;
     let now = shared.clock.now();
-    st.mtime = now;
-    st.ctime = now;
+    st.mtime = now.into();
+    st.ctime = now.into();
     Ok(())
 }
 

@@ -28,7 +28,8 @@ impl Fs {
             Body::File(Content::Lazy(l)) => &mut l.packed,
             Body::File(_) | Body::Symlink(_) => return fail(libc::EINVAL),
         };
-        let Some(member) = packed.index.blocks().get(block).map(|b| b.range()) else {
+        let index = packed.index().or_else(|_| fail(libc::EINVAL))?;
+        let Some(member) = index.blocks().get(block).map(|b| b.range()) else {
             return fail(libc::EINVAL);
         };
         let middle = member.start + member.len() / 2;

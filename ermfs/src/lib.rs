@@ -153,6 +153,7 @@
 
 mod background;
 mod builder;
+mod child;
 mod content;
 mod errno;
 mod export;

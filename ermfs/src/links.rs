@@ -127,7 +127,7 @@ impl Fs {
         src.nlink.fetch_add(1, Ordering::AcqRel);
         let now = inner.shared.clock.now();
         set_child(dir, name, true, now);
-        write(&src.state).ctime = now;
+        write(&src.state).ctime = now.into();
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use erm_registry::{Name, Registry};
 
+use crate::child::ChildName;
 use crate::errno::{err, fail};
 use crate::fs::{Fs, Inner, Last};
 use crate::inode::{Body, Content, FileType, Inode};
@@ -72,26 +73,21 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
         Body::Dir(_) => (0, 0),
         Body::Symlink(target) => (target.len() as u64, target.len() as u64),
     };
-    let type_bits = match inode.kind {
-        FileType::File => libc::S_IFREG,
-        FileType::Dir => libc::S_IFDIR,
-        FileType::Symlink => libc::S_IFLNK,
-    };
     let (uid, gid) = inode.owner();
     Stat {
         ino: inode.ino,
-        kind: inode.kind,
-        mode: type_bits | inode.perm(),
+        kind: inode.kind(),
+        mode: inode.mode(),
         uid,
         gid,
         nlink: inode.nlink(),
         size,
         blocks: resident.div_ceil(512),
         blksize: 4096,
-        atime: st.atime,
-        mtime: st.mtime,
-        ctime: st.ctime,
-        btime: inode.btime,
+        atime: st.atime.into(),
+        mtime: st.mtime.into(),
+        ctime: st.ctime.into(),
+        btime: inode.btime.into(),
     }
 }
 
@@ -99,19 +95,19 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
 /// times (set to `now`).
 pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime) {
     let mut st = write(&dir.state);
-    if let Body::Dir(children) = &mut st.body {
+    if let Body::Dir(d) = &mut st.body {
         if present {
-            children.insert(name.into());
+            d.children.insert(ChildName::new(name));
         } else {
-            children.remove(name);
+            d.children.remove(name);
         }
     }
-    st.mtime = now;
-    st.ctime = now;
+    st.mtime = now.into();
+    st.ctime = now.into();
 }
 
 fn is_empty_dir(dir: &Inode) -> bool {
-    matches!(&read(&dir.state).body, Body::Dir(c) if c.is_empty())
+    matches!(&read(&dir.state).body, Body::Dir(d) if d.children.is_empty())
 }
 
 impl Inner {
@@ -187,7 +183,7 @@ impl Inner {
     /// Counts one name of `inode` gone (the name is already out of the
     /// registry); at a file's last name, frees what nobody holds open.
     fn drop_link(&self, parent: &Inode, inode: &Inode) {
-        let last = match inode.kind {
+        let last = match inode.kind() {
             FileType::Dir => {
                 inode.nlink.store(0, Ordering::Release);
                 parent.nlink.fetch_sub(1, Ordering::AcqRel);
@@ -210,8 +206,8 @@ impl Inner {
             }
         };
         let mut st = write(&inode.state);
-        st.ctime = self.shared.clock.now();
-        if last && inode.kind != FileType::File {
+        st.ctime = self.shared.clock.now().into();
+        if last && inode.kind() != FileType::File {
             // A removed directory's attributes are credited now (an open
             // descriptor of it then sees none), not when a lockless table
             // reclaims the inode.
@@ -369,11 +365,15 @@ impl Fs {
         set_child(src_dir, src_name, false, now);
         set_child(dst_dir, dst_name, true, now);
         if src.is_dir() && !Arc::ptr_eq(src_dir, dst_dir) {
-            src.parent.store(dst_dir.ino, Ordering::Release);
             src_dir.nlink.fetch_sub(1, Ordering::AcqRel);
             dst_dir.nlink.fetch_add(1, Ordering::AcqRel);
         }
-        write(&src.state).ctime = now;
+        let mut st = write(&src.state);
+        st.ctime = now.into();
+        if let Body::Dir(moved) = &mut st.body {
+            moved.parent = dst_dir.ino;
+        }
+        drop(st);
         if let Some(dst) = dst {
             inner.drop_link(dst_dir, &dst);
         }
@@ -401,11 +401,12 @@ impl Fs {
     pub fn readdir(&self, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
         let inner = &self.inner;
         let dir = inner.resolve(path.as_ref())?;
-        let (names, due): (Vec<Box<[u8]>>, _) = {
+        let (names, parent, due): (Vec<ChildName>, _, _) = {
             let st = read(&dir.state);
             match &st.body {
-                Body::Dir(children) => (
-                    children.iter().cloned().collect(),
+                Body::Dir(d) => (
+                    d.children.iter().cloned().collect(),
+                    d.parent,
                     atime_due(&st, &inner.shared),
                 ),
                 Body::File(_) | Body::Symlink(_) => return fail(libc::ENOTDIR),
@@ -422,17 +423,17 @@ impl Fs {
             },
             DirEntry {
                 name: b"..".to_vec(),
-                ino: dir.parent.load(Ordering::Acquire),
+                ino: parent,
                 kind: FileType::Dir,
             },
         ];
         for name in names {
             // A name removed since the snapshot is skipped.
-            if let Some(child) = inner.child(&dir, &name)? {
+            if let Some(child) = inner.child(&dir, name.as_bytes())? {
                 out.push(DirEntry {
-                    name: name.into_vec(),
+                    name: name.as_bytes().to_vec(),
                     ino: child.ino,
-                    kind: child.kind,
+                    kind: child.kind(),
                 });
             }
         }

@@ -115,8 +115,8 @@ impl Inner {
 /// Sets `inode`'s permission bits and its `ctime`.
 fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
     let mut st = write(&inode.state);
-    inode.perm.store(mode & 0o7777, Ordering::Release);
-    st.ctime = fs.inner.shared.clock.now();
+    inode.set_perm(mode);
+    st.ctime = fs.inner.shared.clock.now().into();
 }
 
 /// Sets `inode`'s owner (`u32::MAX` keeps a field), clears a file's
@@ -135,9 +135,9 @@ pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
         if perm & libc::S_IXGRP != 0 {
             perm &= !libc::S_ISGID;
         }
-        inode.perm.store(perm, Ordering::Release);
+        inode.set_perm(perm);
     }
-    st.ctime = fs.inner.shared.clock.now();
+    st.ctime = fs.inner.shared.clock.now().into();
 }
 
 impl Fs {

@@ -149,7 +149,7 @@ fn set(fs: &Fs, inode: &Inode, name: &[u8], value: &[u8], flags: i32) -> io::Res
             xattrs.entries.insert(i, (name.into(), value.into()));
         }
     }
-    st.ctime = fs.inner.shared.clock.now();
+    st.ctime = fs.inner.shared.clock.now().into();
     Ok(())
 }
 
@@ -193,7 +193,7 @@ fn remove(fs: &Fs, inode: &Inode, name: &[u8]) -> io::Result<()> {
     if x.entries.is_empty() {
         st.xattrs = None;
     }
-    st.ctime = fs.inner.shared.clock.now();
+    st.ctime = fs.inner.shared.clock.now().into();
     Ok(())
 }
 

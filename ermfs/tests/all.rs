@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod all {
+    mod at_rest;
     mod background;
     pub mod common;
     mod concurrency;
