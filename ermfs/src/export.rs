@@ -115,8 +115,12 @@ impl Fs {
                 let mut map = ermfd::map_mut(memfd.as_fd(), size)?;
                 shared.inflate_into(&lazy.packed, &mut map)?;
             }
-            Content::Packed(packed) => inflate_to_fd(shared, packed, memfd.as_fd())?,
-            Content::Lazy(lazy) => inflate_to_fd(shared, &lazy.packed, memfd.as_fd())?,
+            Content::Packed(packed) => {
+                inflate_to_fd(shared, &packed.stream, &packed.index()?, memfd.as_fd())?;
+            }
+            Content::Lazy(lazy) => {
+                inflate_to_fd(shared, &lazy.packed.stream, &lazy.index, memfd.as_fd())?;
+            }
             Content::Freed => return fail(libc::ENOENT),
         }
         drop(st);
@@ -329,7 +333,7 @@ impl Fs {
     }
 }
 
-/// Inflates `packed` into `memfd` (already of the right size): block by
+/// Inflates `stream` (whose index is `index`) into `memfd` (already of the right size): block by
 /// block into a buffer of one block, each written with `pwrite`; on several
 /// threads (each its own run of blocks and buffer) when the file is big.
 ///
@@ -340,25 +344,26 @@ impl Fs {
 /// buffer that stays in L2 costs less than the faults and zeroing it avoids.
 fn inflate_to_fd(
     shared: &crate::content::Shared,
-    packed: &crate::inode::Packed,
+    stream: &[u8],
+    index: &Index,
     memfd: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    let blocks = packed.index.blocks().len();
+    let blocks = index.blocks().len();
     let threads = shared
         .threads
         .min(blocks / crate::builder::PARALLEL_MIN_BLOCKS.max(1));
     if threads <= 1 {
-        return inflate_run_to_fd(shared, packed, 0..blocks, memfd);
+        return inflate_run_to_fd(shared, stream, index, 0..blocks, memfd);
     }
     let per = blocks.div_ceil(threads);
     std::thread::scope(|s| {
         let workers: Vec<_> = (1..threads)
             .map(|t| {
                 let run = (t * per).min(blocks)..((t + 1) * per).min(blocks);
-                s.spawn(move || inflate_run_to_fd(shared, packed, run, memfd))
+                s.spawn(move || inflate_run_to_fd(shared, stream, index, run, memfd))
             })
             .collect();
-        let head = inflate_run_to_fd(shared, packed, 0..per.min(blocks), memfd);
+        let head = inflate_run_to_fd(shared, stream, index, 0..per.min(blocks), memfd);
         workers.into_iter().fold(head, |acc, w| {
             let r = w.join().unwrap_or_else(|_| fail(libc::EIO));
             acc.and(r)
@@ -366,14 +371,14 @@ fn inflate_to_fd(
     })
 }
 
-/// Inflates blocks `run` of `packed` into `memfd` at their offsets.
+/// Inflates blocks `run` of `stream` into `memfd` at their offsets.
 fn inflate_run_to_fd(
     shared: &crate::content::Shared,
-    packed: &crate::inode::Packed,
+    stream: &[u8],
+    index: &Index,
     run: std::ops::Range<usize>,
     memfd: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    let index = &packed.index;
     let mut dec = erm_compress::Decompressor::new(shared.options.get_backend())?;
     let mut buf = vec![0u8; index.block_size()];
     for i in run {
@@ -383,7 +388,7 @@ fn inflate_run_to_fd(
         let dst = buf
             .get_mut(..block.raw_len as usize)
             .ok_or_else(|| err(libc::EIO))?;
-        dec.inflate_block(&packed.stream, index, i, dst)
+        dec.inflate_block(stream, index, i, dst)
             .map_err(|_| err(libc::EIO))?;
         let offset = (i as u64) * index.block_size() as u64;
         ermfd::write_all_at(memfd, dst, offset)?;
