@@ -178,7 +178,7 @@ fn pack_job(shared: &Shared, job: &Job) {
         return;
     }
     if let Body::File(content) = &mut st.body {
-        shared.pack(content);
+        shared.pack(inode.ino, content);
     }
 }
 

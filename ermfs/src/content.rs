@@ -14,9 +14,9 @@ use erm_compress::{Compressor, Decompressor, Index, Options};
 use crate::background::{Background, Scheduled};
 use crate::builder::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::errno::{err, fail};
-use crate::inode::{Body, Content, Inode, Lazy, Packed};
+use crate::inode::{Body, Content, Inode, Lazy, Packed, State};
 use crate::stats::{Counters, add, sub};
-use crate::sync::{Mutex, Ordering, lock, write};
+use crate::sync::{AtomicU32, Mutex, Ordering, RwLockWriteGuard, lock, write};
 
 /// Bytes a block may grow by when stored (header, trailer, stored-block
 /// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
@@ -52,6 +52,38 @@ pub(crate) struct Shared {
     me: Weak<Shared>,
     compressors: Mutex<Vec<Compressor>>,
     decompressors: Mutex<Vec<Decompressor>>,
+    /// Files that an open is waiting to lock while they are compressed.
+    wanted: Wanted,
+}
+
+/// The inode numbers of files an open waits for while a compression holds
+/// their lock. A compression looks here between chunks and stops (handing
+/// the raw bytes back) when its file is wanted, so an open waits for one
+/// chunk instead of a whole deflate. The count spares the compression a lock
+/// on the list while nobody waits, which is nearly always.
+#[derive(Debug, Default)]
+struct Wanted {
+    count: AtomicU32,
+    inos: Mutex<Vec<u64>>,
+}
+
+impl Wanted {
+    fn add(&self, ino: u64) {
+        lock(&self.inos).push(ino);
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn remove(&self, ino: u64) {
+        let mut inos = lock(&self.inos);
+        if let Some(i) = inos.iter().position(|&w| w == ino) {
+            inos.swap_remove(i);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn contains(&self, ino: u64) -> bool {
+        self.count.load(Ordering::Acquire) != 0 && lock(&self.inos).contains(&ino)
+    }
 }
 
 impl Shared {
@@ -75,6 +107,7 @@ impl Shared {
             me: me.clone(),
             compressors: Mutex::new(Vec::new()),
             decompressors: Mutex::new(Vec::new()),
+            wanted: Wanted::default(),
         })
     }
 
@@ -88,7 +121,7 @@ impl Shared {
     /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
     /// corrupt; the file is then unchanged and not counted as open.
     pub fn acquire(&self, inode: &Inode, writable: bool, truncate: bool) -> io::Result<()> {
-        let mut st = write(&inode.state);
+        let mut st = self.lock_for_open(inode);
         let Body::File(content) = &mut st.body else {
             return Ok(());
         };
@@ -103,6 +136,19 @@ impl Shared {
             st.ctime = now.into();
         }
         Ok(())
+    }
+
+    /// The inode's state, locked for an open. When the lock is busy (a
+    /// compression may hold it), the open says it is waiting, so that a
+    /// compression of this file stops at its next chunk (see [`Wanted`]).
+    fn lock_for_open<'a>(&self, inode: &'a Inode) -> RwLockWriteGuard<'a, State> {
+        if let Ok(st) = inode.state.try_write() {
+            return st;
+        }
+        self.wanted.add(inode.ino);
+        let st = write(&inode.state);
+        self.wanted.remove(inode.ino);
+        st
     }
 
     /// The content after one more open, and whether the open may go on (on
@@ -293,7 +339,7 @@ impl Shared {
             return;
         }
         match self.policy {
-            CompressionPolicy::Immediate => self.pack(content),
+            CompressionPolicy::Immediate => self.pack(inode.ino, content),
             CompressionPolicy::Never => {}
             CompressionPolicy::Background { delay } => {
                 if matches!(content, Content::Raw(r) if r.is_empty()) {
@@ -301,7 +347,7 @@ impl Shared {
                 }
                 match self.bg.schedule(&self.me, inode, closes, delay) {
                     Scheduled::Queued | Scheduled::Stopped => {}
-                    Scheduled::NoWorker => self.pack(content),
+                    Scheduled::NoWorker => self.pack(inode.ino, content),
                 }
             }
         }
@@ -342,7 +388,7 @@ impl Shared {
 
     /// Compresses a raw region in place of `content`; on any failure the
     /// raw region stays (its bytes intact).
-    pub fn pack(&self, content: &mut Content) {
+    pub fn pack(&self, ino: u64, content: &mut Content) {
         let Content::Raw(region) = content else {
             return;
         };
@@ -350,7 +396,7 @@ impl Shared {
             return; // an empty region holds no memory: nothing to gain
         }
         let started = std::time::Instant::now();
-        let packed = self.compress(region);
+        let packed = self.compress(ino, region);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         add(&self.counters.compress_nanos, nanos);
         if let Some(packed) = packed {
@@ -364,8 +410,10 @@ impl Shared {
     /// soon as it is compressed. The stream's bytes are charged to the budget
     /// as each block is appended, so a full budget stops the compression
     /// (the file then stays raw) instead of passing the limit. A stream that
-    /// is not smaller than the data is dropped and the file kept raw.
-    fn compress(&self, region: &mut Region) -> Option<Packed> {
+    /// is not smaller than the data is dropped and the file kept raw, and so
+    /// is the file when an open waits for it (file `ino` is [`Wanted`]):
+    /// checked before each chunk, the bytes compressed so far go back.
+    fn compress(&self, ino: u64, region: &mut Region) -> Option<Packed> {
         let len = region.len();
         // Trim the growth reserve first: it is charged and holds no data.
         let _ = region.resize(len);
@@ -398,6 +446,10 @@ impl Shared {
                 let step = self.parallel_step(len);
                 let mut start = 0;
                 while start < len {
+                    if self.wanted.contains(ino) {
+                        add(&self.counters.compressions_cancelled, 1);
+                        return Err(err(libc::ECANCELED));
+                    }
                     let range: Range<usize> = start..len.min(start + step);
                     let src = &region.as_slice()[range.clone()];
                     if step > block {

@@ -457,6 +457,7 @@ impl Fs {
             bytes_inflated: get(&c.bytes_inflated),
             internal_copies: self.inner.shared.budget.copied_bytes(),
             compressions: get(&c.compressions),
+            compressions_cancelled: get(&c.compressions_cancelled),
             pending_compressions: self.inner.shared.bg.pending() as u64,
             inflations: get(&c.inflations),
             lazy_opens: get(&c.lazy_opens),

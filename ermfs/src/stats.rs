@@ -31,6 +31,9 @@ pub struct Stats {
     pub internal_copies: u64,
     /// Files compressed so far.
     pub compressions: u64,
+    /// Compressions stopped (and their bytes handed back raw) because an
+    /// open was waiting for the file; its next last close compresses again.
+    pub compressions_cancelled: u64,
     /// Closed files queued by the `Background` policy (stale jobs of files
     /// reopened since included, until the worker drops them).
     pub pending_compressions: u64,
@@ -64,6 +67,7 @@ pub(crate) struct Counters {
     pub bytes_deflated: AtomicU64,
     pub bytes_inflated: AtomicU64,
     pub compressions: AtomicU64,
+    pub compressions_cancelled: AtomicU64,
     pub inflations: AtomicU64,
     pub lazy_opens: AtomicU64,
     pub blocks_inflated: AtomicU64,

@@ -257,3 +257,48 @@ fn multicore_close_and_reopen_give_the_single_core_stream() {
     let streams = streams.into_inner().unwrap();
     assert!(streams.windows(2).all(|w| w[0] == w[1]), "{streams:?}");
 }
+
+#[test]
+fn an_open_stops_a_running_compression_and_gets_every_byte() {
+    // A compressible file of many chunks, so its deflate takes a while.
+    let data: Vec<u8> = corpus().into_iter().cycle().take(24 << 20).collect();
+    let hour = std::time::Duration::from_secs(3600);
+    each_with(
+        || {
+            Fs::builder()
+                .compression(CompressionPolicy::Background { delay: hour })
+                .threads(1)
+                .block_size(64 << 10)
+        },
+        |fs| {
+            // Whether the open lands before, during or after the deflate is
+            // up to the scheduler: try with growing head starts until one
+            // lands during it. Every attempt must keep every byte.
+            let mut cancelled = false;
+            for attempt in 1..=10u64 {
+                put(fs, "/f", &data);
+                let before = fs.stats();
+                std::thread::scope(|s| {
+                    let settle = s.spawn(|| fs.settle());
+                    std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
+                    let fd = fs.open("/f", libc::O_RDWR, 0).unwrap();
+                    let mut back = vec![0u8; data.len()];
+                    assert_eq!(fs.pread(fd, &mut back, 0).unwrap(), data.len());
+                    assert!(back == data, "bytes changed by a stopped compression");
+                    fs.close(fd).unwrap();
+                    settle.join().unwrap();
+                });
+                fs.settle(); // the close above queued the file again
+                let after = fs.stats();
+                assert!(get(fs, "/f") == data);
+                assert_eq!(after.pending_compressions, 0);
+                if after.compressions_cancelled > before.compressions_cancelled {
+                    cancelled = true;
+                    break;
+                }
+            }
+            assert!(cancelled, "no open landed during a compression in 10 tries");
+            assert_eq!(fs.stats().raw_bytes, 0, "the last close compressed again");
+        },
+    );
+}
