@@ -88,6 +88,7 @@ impl<K, V> Table<K, V> {
     fn new(capacity: usize) -> Option<Box<Self>> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(capacity).ok()?;
+        advise_huge_pages(slots.spare_capacity_mut());
         slots.extend((0..capacity).map(|_| Slot::empty()));
         Some(Box::new(Table {
             slots: slots.into_boxed_slice(),
@@ -153,8 +154,9 @@ impl<K, V> Drop for Garbage<K, V> {
 pub struct LocklessRegistry<K, V, S = HashBuilder> {
     table: CachePadded<AtomicPtr<Table<K, V>>>,
     /// Writers hold it shared for one operation; a resize holds it alone.
-    /// Readers never touch it.
-    gate: RwLock<()>,
+    /// Readers never touch it; padded so that writers taking it do not
+    /// evict the read-mostly fields (hasher keys, collector) from readers.
+    gate: CachePadded<RwLock<()>>,
     /// Entries, reserved before an insert publishes its value.
     len: CachePadded<AtomicIsize>,
     collector: Collector<Garbage<K, V>>,
@@ -205,7 +207,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
             .map_or(ptr::null_mut(), Box::into_raw);
         LocklessRegistry {
             table: CachePadded::new(AtomicPtr::new(table)),
-            gate: RwLock::new(()),
+            gate: CachePadded::new(RwLock::new(())),
             len: CachePadded::new(AtomicIsize::new(0)),
             collector: Collector::new(),
             hasher,
@@ -452,6 +454,34 @@ fn prefetch<V>(value: *const V) {
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = value;
+}
+
+/// Asks the kernel to back a big table (not yet touched) with transparent
+/// huge pages where it is set to `madvise` (the common default): every
+/// probe lands on a random slot, and with 4 KiB pages each is also a TLB
+/// miss (a two-level walk under a hypervisor). Only advice: any failure
+/// (old kernel, THP off) leaves ordinary pages, so the result is ignored.
+fn advise_huge_pages<T>(memory: &mut [T]) {
+    const HUGE: usize = 2 << 20;
+    let bytes = std::mem::size_of_val(memory);
+    if bytes < 2 * HUGE || cfg!(any(miri, loom)) {
+        return;
+    }
+    let start = memory.as_mut_ptr().cast::<u8>();
+    let page = 4096;
+    let offset = start.align_offset(page);
+    if offset >= bytes {
+        return;
+    }
+    let len = (bytes - offset) / page * page;
+    #[cfg(not(any(miri, loom)))]
+    // SAFETY: the range lies inside memory we own and have not handed to
+    // anyone; MADV_HUGEPAGE changes how it is backed, never its contents.
+    unsafe {
+        libc::madvise(start.add(offset).cast(), len, libc::MADV_HUGEPAGE);
+    }
+    #[cfg(any(miri, loom))]
+    let _ = (start, offset, len);
 }
 
 /// Slots for a table asked to hold about `wanted` entries.
