@@ -49,7 +49,9 @@
 //! empty slot of their probe, and slots before it stay non-empty, so two
 //! inserters of one key meet at the same slot.
 //! New keys first reserve one of the table's `3/4 * capacity` key slots;
-//! when none is left, the inserter resizes.
+//! when none is left, the inserter resizes. Tables of 4 MiB and more ask
+//! for transparent huge pages (`madvise`), since every probe lands on a
+//! random slot.
 //!
 //! **Resize.** Writers (insert, replace, remove) hold a `RwLock<()>` gate
 //! *shared* for one operation; a resize takes it *alone*, so while it copies
@@ -73,8 +75,8 @@
 //! is small enough to run fully under loom through the `sync` shim (neither
 //! crossbeam-epoch nor seize model-checks under a plain `--cfg loom`), and
 //! because a reader pays a fixed cost independent of how many pointers it
-//! touches (a hazard-pointer scheme would publish and re-validate each
-//! key-box and value pointer). A reader *pins* by incrementing one of two
+//! touches (a hazard-pointer scheme would publish and re-validate the
+//! table and each value pointer). A reader *pins* by incrementing one of two
 //! counters (chosen by the epoch's parity) in a per-thread shard, padded to
 //! its own cache line. Removed values (the registry's strong count), replaced
 //! values and old tables with their dead keys are *retired* into a bag; the
@@ -116,8 +118,9 @@
 //! SipHash-1-3 keyed with a random 128-bit key per instance. Collisions
 //! depend on the secret key, so a crafted flood of colliding names (which
 //! would turn linear probing quadratic) cannot be prepared offline. A key
-//! is hashed once per operation (and once more when a resize moves it). Under `cfg(loom)` the key is fixed
-//! ([`HashBuilder`]), since loom needs every execution to probe alike.
+//! is hashed once per operation (and once more when a resize moves it).
+//! Under `cfg(loom)` the key is fixed ([`HashBuilder`]), since loom needs
+//! every execution to probe alike.
 //!
 //! # Limitations
 //! - Lockless writers pause while a resize copies the table (readers do
