@@ -136,11 +136,12 @@ impl<K, V> Drop for Garbage<K, V> {
                 let table = unsafe { Box::from_raw(*table) };
                 for &i in dead.iter() {
                     if let Some(slot) = table.slots.get(i) {
-                        // SAFETY: a written key that was dead at the resize:
-                        // in no newer table, dropped once, here. Live keys
-                        // were moved out bitwise and are not dropped here.
-                        slot.key
-                            .with_mut(|key| unsafe { (*key).assume_init_drop() });
+                        slot.key.with_mut(|key| {
+                            // SAFETY: a written key that was dead at the
+                            // resize: in no newer table, dropped once, here.
+                            // Live keys were moved out bitwise: not dropped.
+                            unsafe { (*key).assume_init_drop() }
+                        });
                     }
                 }
                 // Slots own nothing else: dropping the box frees the memory.
