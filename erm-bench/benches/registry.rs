@@ -1,9 +1,11 @@
 //! Registry lookups and updates on 100,000 realistic `(parent, name)` keys:
 //! ours (locked and lockless) beside `Mutex<HashMap>`, `RwLock<HashMap>`,
 //! dashmap, papaya and scc, read-heavy (98/1/1) and write-heavy (50/25/25)
-//! mixes at 1 and 2 threads.
+//! mixes at 1 and 2 threads; plus lockless vs locked read-heavy on a hot set
+//! of 1,000 of the keys (cache-resident: the regime where the shard lock is
+//! a visible share of a lookup).
 
-use erm_bench::{Report, Row, SplitMix64, median, quick, time};
+use erm_bench::{Report, Row, SplitMix64, compare, median, quick, time};
 use erm_registry::{Config, LockedRegistry, LocklessRegistry, Name, Registry};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -11,6 +13,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 const KEYS: usize = 100_000;
+/// Keys of the hot-set case.
+const HOT: usize = 1_000;
 
 /// The three operations every map under test offers.
 trait Map: Sync {
@@ -143,8 +147,9 @@ enum Op {
     Remove,
 }
 
-/// One thread's operation stream: `(op, key index)`, get/insert percentages.
-fn ops(seed: u64, len: usize, get: u64, insert: u64) -> Vec<(Op, usize)> {
+/// One thread's operation stream: `(op, key index)`, get/insert percentages,
+/// keys drawn from the first `span` keys.
+fn ops(seed: u64, len: usize, get: u64, insert: u64, span: usize) -> Vec<(Op, usize)> {
     let mut rng = SplitMix64::new(seed);
     (0..len)
         .map(|_| {
@@ -156,7 +161,7 @@ fn ops(seed: u64, len: usize, get: u64, insert: u64) -> Vec<(Op, usize)> {
             } else {
                 Op::Remove
             };
-            (op, rng.below(KEYS as u64) as usize)
+            (op, rng.below(span as u64) as usize)
         })
         .collect()
 }
@@ -217,7 +222,7 @@ fn main() -> std::io::Result<()> {
     ] {
         for threads in [1usize, 2] {
             let streams: Vec<_> = (0..threads)
-                .map(|t| ops(t as u64 + 1, per_thread, get, insert))
+                .map(|t| ops(t as u64 + 1, per_thread, get, insert, KEYS))
                 .collect();
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); maps.len()];
             for (_, map) in &maps {
@@ -277,6 +282,29 @@ fn main() -> std::io::Result<()> {
                 ));
             }
         }
+    }
+    // Hot set: the same read-heavy mix on 1,000 keys, lockless vs locked
+    // only (informational), interleaved by `compare`.
+    let (lockless, locked) = (maps[0].1.as_ref(), maps[1].1.as_ref());
+    for threads in [1usize, 2] {
+        let streams: Vec<_> = (0..threads)
+            .map(|t| ops(t as u64 + 1, per_thread, 98, 1, HOT))
+            .collect();
+        let (anchor, ours) = compare(
+            samples,
+            || run(locked, &keys, &streams, &values),
+            || run(lockless, &keys, &streams, &values),
+        );
+        report.push(Row::lower_is_better(
+            &format!(
+                "registry/read-heavy 98/1/1 hot {HOT} keys {threads}t ({cores} cores, {per_thread} ops/thread): lockless vs locked"
+            ),
+            "s",
+            ours.as_secs_f64(),
+            "erm-registry locked",
+            anchor.as_secs_f64(),
+            None,
+        ));
     }
     report.write()
 }

@@ -32,7 +32,8 @@ pub(crate) struct Collector<G> {
     epoch: CachePadded<AtomicUsize>,
     /// Per-shard active-reader counts, one per epoch parity.
     readers: Box<[CachePadded<[AtomicUsize; 2]>]>,
-    bags: Mutex<Bags<G>>,
+    /// Padded: every retire writes it, every pin reads `readers` above.
+    bags: CachePadded<Mutex<Bags<G>>>,
 }
 
 /// Proof that the current thread is pinned: memory reachable from the
@@ -49,10 +50,10 @@ impl<G> Collector<G> {
             readers: (0..SHARDS)
                 .map(|_| CachePadded::new([AtomicUsize::new(0), AtomicUsize::new(0)]))
                 .collect(),
-            bags: Mutex::new(Bags {
+            bags: CachePadded::new(Mutex::new(Bags {
                 current: Vec::new(),
                 waiting: Vec::new(),
-            }),
+            })),
         }
     }
 

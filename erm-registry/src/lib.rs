@@ -20,37 +20,63 @@
 //! - [`Name`]: the validated ermfs key (`EINVAL`, `ENAMETOOLONG`).
 //!
 //! # The lockless algorithm
-//! A table is a power-of-two array of slots `(key: AtomicPtr<KeyBox>,
-//! value: AtomicPtr<V>)`, probed linearly from the key's hash. A key slot
-//! goes from null to a boxed `(hash, key)` by one CAS and then never changes
-//! while its table is current, so a probe stops at the first null key. A
-//! value goes null -> live by CAS (insert), live -> live' by CAS (replace),
-//! live -> tombstone by CAS (remove) and tombstone -> live by CAS (the same
-//! key inserted again reuses its slot). Values are `Arc::into_raw`
-//! pointers; a reader clones one by incrementing its strong count. Key
-//! pointers carry 16 bits of the hash in their unused top bits, so a probe
-//! skips foreign slots without loading their key box.
+//! A table is a power-of-two array of slots `(value: AtomicPtr<V>, key: K)`
+//! with the key stored inline (32-byte aligned, so a slot with a
+//! [`Name`] key is one half cache line), probed linearly from the key's
+//! hash. A hit therefore reads one slot and then, in parallel, the key's
+//! own heap bytes (for the compare) and the value (prefetched as soon as
+//! its pointer is seen, before the compare).
+//!
+//! The value word encodes the slot's state: null (empty), *busy* (claimed,
+//! key being written), a tombstone (key present, no value) or an
+//! `Arc::into_raw` pointer (key present, live). An inserter claims an empty
+//! slot by one CAS null -> busy, writes the key, then publishes key and
+//! value together with one Release store busy -> value. Only the claimer
+//! changes a busy word, and it runs no user code between claim and publish.
+//! A slot never goes back to empty while its table is current and its key
+//! never changes, so a probe stops at the first empty slot. After that the
+//! value goes live -> live' by CAS (replace), live -> tombstone by CAS
+//! (remove) and tombstone -> live by CAS (the same key inserted again
+//! reuses its slot). A reader clones a value by incrementing its strong
+//! count.
+//!
+//! Readers and the finders of replace/remove pass over busy slots: a busy
+//! key's insert has not taken effect (it does at the publish), so the key
+//! is not in the map yet and "absent" is a valid answer. Only an inserter
+//! waits on a busy slot (spinning, then yielding, through the `sync` shim)
+//! to compare its key once published, since the busy key may be its own:
+//! that is how a key never lands in two slots. Inserters claim the first
+//! empty slot of their probe, and slots before it stay non-empty, so two
+//! inserters of one key meet at the same slot.
 //! New keys first reserve one of the table's `3/4 * capacity` key slots;
-//! when none is left, the inserter resizes.
+//! when none is left, the inserter resizes. Tables of 4 MiB and more ask
+//! for transparent huge pages (`madvise`), since every probe lands on a
+//! random slot.
 //!
 //! **Resize.** Writers (insert, replace, remove) hold a `RwLock<()>` gate
 //! *shared* for one operation; a resize takes it *alone*, so while it copies
-//! no writer is inside the old table and the old table is frozen. It moves
-//! the live `(key box, value)` pointers into a table of `2 * live` slots
-//! (rounded up to a power of two, so tombstones are dropped and the table
-//! may also shrink), publishes it with one Release store, releases the gate
-//! and retires the old table. No entry is lost or duplicated because no
-//! writer runs during the copy. Readers never touch the gate: one that still
-//! reads the old table sees the state at the freeze, which is a valid
-//! linearization (it overlapped the publish).
+//! no writer is inside the old table, no slot is busy (a claim is published
+//! before its writer leaves the gate) and the old table is frozen. It
+//! rehashes each live key and moves it *bitwise*, with its value pointer,
+//! into a table of `2 * live` slots (rounded up to a power of two, so
+//! tombstones are dropped and the table may also shrink), publishes it with
+//! one Release store, releases the gate and retires the old table with the
+//! indices of its dead keys: only those are dropped with it; the moved
+//! copies in the old table are read by late readers and never dropped. No
+//! entry is lost or duplicated because no writer runs during the copy.
+//! Readers never touch the gate: one that still reads the old table sees
+//! the state at the freeze, which is a valid linearization (it overlapped
+//! the publish). A moved key's heap data is freed only when a later table
+//! holding it dead is retired, after a grace period that starts after every
+//! reader of the older table pinned.
 //!
 //! # Reclamation
 //! A hand-written epoch scheme (the private `epoch` module), chosen because it
 //! is small enough to run fully under loom through the `sync` shim (neither
 //! crossbeam-epoch nor seize model-checks under a plain `--cfg loom`), and
 //! because a reader pays a fixed cost independent of how many pointers it
-//! touches (a hazard-pointer scheme would publish and re-validate each
-//! key-box and value pointer). A reader *pins* by incrementing one of two
+//! touches (a hazard-pointer scheme would publish and re-validate the
+//! table and each value pointer). A reader *pins* by incrementing one of two
 //! counters (chosen by the epoch's parity) in a per-thread shard, padded to
 //! its own cache line. Removed values (the registry's strong count), replaced
 //! values and old tables with their dead keys are *retired* into a bag; the
@@ -60,10 +86,18 @@
 //! it has unpinned; a stalled reader delays freeing, never correctness.
 //!
 //! # Memory ordering
-//! - `slot.key` CAS is AcqRel, loads Acquire: the key box's contents are
-//!   published with the pointer.
-//! - `slot.value` CASes are AcqRel, loads Acquire: the `Arc`'s contents are
-//!   published with the pointer; a remover's clone reads a complete value.
+//! - `slot.value` claim (CAS null -> busy) is Acquire on both outcomes (it
+//!   publishes nothing; the key is written after it); the publish (store
+//!   busy -> value) is Release, so a reader or inserter that Acquire-loads
+//!   a non-busy word sees the inline key *and* the value's contents. Writes
+//!   of the key go through the `sync` cell, so loom checks them against
+//!   every read.
+//! - `slot.value` CASes on a published slot are AcqRel, loads Acquire: the
+//!   `Arc`'s contents are published with the pointer; a remover's clone
+//!   reads a complete value. A reader loads the value word once, before
+//!   comparing the key: the key of a non-empty, non-busy slot never changes
+//!   while its table is reachable, so that load is the read's
+//!   linearization point.
 //! - table pointer: Release store after the copy, Acquire loads.
 //! - epoch and reader counters: a reader increments (Relaxed), issues a
 //!   `SeqCst` fence, then re-reads the epoch (Acquire) and retries if it
@@ -84,14 +118,23 @@
 //! SipHash-1-3 keyed with a random 128-bit key per instance. Collisions
 //! depend on the secret key, so a crafted flood of colliding names (which
 //! would turn linear probing quadratic) cannot be prepared offline. A key
-//! is hashed once per operation. Under `cfg(loom)` the key is fixed
-//! ([`HashBuilder`]), since loom needs every execution to probe alike.
+//! is hashed once per operation (and once more when a resize moves it).
+//! Under `cfg(loom)` the key is fixed ([`HashBuilder`]), since loom needs
+//! every execution to probe alike.
 //!
 //! # Limitations
 //! - Lockless writers pause while a resize copies the table (readers do
 //!   not); a table never shrinks except when a full table is resized.
 //! - Lockless slots are claimed per key: churn through many distinct names
 //!   fills the table with dead keys until the next resize rehashes it.
+//! - Lockless slots hold the key inline and no hash tag: a probe compares
+//!   each foreign key it passes with `K::eq`, cheap when `eq` rejects on
+//!   inline fields (a [`Name`]'s parent and length) but a heap read per
+//!   foreign slot for keys that are all heap (`String`). A resize rehashes
+//!   every live key, and empty slots cost `size_of::<K>() + 8` bytes
+//!   rounded up to 32.
+//! - An inserter may spin (then yield) while another inserter publishes a
+//!   key it has just claimed in the same probe run; readers never wait.
 //! - Removed and replaced values are released after a grace period, on a
 //!   later write or when the registry drops, so `Arc::strong_count` of a
 //!   removed value may stay one higher for a while.

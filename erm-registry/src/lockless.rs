@@ -1,5 +1,6 @@
-//! The lockless backend: an open-addressed table of `(key, value)` pointer
-//! slots with CAS inserts, tombstoned values and epoch reclamation.
+//! The lockless backend: an open-addressed table of slots holding the key
+//! inline next to a tagged value pointer, with CAS inserts, tombstoned
+//! values and epoch reclamation.
 //!
 //! The algorithm, the resize protocol and the ordering of each atomic are
 //! described in the crate docs; the comments here say why at each step.
@@ -7,64 +8,70 @@
 #![allow(unsafe_code)]
 
 use crate::epoch::Collector;
-use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, HashBuilder, Ordering, RwLock};
+use crate::sync::{
+    AtomicIsize, AtomicPtr, AtomicUsize, HashBuilder, Ordering, RwLock, UnsafeCell, spin,
+};
 use crate::{Config, InsertError, Registry};
 use crossbeam_utils::CachePadded;
 use std::hash::{BuildHasher, Hash};
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Arc;
 
 /// Smallest table, in slots (a power of two).
 const MIN_CAPACITY: usize = 4;
 
-/// A value slot that held a value which was removed. Address 1 is never a
-/// pointer returned by `Arc::into_raw` (those are at least 8-aligned).
+/// The value word of a slot whose key was removed (or, transiently, whose
+/// first value is not in yet). Address 1 is never a pointer returned by
+/// `Arc::into_raw` (those are at least 8-aligned).
 fn tombstone<V>() -> *mut V {
     ptr::without_provenance_mut(1)
 }
 
+/// The value word of a slot claimed by an inserter that is still writing
+/// the key; no one reads the key until the word leaves this state.
+fn busy<V>() -> *mut V {
+    ptr::without_provenance_mut(2)
+}
+
+/// Whether a value word holds an `Arc` (not empty, busy or a tombstone).
 fn is_live<V>(value: *mut V) -> bool {
-    !value.is_null() && value != tombstone()
+    value.addr() > 2
 }
 
-/// Key pointers in slots carry 16 bits of the key's hash in their unused
-/// top bits (flagged by bit 0), so a probe skips most foreign slots without
-/// touching their key box. A box whose address already uses the top bits
-/// (no such allocator exists on x86-64 or AArch64 Linux) is stored untagged.
-const TAG_SHIFT: u32 = 48;
-const TAGGED: usize = 1;
-
-fn tag_key<K>(key: *mut KeyBox<K>, hash: u64) -> *mut KeyBox<K> {
-    let addr = key.addr() as u64;
-    if usize::BITS < 64 || addr >> TAG_SHIFT != 0 {
-        return key;
-    }
-    let tag = (hash >> TAG_SHIFT) << TAG_SHIFT;
-    key.map_addr(|a| a | tag as usize | TAGGED)
-}
-
-/// The real key box pointer, and whether a tagged one can match `hash`.
-fn untag_key<K>(key: *mut KeyBox<K>, hash: u64) -> (*mut KeyBox<K>, bool) {
-    if key.addr() & TAGGED == 0 {
-        return (key, true);
-    }
-    let low = (1u64 << TAG_SHIFT) - 1;
-    let addr = key.addr() as u64;
-    let real = key.map_addr(|a| (a as u64 & low & !(TAGGED as u64)) as usize);
-    (real, (addr ^ hash) >> TAG_SHIFT == 0)
-}
-
-/// A key, boxed once and never moved, with its hash cached for probing.
-struct KeyBox<K> {
-    hash: u64,
-    key: K,
-}
-
-/// One table entry. `key` goes from null to a key box once and never
-/// changes while the table is current; `value` cycles null/live/tombstone.
+/// One table entry: the value word and the key, inline so that a hit reads
+/// one slot (the key's own heap data aside) before the value.
+///
+/// `value` is null (empty), then busy (claimed, key being written), then
+/// cycles live/tombstone; the key is written once, between the claim and
+/// the Release store that ends "busy", and never changes while the table
+/// is current. The alignment keeps a slot of up to 32 bytes (a
+/// [`Name`](crate::Name) key) in one cache line.
+#[repr(C, align(32))]
 struct Slot<K, V> {
-    key: AtomicPtr<KeyBox<K>>,
     value: AtomicPtr<V>,
+    key: UnsafeCell<MaybeUninit<K>>,
+}
+
+impl<K, V> Slot<K, V> {
+    fn empty() -> Self {
+        Slot {
+            value: AtomicPtr::new(ptr::null_mut()),
+            key: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Calls `f` on the key.
+    ///
+    /// # Safety
+    /// The caller saw (with Acquire) a value word that is neither null nor
+    /// busy in this slot, and keeps the table alive (pinned or gated).
+    unsafe fn with_key<R>(&self, f: impl FnOnce(&K) -> R) -> R {
+        // SAFETY: per the contract the key was written before the Release
+        // store the caller acquired, and is dropped only with the retired
+        // table after a grace period (or when the registry drops).
+        self.key.with(|key| f(unsafe { (*key).assume_init_ref() }))
+    }
 }
 
 struct Table<K, V> {
@@ -81,10 +88,8 @@ impl<K, V> Table<K, V> {
     fn new(capacity: usize) -> Option<Box<Self>> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(capacity).ok()?;
-        slots.extend((0..capacity).map(|_| Slot {
-            key: AtomicPtr::new(ptr::null_mut()),
-            value: AtomicPtr::new(ptr::null_mut()),
-        }));
+        advise_huge_pages(slots.spare_capacity_mut());
+        slots.extend((0..capacity).map(|_| Slot::empty()));
         Some(Box::new(Table {
             slots: slots.into_boxed_slice(),
             used: CachePadded::new(AtomicUsize::new(0)),
@@ -108,9 +113,9 @@ impl<K, V> Table<K, V> {
 enum Garbage<K, V> {
     /// The registry's own strong count of a removed or replaced value.
     Value(*const V),
-    /// A table replaced by a resize, with the keys that were dead in it.
-    /// Its live keys and all its values moved to the new table.
-    Table(*mut Table<K, V>, Vec<*mut KeyBox<K>>),
+    /// A table replaced by a resize, with the indices of the keys that were
+    /// dead in it. Its live keys (bitwise) and values moved to the new table.
+    Table(*mut Table<K, V>, Vec<usize>),
 }
 
 // SAFETY: garbage is only dropped (values and keys freed) by whichever thread
@@ -125,15 +130,21 @@ impl<K, V> Drop for Garbage<K, V> {
             // the grace period has passed, so no reader is between loading
             // it and incrementing it.
             Garbage::Value(value) => drop(unsafe { Arc::from_raw(*value) }),
-            Garbage::Table(table, dead_keys) => {
-                for &key in dead_keys.iter() {
-                    // SAFETY: dead keys were boxed by `insert_if_absent`, are in
-                    // no newer table, and no reader can reach the old table.
-                    drop(unsafe { Box::from_raw(untag_key(key, 0).0) });
+            Garbage::Table(table, dead) => {
+                // SAFETY: the table was boxed by `Table::new`; no reader can
+                // reach it any more (grace period) and only this drop owns it.
+                let table = unsafe { Box::from_raw(*table) };
+                for &i in dead.iter() {
+                    if let Some(slot) = table.slots.get(i) {
+                        slot.key.with_mut(|key| {
+                            // SAFETY: a written key that was dead at the
+                            // resize: in no newer table, dropped once, here.
+                            // Live keys were moved out bitwise: not dropped.
+                            unsafe { (*key).assume_init_drop() }
+                        });
+                    }
                 }
-                // SAFETY: the table was boxed by `Table::new`; its slots own
-                // nothing (live keys and values moved), so this frees only it.
-                drop(unsafe { Box::from_raw(*table) });
+                // Slots own nothing else: dropping the box frees the memory.
             }
         }
     }
@@ -144,8 +155,9 @@ impl<K, V> Drop for Garbage<K, V> {
 pub struct LocklessRegistry<K, V, S = HashBuilder> {
     table: CachePadded<AtomicPtr<Table<K, V>>>,
     /// Writers hold it shared for one operation; a resize holds it alone.
-    /// Readers never touch it.
-    gate: RwLock<()>,
+    /// Readers never touch it; padded so that writers taking it do not
+    /// evict the read-mostly fields (hasher keys, collector) from readers.
+    gate: CachePadded<RwLock<()>>,
     /// Entries, reserved before an insert publishes its value.
     len: CachePadded<AtomicIsize>,
     collector: Collector<Garbage<K, V>>,
@@ -153,8 +165,8 @@ pub struct LocklessRegistry<K, V, S = HashBuilder> {
     config: Config,
 }
 
-// SAFETY: the registry owns boxed keys and Arc'd values reached through raw
-// pointers; sharing or sending it shares or sends those K and V.
+// SAFETY: the registry owns the keys in its tables and Arc'd values reached
+// through raw pointers; sharing or sending it shares or sends those K and V.
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Send> Send for LocklessRegistry<K, V, S> {}
 // SAFETY: as above; every shared mutation goes through atomics or the gate.
 unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for LocklessRegistry<K, V, S> {}
@@ -196,7 +208,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
             .map_or(ptr::null_mut(), Box::into_raw);
         LocklessRegistry {
             table: CachePadded::new(AtomicPtr::new(table)),
-            gate: RwLock::new(()),
+            gate: CachePadded::new(RwLock::new(())),
             len: CachePadded::new(AtomicIsize::new(0)),
             collector: Collector::new(),
             hasher,
@@ -215,51 +227,80 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
         unsafe { table.as_ref() }
     }
 
-    fn find<'t>(&self, table: &'t Table<K, V>, hash: u64, key: &K) -> Option<&'t Slot<K, V>> {
+    /// The slot holding `key` and the value word read from it, if the key
+    /// is in `table`. Busy slots are passed over: their insert has not
+    /// happened yet, so the key is not in the map (see the crate docs).
+    fn find<'t>(
+        &self,
+        table: &'t Table<K, V>,
+        hash: u64,
+        key: &K,
+    ) -> Option<(&'t Slot<K, V>, *mut V)> {
         for slot in table.probe(hash) {
-            // Acquire: pairs with the CAS that published the key box.
-            let current = slot.key.load(Ordering::Acquire);
-            if current.is_null() {
+            // Acquire: pairs with the Release store that ended "busy", so
+            // the key (and a live value's contents) are visible.
+            let value = slot.value.load(Ordering::Acquire);
+            if value.is_null() {
                 return None;
             }
-            if let Some(found) = key_box(current, hash) {
-                if found.hash == hash && found.key == *key {
-                    return Some(slot);
-                }
+            if value == busy() {
+                continue;
+            }
+            if is_live(value) {
+                // The value's line is fetched while the key is compared
+                // (whose heap data may miss too), instead of after.
+                prefetch(value);
+            }
+            // SAFETY: not null and not busy, seen with Acquire; the caller
+            // keeps the table alive.
+            if unsafe { slot.with_key(|k| k == key) } {
+                return Some((slot, value));
             }
         }
         None
     }
 
-    /// Inserts into `table` while holding the gate shared.
+    /// Inserts into `table` while holding the gate shared; takes the key
+    /// out of `key` once it is written into a slot.
     fn try_insert(
         &self,
         table: &Table<K, V>,
-        key: &mut *mut KeyBox<K>,
+        hash: u64,
+        key: &mut Option<K>,
         value: *mut V,
     ) -> Attempt<V> {
-        // SAFETY: `key` is our own unpublished box until a CAS succeeds, and
-        // the caller stops using it (sets it null) once it is published.
-        let (hash, new_key) = unsafe { ((**key).hash, &(**key).key) };
+        let Some(new_key) = key.as_ref() else {
+            return Attempt::NeedResize;
+        };
         for slot in table.probe(hash) {
-            let mut current = slot.key.load(Ordering::Acquire);
+            let mut current = slot.value.load(Ordering::Acquire);
             if current.is_null() {
                 if table.used.fetch_add(1, Ordering::Relaxed) >= table.limit {
                     table.used.fetch_sub(1, Ordering::Relaxed);
                     return Attempt::NeedResize;
                 }
-                // AcqRel: Release publishes the key box's contents to
-                // readers; Acquire (also on failure) reads the winner's.
-                let tagged = tag_key(*key, hash);
-                match slot.key.compare_exchange(
+                // Acquire on failure: a winner's later Release store is
+                // what we wait for below; success needs no ordering (the
+                // key is published by the Release store after it).
+                match slot.value.compare_exchange(
                     current,
-                    tagged,
-                    Ordering::AcqRel,
+                    busy(),
+                    Ordering::Acquire,
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        *key = ptr::null_mut();
-                        return self.put_value(slot, value);
+                        let Some(owned) = key.take() else {
+                            return Attempt::NeedResize;
+                        };
+                        // No one reads or writes the key of a busy slot.
+                        slot.key.with_mut(|k| {
+                            // SAFETY: we own the busy slot; its key was
+                            // never written (slots go empty -> busy once).
+                            unsafe { (*k).write(owned) };
+                        });
+                        // Release: publishes the key and the value together.
+                        slot.value.store(value, Ordering::Release);
+                        return Attempt::Inserted;
                     }
                     Err(actual) => {
                         table.used.fetch_sub(1, Ordering::Relaxed);
@@ -267,18 +308,25 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
                     }
                 }
             }
-            if let Some(found) = key_box(current, hash) {
-                if found.hash == hash && found.key == *new_key {
-                    return self.put_value(slot, value);
-                }
+            // Another inserter owns this slot and is writing a key that may
+            // be ours: wait for its (short, non-blocking) publish, so that a
+            // key never lands in two slots. Only writers wait, never readers.
+            let mut step = 0;
+            while current == busy() {
+                spin(&mut step);
+                current = slot.value.load(Ordering::Acquire);
+            }
+            // SAFETY: not null (slots never go back to empty in a current
+            // table) and not busy, seen with Acquire; we hold the gate.
+            if unsafe { slot.with_key(|k| k == new_key) } {
+                return self.put_value(slot, current, value);
             }
         }
         Attempt::NeedResize
     }
 
     /// Fills the value of a slot whose key is ours, unless one is there.
-    fn put_value(&self, slot: &Slot<K, V>, value: *mut V) -> Attempt<V> {
-        let mut current = slot.value.load(Ordering::Acquire);
+    fn put_value(&self, slot: &Slot<K, V>, mut current: *mut V, value: *mut V) -> Attempt<V> {
         loop {
             if is_live(current) {
                 // SAFETY: a live value seen while pinned stays allocated.
@@ -313,17 +361,17 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
         };
         let mut live = Vec::new();
         let mut dead = Vec::new();
-        for slot in old.slots.iter() {
-            // No writer runs (gate held alone); readers only load.
-            let key = slot.key.load(Ordering::Acquire);
+        for (i, slot) in old.slots.iter().enumerate() {
+            // No writer runs (gate held alone), so no slot is busy; readers
+            // only load.
             let value = slot.value.load(Ordering::Acquire);
-            if key.is_null() {
+            if value.is_null() {
                 continue;
             }
             if is_live(value) {
-                live.push((key, value));
+                live.push((i, value));
             } else {
-                dead.push(key);
+                dead.push(i);
             }
         }
         let capacity = capacity_for(
@@ -331,20 +379,30 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
                 .saturating_mul(2)
                 .max(self.config.initial_capacity),
         );
-        let Some(new) = Table::new(capacity) else {
+        let Some(new) = Table::<K, V>::new(capacity) else {
             return false;
         };
-        for &(key, value) in &live {
-            // SAFETY: a published key box of the old table.
-            let hash = unsafe { (*untag_key(key, 0).0).hash };
-            if let Some(slot) = new
+        for &(i, value) in &live {
+            let from = &old.slots[i];
+            // SAFETY: a written key of the frozen old table (gate alone).
+            let hash = unsafe { from.with_key(|k| self.hasher.hash_one(k)) };
+            if let Some(to) = new
                 .probe(hash)
-                .find(|s| s.key.load(Ordering::Relaxed).is_null())
+                .find(|s| s.value.load(Ordering::Relaxed).is_null())
             {
+                // The key moves bitwise: from now on the new table owns it,
+                // and the old copy is only read (by late readers) until the
+                // old table is freed without dropping it.
+                from.key.with(|src| {
+                    to.key.with_mut(|dst| {
+                        // SAFETY: `src` is a written key; `dst` an unwritten
+                        // slot of the unpublished table; they do not overlap.
+                        unsafe { ptr::copy_nonoverlapping(src, dst, 1) }
+                    })
+                });
                 // Relaxed: the table is unpublished; the Release store of
                 // the table pointer below publishes these.
-                slot.key.store(key, Ordering::Relaxed);
-                slot.value.store(value, Ordering::Relaxed);
+                to.value.store(value, Ordering::Relaxed);
             }
         }
         new.used.store(live.len(), Ordering::Relaxed);
@@ -369,16 +427,6 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
     }
 }
 
-/// The key box a non-null slot key points to, unless its tag rules out
-/// `hash`. The box lives as long as the table holding it (it is freed only
-/// with a retired table, after a grace period), and callers keep the table
-/// alive for `'t`.
-fn key_box<'t, K>(key: *mut KeyBox<K>, hash: u64) -> Option<&'t KeyBox<K>> {
-    let (real, may_match) = untag_key(key, hash);
-    // SAFETY: a published key box, alive for `'t` (see above).
-    may_match.then(|| unsafe { &*real })
-}
-
 /// Clones an `Arc` from the raw pointer the registry holds.
 ///
 /// # Safety
@@ -393,6 +441,50 @@ unsafe fn clone_raw<V>(value: *const V) -> Arc<V> {
     }
 }
 
+/// Asks the CPU to start fetching the line `value` points into (a live
+/// `Arc`'s data, next to its counts). Only a hint: nothing is dereferenced,
+/// so any address (a tombstone included) is fine.
+#[inline(always)]
+fn prefetch<V>(value: *const V) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: `prefetcht0` never faults or reads memory architecturally,
+    // whatever the address; SSE is part of the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(value.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = value;
+}
+
+/// Asks the kernel to back a big table (not yet touched) with transparent
+/// huge pages where it is set to `madvise` (the common default): every
+/// probe lands on a random slot, and with 4 KiB pages each is also a TLB
+/// miss (a two-level walk under a hypervisor). Only advice: any failure
+/// (old kernel, THP off) leaves ordinary pages, so the result is ignored.
+fn advise_huge_pages<T>(memory: &mut [T]) {
+    const HUGE: usize = 2 << 20;
+    let bytes = std::mem::size_of_val(memory);
+    if bytes < 2 * HUGE || cfg!(any(miri, loom)) {
+        return;
+    }
+    let start = memory.as_mut_ptr().cast::<u8>();
+    let page = 4096;
+    let offset = start.align_offset(page);
+    if offset >= bytes {
+        return;
+    }
+    let len = (bytes - offset) / page * page;
+    #[cfg(not(any(miri, loom)))]
+    // SAFETY: the range lies inside memory we own and have not handed to
+    // anyone; MADV_HUGEPAGE changes how it is backed, never its contents.
+    unsafe {
+        libc::madvise(start.add(offset).cast(), len, libc::MADV_HUGEPAGE);
+    }
+    #[cfg(any(miri, loom))]
+    let _ = (start, offset, len);
+}
+
 /// Slots for a table asked to hold about `wanted` entries.
 fn capacity_for(wanted: usize) -> usize {
     wanted
@@ -405,10 +497,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
     fn get(&self, key: &K) -> Option<Arc<V>> {
         let hash = self.hasher.hash_one(key);
         let _pin = self.collector.pin();
-        let slot = self.find(self.table()?, hash, key)?;
-        // Acquire: pairs with the Release CAS that published the value.
-        let value = slot.value.load(Ordering::Acquire);
-        // SAFETY: loaded while pinned; retirement waits for the pin.
+        let (_, value) = self.find(self.table()?, hash, key)?;
+        // SAFETY: loaded (Acquire) while pinned; retirement waits for the pin.
         is_live(value).then(|| unsafe { clone_raw(value) })
     }
 
@@ -431,8 +521,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
     }
 
     fn insert_if_absent(&self, key: K, value: Arc<V>) -> Result<(), InsertError<V>> {
-        // A present key (the common failure) costs one lookup and no
-        // allocation.
+        // A present key (the common failure) costs one lookup.
         if let Some(existing) = self.get(&key) {
             return Err(InsertError::Occupied(existing));
         }
@@ -447,14 +536,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
             });
         }
         let hash = self.hasher.hash_one(&key);
-        let mut key = Box::into_raw(Box::new(KeyBox { hash, key }));
+        let mut key = Some(key);
         let value = Arc::into_raw(value).cast_mut();
         let outcome = loop {
             let gate = self.write_gate();
             let pin = self.collector.pin();
             let seen = self.table.load(Ordering::Acquire);
             let attempt = match self.table() {
-                Some(table) => self.try_insert(table, &mut key, value),
+                Some(table) => self.try_insert(table, hash, &mut key, value),
                 None => Attempt::NeedResize,
             };
             drop(pin);
@@ -464,10 +553,6 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
                 other => break other,
             }
         };
-        if !key.is_null() {
-            // SAFETY: never published, still ours alone.
-            drop(unsafe { Box::from_raw(key) });
-        }
         if matches!(outcome, Attempt::Inserted) {
             return Ok(());
         }
@@ -489,8 +574,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
             let _pin = self.collector.pin();
             self.table()
                 .and_then(|table| self.find(table, hash, key))
-                .and_then(|slot| {
-                    let mut current = slot.value.load(Ordering::Acquire);
+                .and_then(|(slot, mut current)| {
                     while is_live(current) {
                         // AcqRel: publish the new value, read the old one.
                         match slot.value.compare_exchange(
@@ -525,8 +609,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
         let (old, returned) = {
             let _gate = self.write_gate();
             let _pin = self.collector.pin();
-            let slot = self.find(self.table()?, hash, key)?;
-            let mut current = slot.value.load(Ordering::Acquire);
+            let (slot, mut current) = self.find(self.table()?, hash, key)?;
             loop {
                 if !is_live(current) {
                     return None;
@@ -558,7 +641,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
             let _pin = self.collector.pin();
             self.table()
                 .and_then(|table| self.find(table, hash, key))
-                .is_some_and(|slot| {
+                .is_some_and(|(slot, _)| {
                     slot.value
                         .compare_exchange(
                             expected,
@@ -584,18 +667,15 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
         let _pin = self.collector.pin();
         let Some(table) = self.table() else { return };
         for slot in table.slots.iter() {
-            let key = slot.key.load(Ordering::Acquire);
-            if key.is_null() {
-                continue;
-            }
-            // SAFETY: a published key box, alive while pinned.
-            let key = unsafe { &*untag_key(key, 0).0 };
+            // Acquire: as in `find`.
             let value = slot.value.load(Ordering::Acquire);
             if is_live(value) {
                 // SAFETY: live while pinned; ManuallyDrop lends the
                 // registry's own count without touching it.
                 let value = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(value) });
-                f(&key.key, &value);
+                // SAFETY: live, so not empty or busy, seen with Acquire;
+                // the table is alive while pinned.
+                unsafe { slot.with_key(|key| f(key, &value)) };
             }
         }
     }
@@ -611,12 +691,16 @@ impl<K, V, S> Drop for LocklessRegistry<K, V, S> {
         // table owns its keys and the registry's count of its live values.
         let table = unsafe { Box::from_raw(table) };
         for slot in table.slots.iter() {
-            let key = slot.key.load(Ordering::Relaxed);
-            if !key.is_null() {
-                // SAFETY: a key box owned by the current table, freed once.
-                drop(unsafe { Box::from_raw(untag_key(key, 0).0) });
-            }
             let value = slot.value.load(Ordering::Relaxed);
+            if value.is_null() {
+                continue;
+            }
+            // No insert is in flight (`&mut self`), so no slot is busy and
+            // every claimed slot's key was written.
+            slot.key.with_mut(|key| {
+                // SAFETY: a written key owned by the current table, dropped once.
+                unsafe { (*key).assume_init_drop() }
+            });
             if is_live(value) {
                 // SAFETY: the registry's own strong count, given up once.
                 drop(unsafe { Arc::from_raw(value) });

@@ -101,3 +101,20 @@ fn threads_race_on_shared_keys() {
     drop(map);
     assert_eq!(Arc::strong_count(&value), 1);
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "allocates an 8 MiB table: too slow under Miri")]
+fn big_table_with_huge_page_advice_works() {
+    // Large enough (8 MiB of slots) for the huge-page advice to apply.
+    let map = LocklessRegistry::with_config(Config {
+        initial_capacity: 200_000,
+        max_len: 1 << 20,
+    });
+    for i in 0..1000u64 {
+        map.insert_if_absent(i, Arc::new(i)).unwrap();
+    }
+    for i in 0..1000u64 {
+        assert_eq!(map.get(&i).as_deref(), Some(&i));
+    }
+    assert!(map.get(&1000).is_none());
+}

@@ -185,3 +185,28 @@ fn growth_racing_get() {
         assert_eq!(map.len(), 3);
     });
 }
+
+#[test]
+fn insert_vs_get_same_key() {
+    model(|map| {
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || read(&other, 1));
+        map.insert_if_absent(1, Val::new(1)).unwrap();
+        let (seen, _keep) = t.join().unwrap();
+        assert!(matches!(seen, None | Some(1)));
+        assert_eq!(map.get(&1).unwrap().id(), 1);
+    });
+}
+
+#[test]
+fn insert_vs_insert_other_keys_both_land() {
+    model(|map| {
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || other.insert_if_absent(1, Val::new(1)).is_ok());
+        assert!(map.insert_if_absent(2, Val::new(2)).is_ok());
+        assert!(t.join().unwrap());
+        assert_eq!(map.get(&1).unwrap().id(), 1);
+        assert_eq!(map.get(&2).unwrap().id(), 2);
+        assert_eq!(map.len(), 2);
+    });
+}
