@@ -505,17 +505,15 @@ impl<K: Hash + Eq, V, S: BuildHasher> Registry<K, V> for LocklessRegistry<K, V, 
     fn inspect(&self, key: &K, f: &mut dyn FnMut(&V)) -> bool {
         let hash = self.hasher.hash_one(key);
         let _pin = self.collector.pin();
-        let Some(slot) = self.table().and_then(|t| self.find(t, hash, key)) else {
+        let Some((_, value)) = self.table().and_then(|t| self.find(t, hash, key)) else {
             return false;
         };
-        // Acquire: pairs with the Release CAS that published the value.
-        let value = slot.value.load(Ordering::Acquire);
         if !is_live(value) {
             return false;
         }
-        // SAFETY: loaded while pinned, so the registry's count on it is given
-        // up (and the value possibly freed) only after `_pin` drops, which is
-        // after `f` returns.
+        // SAFETY: loaded (Acquire) while pinned, so the registry's count on
+        // it is given up (and the value possibly freed) only after `_pin`
+        // drops, which is after `f` returns.
         f(unsafe { &*value });
         true
     }
