@@ -92,6 +92,20 @@ impl<G> Collector<G> {
         drop(freed);
     }
 
+    /// Like [`retire`](Collector::retire), but starts a grace period at
+    /// once instead of waiting for a batch: for big items (a retired table)
+    /// that should not wait for 63 more retirements, which a map that only
+    /// grows never makes. When no reader is pinned, `item` is freed before
+    /// this returns.
+    pub(crate) fn retire_now(&self, item: G) {
+        let freed = {
+            let mut bags = self.lock();
+            bags.current.push(item);
+            self.collect(&mut bags)
+        };
+        drop(freed);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Bags<G>> {
         // A panic while holding the lock cannot leave `Bags` inconsistent
         // (pushes and moves only), so a poisoned lock is still usable.

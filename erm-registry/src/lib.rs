@@ -21,11 +21,15 @@
 //!
 //! # The lockless algorithm
 //! A table is a power-of-two array of slots `(value: AtomicPtr<V>, key: K)`
-//! with the key stored inline (32-byte aligned, so a slot with a
-//! [`Name`] key is one half cache line), probed linearly from the key's
-//! hash. A hit therefore reads one slot and then, in parallel, the key's
-//! own heap bytes (for the compare) and the value (prefetched as soon as
-//! its pointer is seen, before the compare).
+//! with the key stored inline (a slot with a [`Name`] key is 40 bytes,
+//! packed: padding it to a 64-byte line would cost more memory per closed
+//! file than the occasional slot straddling two lines costs time), probed
+//! linearly from the key's hash. A hit therefore reads one slot and then,
+//! in parallel, the key's own heap bytes (for the compare, only for names
+//! too long to sit in the key) and the value (prefetched as soon as its
+//! pointer is seen, before the compare). A retired table starts its grace
+//! period at once (`retire_now`), so a map that only grows does not keep
+//! its old tables.
 //!
 //! The value word encodes the slot's state: null (empty), *busy* (claimed,
 //! key being written), a tombstone (key present, no value) or an

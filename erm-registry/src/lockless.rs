@@ -45,9 +45,12 @@ fn is_live<V>(value: *mut V) -> bool {
 /// `value` is null (empty), then busy (claimed, key being written), then
 /// cycles live/tombstone; the key is written once, between the claim and
 /// the Release store that ends "busy", and never changes while the table
-/// is current. The alignment keeps a slot of up to 32 bytes (a
-/// [`Name`](crate::Name) key) in one cache line.
-#[repr(C, align(32))]
+/// is current. Slots are packed (no alignment beyond the fields'): with a
+/// 32-byte [`Name`](crate::Name) key a slot is 40 bytes, and aligning it to
+/// 32 would pad it to 64, which the memory-at-rest budget of a closed file
+/// cannot afford; a slot that straddles two lines costs one more line only
+/// when its key is compared.
+#[repr(C)]
 struct Slot<K, V> {
     value: AtomicPtr<V>,
     key: UnsafeCell<MaybeUninit<K>>,
@@ -410,7 +413,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> LocklessRegistry<K, V, S> {
         self.table.store(Box::into_raw(new), Ordering::Release);
         drop(gate);
         // Readers may still be in the old table: free it after a grace period.
-        self.collector.retire(Garbage::Table(current, dead));
+        // At once: an old table is as big as half the new one, and a map
+        // that only grows retires nothing else to fill a batch.
+        self.collector.retire_now(Garbage::Table(current, dead));
         true
     }
 
