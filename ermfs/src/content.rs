@@ -100,7 +100,7 @@ impl Shared {
         if truncate {
             let now = self.clock.now();
             st.mtime = now.into();
-            st.ctime = now.into();
+            st.ctime = st.mtime;
         }
         Ok(())
     }
@@ -239,7 +239,7 @@ impl Shared {
         self.discard(std::mem::replace(content, new));
         let now = self.clock.now();
         st.mtime = now.into();
-        st.ctime = now.into();
+        st.ctime = st.mtime;
         Ok(())
     }
 
