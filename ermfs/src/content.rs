@@ -133,7 +133,7 @@ impl Shared {
         if truncate {
             let now = self.clock.now();
             st.mtime = now.into();
-            st.ctime = now.into();
+            st.ctime = st.mtime;
         }
         Ok(())
     }
@@ -285,7 +285,7 @@ impl Shared {
         self.discard(std::mem::replace(content, new));
         let now = self.clock.now();
         st.mtime = now.into();
-        st.ctime = now.into();
+        st.ctime = st.mtime;
         Ok(())
     }
 

@@ -126,7 +126,7 @@ impl Fs {
         if changed {
             let now = self.inner.shared.clock.now();
             st.mtime = now.into();
-            st.ctime = now.into();
+            st.ctime = st.mtime;
         }
         Ok(())
     }

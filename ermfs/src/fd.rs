@@ -21,7 +21,7 @@ use crate::namespace::{Stat, stat_of};
 use crate::path::{parse, parse_bytes};
 use crate::stats::add;
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
-use crate::times::{atime_due, set_atime};
+use crate::times::{Time, atime_due, set_atime};
 
 /// Largest file size and offset (Linux `MAX_LFS_FILESIZE`).
 pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64;
@@ -129,13 +129,13 @@ fn view<T>(
         Body::Symlink(_) => return fail(libc::EINVAL),
     };
     if let Some(now) = atime_due(&st, shared) {
-        st.atime = now.into();
+        st.atime = now;
     }
     Ok(out)
 }
 
 /// Stores `due` as the access time, if a read found it due; returns `out`.
-fn touched<T>(inode: &Inode, due: Option<std::time::SystemTime>, out: T) -> T {
+fn touched<T>(inode: &Inode, due: Option<Time>, out: T) -> T {
     if let Some(now) = due {
         set_atime(inode, now);
     }
@@ -170,9 +170,9 @@ fn write_at(
         .ok_or_else(|| err(libc::EFBIG))?;
     let start = usize::try_from(start).map_err(|_| err(libc::EFBIG))?;
     region.write_at(start, buf)?;
-    let now = shared.clock.now();
-    st.mtime = now.into();
-    st.ctime = now.into();
+    let now = Time::now(shared);
+    st.mtime = now;
+    st.ctime = now;
     Ok(end)
 }
 
@@ -184,9 +184,9 @@ fn truncate_open(shared: &Shared, inode: &Inode, len: i64) -> io::Result<()> {
         return fail(libc::EISDIR);
     };
     region.resize(len)?;
-    let now = shared.clock.now();
-    st.mtime = now.into();
-    st.ctime = now.into();
+    let now = Time::now(shared);
+    st.mtime = now;
+    st.ctime = now;
     Ok(())
 }
 

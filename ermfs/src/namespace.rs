@@ -103,7 +103,7 @@ pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime
         }
     }
     st.mtime = now.into();
-    st.ctime = now.into();
+    st.ctime = st.mtime;
 }
 
 fn is_empty_dir(dir: &Inode) -> bool {

@@ -21,8 +21,9 @@ use crate::fs::Fs;
 use crate::inode::{Inode, State};
 use crate::sync::write;
 
-/// How old `atime` may get before a read refreshes it anyway (`relatime`).
-const RELATIME_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// How old `atime` may get before a read refreshes it anyway (`relatime`),
+/// in seconds.
+const RELATIME_MAX_AGE: i64 = 24 * 60 * 60;
 
 /// One time of [`Fs::utimens`]: libc's `UTIME_NOW`, `UTIME_OMIT`, or a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,27 +89,40 @@ impl From<Time> for SystemTime {
     }
 }
 
-/// The time to store as `atime` if a read now should move it.
-pub(crate) fn atime_due(st: &State, shared: &Shared) -> Option<SystemTime> {
-    let clock = &shared.clock;
-    match shared.atime {
-        AtimePolicy::Noatime => return None,
-        AtimePolicy::Strict => return Some(clock.now()),
-        AtimePolicy::Relatime => {}
+impl Time {
+    /// The clock's time now.
+    pub fn now(shared: &Shared) -> Time {
+        shared.clock.now().into()
     }
-    if st.atime <= st.mtime || st.atime <= st.ctime {
-        return Some(clock.now());
-    }
-    let now = clock.now();
-    match now.duration_since(st.atime.into()) {
-        Ok(age) if age >= RELATIME_MAX_AGE => Some(now),
-        _ => None,
+
+    /// This time plus `secs` seconds (saturating).
+    fn plus_secs(self, secs: i64) -> Time {
+        let Time { secs: s, nanos } = self;
+        Time {
+            secs: s.saturating_add(secs),
+            nanos,
+        }
     }
 }
 
+/// The time to store as `atime` if a read now should move it (compared as
+/// stored, with no conversion: reads take this path every time).
+pub(crate) fn atime_due(st: &State, shared: &Shared) -> Option<Time> {
+    match shared.atime {
+        AtimePolicy::Noatime => return None,
+        AtimePolicy::Strict => return Some(Time::now(shared)),
+        AtimePolicy::Relatime => {}
+    }
+    if st.atime <= st.mtime || st.atime <= st.ctime {
+        return Some(Time::now(shared));
+    }
+    let now = Time::now(shared);
+    (now >= st.atime.plus_secs(RELATIME_MAX_AGE)).then_some(now)
+}
+
 /// Stores `now` as `inode`'s access time (a read found it due).
-pub(crate) fn set_atime(inode: &Inode, now: SystemTime) {
-    write(&inode.state).atime = now.into();
+pub(crate) fn set_atime(inode: &Inode, now: Time) {
+    write(&inode.state).atime = now;
 }
 
 /// Applies `utimens` to `inode`.
