@@ -118,13 +118,18 @@
 //!   Acquire/Release); readers take neither.
 //!
 //! # Hashing
-//! Both backends hash with std's [`RandomState`](std::collections::hash_map::RandomState):
-//! SipHash-1-3 keyed with a random 128-bit key per instance. Collisions
-//! depend on the secret key, so a crafted flood of colliding names (which
-//! would turn linear probing quadratic) cannot be prepared offline. A key
-//! is hashed once per operation (and once more when a resize moves it).
-//! Under `cfg(loom)` the key is fixed ([`HashBuilder`]), since loom needs
-//! every execution to probe alike.
+//! Both backends hash with [foldhash](https://docs.rs/foldhash) (its
+//! quality variant, the hash hashbrown uses by default), seeded at random
+//! per process and per instance ([`HashBuilder`]). Collisions depend on the
+//! secret seed, so a crafted flood of colliding names (which would turn
+//! linear probing quadratic) cannot be prepared offline; foldhash does not
+//! claim to resist an attacker who recovers the seed by timing a long-running
+//! process, which SipHash would (std's `RandomState`). We take that trade on
+//! purpose: with SipHash, hashing the key was about 250 of the ~400
+//! instructions of a lookup (callgrind), and a flood can at worst slow the
+//! map down, never break it. A key is hashed once per operation (and once
+//! more when a resize moves it). Under `cfg(loom)` the key is fixed, since
+//! loom needs every execution to probe alike.
 //!
 //! # Limitations
 //! - Lockless writers pause while a resize copies the table (readers do

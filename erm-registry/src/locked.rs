@@ -21,11 +21,11 @@ type Shard<K, V> = CachePadded<Table<K, V>>;
 /// A sharded `RwLock<HashTable>` registry: readers of one shard share its
 /// lock, writers take it alone, and different shards never contend.
 ///
-/// The key is hashed once per operation with a per-instance
-/// [`RandomState`](std::collections::hash_map::RandomState) (SipHash with a
-/// random key): that one hash picks the shard and probes its table, so an
-/// operation costs no more than on a plain `Mutex<HashMap>` plus an
-/// uncontended read or write lock. Collisions cannot be crafted offline.
+/// The key is hashed once per operation with the per-instance
+/// [`HashBuilder`](crate::HashBuilder) (randomly seeded): that one hash
+/// picks the shard and probes its table, so an operation costs no more than
+/// on a plain `Mutex<HashMap>` plus an uncontended read or write lock.
+/// Collisions cannot be crafted offline.
 pub struct LockedRegistry<K, V, S = HashBuilder> {
     shards: Box<[Shard<K, V>]>,
     hasher: S,

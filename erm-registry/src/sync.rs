@@ -85,13 +85,15 @@ pub(crate) fn thread_index() -> usize {
         .unwrap_or(0)
 }
 
-/// The per-instance hasher: std's randomly keyed SipHash, or under loom a
-/// fixed-key one so that every model execution probes the same way (loom
-/// requires determinism; the seed has no bearing on memory safety).
+/// The per-instance hasher: foldhash (quality variant) with a random seed
+/// per process and per instance, or under loom a fixed-key one so that
+/// every model execution probes the same way (loom requires determinism;
+/// the seed has no bearing on memory safety).
 #[cfg(not(loom))]
-pub type HashBuilder = std::collections::hash_map::RandomState;
-/// The per-instance hasher: std's randomly keyed SipHash, or under loom a
-/// fixed-key one so that every model execution probes the same way (loom
-/// requires determinism; the seed has no bearing on memory safety).
+pub type HashBuilder = foldhash::quality::RandomState;
+/// The per-instance hasher: foldhash (quality variant) with a random seed
+/// per process and per instance, or under loom a fixed-key one so that
+/// every model execution probes the same way (loom requires determinism;
+/// the seed has no bearing on memory safety).
 #[cfg(loom)]
 pub type HashBuilder = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
