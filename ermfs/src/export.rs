@@ -59,8 +59,8 @@ impl Fs {
     ///
     /// A closed (compressed) file is inflated block by block into a
     /// cache-sized buffer and written into the memfd (faster than inflating
-    /// into a mapping of it: see [`inflate_to_fd`]); an open one costs one
-    /// copy.
+    /// into a mapping of it, whose pages the kernel would fault in and zero
+    /// one by one); an open one costs one copy.
     ///
     /// ```
     /// use std::io::Read;
