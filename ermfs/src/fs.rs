@@ -13,11 +13,12 @@ use crate::builder::FsBuilder;
 use crate::content::Shared;
 use crate::errno::{err, fail};
 use crate::fd::OpenFile;
+use crate::gate::Gate;
 use crate::inode::{Body, FileType, Inode};
 use crate::links::hop;
 use crate::path::{Comp, Parsed, parse, parse_bytes};
 use crate::stats::{Stats, add, get};
-use crate::sync::{AtomicU64, Mutex, Ordering, RwLock, lock, read, write};
+use crate::sync::{AtomicU64, Mutex, Ordering, lock};
 
 /// Inode number of `/`.
 pub const ROOT_INO: u64 = 1;
@@ -62,9 +63,9 @@ pub(crate) struct Inner {
     /// Serializes namespace changes (create, mkdir, rmdir, unlink, rename,
     /// mode switch). Lookups and the data path never take it.
     pub ns: Mutex<()>,
-    /// Held shared by every call that adds a descriptor, alone by the mode
+    /// Passed by every call that adds a descriptor, closed by the mode
     /// switch, so no descriptor appears while the tables are swapped.
-    pub gate: RwLock<()>,
+    pub gate: Gate,
 }
 
 impl Drop for Inner {
@@ -401,7 +402,7 @@ impl Fs {
                 owner: (b.uid, b.gid),
                 umask: b.umask,
                 ns: Mutex::new(()),
-                gate: RwLock::new(()),
+                gate: Gate::new(),
             }),
         }
     }
@@ -419,7 +420,7 @@ impl Fs {
     /// cannot take every entry. Nothing changes on error.
     pub fn set_lockless_mode(&self, lockless: bool) -> io::Result<()> {
         let _ns = lock(&self.inner.ns);
-        let _gate = write(&self.inner.gate);
+        let _gate = self.inner.gate.close();
         if !self.inner.fds.load().is_empty() {
             return fail(libc::EBUSY);
         }
@@ -480,7 +481,7 @@ impl Default for Fs {
     }
 }
 
-/// Hold the gate shared while adding a descriptor.
-pub(crate) fn gate(inner: &Inner) -> crate::sync::RwLockReadGuard<'_, ()> {
-    read(&inner.gate)
+/// Passes the descriptor gate, to add a descriptor.
+pub(crate) fn gate(inner: &Inner) -> crate::gate::Pass<'_> {
+    inner.gate.pass()
 }

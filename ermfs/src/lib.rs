@@ -160,6 +160,7 @@ mod export;
 mod fallocate;
 mod fd;
 mod fs;
+mod gate;
 mod hooks;
 mod inode;
 mod links;

@@ -4,15 +4,19 @@
 //! turn every later call into a panic.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, fence};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(not(loom))]
+pub(crate) use std::thread::yield_now;
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -52,4 +56,26 @@ pub(crate) fn wait_timeout<'a, T>(
         Ok((g, _)) => g,
         Err(e) => e.into_inner().0,
     }
+}
+
+/// A small number for the calling thread, handed out in order of first use
+/// (0 under loom, whose executions must not depend on thread-locals), to
+/// spread per-thread counters over shards.
+pub(crate) fn thread_index() -> usize {
+    use std::cell::Cell;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    if cfg!(loom) {
+        return 0;
+    }
+    INDEX
+        .try_with(|cell| {
+            if cell.get() == usize::MAX {
+                cell.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            cell.get()
+        })
+        .unwrap_or(0)
 }

@@ -6,7 +6,10 @@
 //! link racing the last close while another name remains (the file is
 //! kept, then freed once with its last name), and two `O_APPEND` writers
 //! (neither write is lost or overlaps). Each model runs on the locked and
-//! the lockless backends.
+//! the lockless backends. (The descriptor gate that keeps opens out of a
+//! backend switch has its own model in `src/gate.rs`: through the public
+//! API the switch also frees the old name map behind `arc_swap`, whose
+//! synchronisation loom cannot see.)
 //!
 //! Run by `cargo xtask ci` with `RUSTFLAGS="--cfg loom"` and
 //! `LOOM_MAX_PREEMPTIONS=2`.
