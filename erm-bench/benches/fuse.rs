@@ -6,6 +6,11 @@
 //! for information, the same cases on a second ERMFS mount with the kernel's
 //! writeback cache (opt-in), and the cost of one FUSE round trip. Skipped, saying
 //! why, without root or FUSE; without `bindfs` the passthrough rows say so.
+//!
+//! The mounts compress closed files in the background (2 s after the last
+//! close, as `ermfs-mount` does); the bench waits for those compressions
+//! between samples, untimed, since on two cores one 256 MiB compression
+//! would otherwise take the machine from the next sample of any place.
 
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
@@ -84,7 +89,7 @@ fn mount_bindfs(src: &Path, dir: &Path) -> Result<(), String> {
 
 /// Mounts the tmpfs, ERMFS and (if it can) bindfs; the `String` says why
 /// there is no bindfs.
-fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
+fn mount() -> Result<(Mounts, Fs, Fs, Option<String>), String> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting the tmpfs anchor needs root".into());
@@ -145,15 +150,19 @@ fn mount() -> Result<(Mounts, Fs, Option<String>), String> {
         })
         .build()
         .map_err(|e| e.to_string())?;
-    let session = erm_fuse::spawn(store, &ermfs_wb, &wb).map_err(|e| e.to_string())?;
+    let session = erm_fuse::spawn(store.clone(), &ermfs_wb, &wb).map_err(|e| e.to_string())?;
     mounts.sessions.push(session);
-    Ok((mounts, fs, no_bindfs))
+    Ok((mounts, fs, store, no_bindfs))
 }
 
 /// Medians of `samples` runs of each closure, interleaved with a rotating
 /// order so none always runs first (warm caches); one warm-up run each.
-fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+/// `idle` runs, untimed, before every run: it waits for the stores'
+/// background compressions, which would otherwise take both cores of this
+/// machine from whatever sample runs next (another place's included).
+fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()], idle: &dyn Fn()) -> Vec<Duration> {
     for run in runs.iter_mut() {
+        idle();
         run();
     }
     let n = runs.len();
@@ -161,6 +170,7 @@ fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
     for i in 0..samples.max(1) {
         for k in 0..n {
             let j = (i + k) % n;
+            idle();
             times[j].push(time(&mut runs[j]));
         }
     }
@@ -169,6 +179,8 @@ fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
 
 /// The three places one case runs: tmpfs, ERMFS, bindfs (if mounted).
 struct Places {
+    /// The stores behind the two ERMFS mounts, settled between samples.
+    stores: Vec<Fs>,
     tmpfs: PathBuf,
     ermfs: PathBuf,
     ermfs_wb: PathBuf,
@@ -197,7 +209,8 @@ impl Places {
             .map(|d| Box::new(|| work(d)) as Box<dyn FnMut()>)
             .collect();
         let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|r| &mut **r as _).collect();
-        compare_all(samples, &mut refs)
+        let idle = || self.stores.iter().for_each(Fs::settle);
+        compare_all(samples, &mut refs, &idle)
     }
 
     /// Times `work` in each place (interleaved) and pushes the two rows:
@@ -342,7 +355,7 @@ fn du_bytes(dir: &Path) -> u64 {
 
 fn main() -> std::io::Result<()> {
     let mut report = Report::new("fuse");
-    let (mounts, fs, no_bindfs) = match mount() {
+    let (mounts, fs, fs_wb, no_bindfs) = match mount() {
         Ok(m) => m,
         Err(why) => {
             println!("fuse bench: SKIPPED: {why}");
@@ -353,6 +366,7 @@ fn main() -> std::io::Result<()> {
         println!("fuse bench: no bindfs anchor: {why}");
     }
     let places = Places {
+        stores: vec![fs.clone(), fs_wb],
         tmpfs: mounts.tmpfs.clone(),
         ermfs: mounts.ermfs.clone(),
         ermfs_wb: mounts.ermfs_wb.clone(),
