@@ -83,21 +83,27 @@ fn errnos_reach_the_caller() {
     );
 }
 
-#[test]
-fn a_second_uid_meets_the_mode_bits() {
-    if missing("setpriv") {
-        return;
-    }
+/// A mount that other uids may use (`allow_other`), when the tests run as
+/// root; `None`, saying why, otherwise.
+fn mount_for_a_second_uid(name: &str) -> Option<Mount> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIP: switching to a second uid needs root");
-        return;
+        return None;
     }
     let config = MountConfig {
         allow_other: true,
         ..MountConfig::default()
     };
-    let Some(m) = Mount::with("uid", config) else {
+    Mount::with(name, config)
+}
+
+#[test]
+fn a_second_uid_meets_the_mode_bits() {
+    if missing("setpriv") {
+        return;
+    }
+    let Some(m) = mount_for_a_second_uid("uid") else {
         return;
     };
     m.sh("echo secret > private && chmod 600 private && echo open > public && chmod 644 public");
@@ -127,16 +133,7 @@ fn writes_and_truncates_drop_set_id_bits_and_capabilities() {
     if missing("setpriv") || missing("python3") {
         return;
     }
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP: switching to a second uid needs root");
-        return;
-    }
-    let config = MountConfig {
-        allow_other: true,
-        ..MountConfig::default()
-    };
-    let Some(m) = Mount::with("killpriv", config) else {
+    let Some(m) = mount_for_a_second_uid("killpriv") else {
         return;
     };
     let mode = |p: &str| m.fs.stat(p).unwrap().mode & 0o7777;
