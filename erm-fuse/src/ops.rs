@@ -73,6 +73,14 @@ fn errno(e: &io::Error) -> Errno {
     Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
+/// Replies to a request that returns nothing: done, or the error's errno.
+fn answer(reply: ReplyEmpty, result: io::Result<()>) {
+    match result {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
 fn fail(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
@@ -626,17 +634,11 @@ impl Filesystem for ErmFuse {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove(parent, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, self.remove(parent, name, false))
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove(parent, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, self.remove(parent, name, true))
     }
 
     fn symlink(
@@ -662,10 +664,10 @@ impl Filesystem for ErmFuse {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        match self.do_rename(parent, name, newparent, newname, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(
+            reply,
+            self.do_rename(parent, name, newparent, newname, flags),
+        )
     }
 
     fn link(
@@ -814,10 +816,7 @@ impl Filesystem for ErmFuse {
             // The last close of the inode compresses it, by the policy.
             self.fs.close(fd)
         };
-        match run() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, run())
     }
 
     fn fsync(
@@ -828,10 +827,7 @@ impl Filesystem for ErmFuse {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match fd_of(fh).and_then(|fd| self.fs.fsync(fd)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -983,10 +979,7 @@ impl Filesystem for ErmFuse {
             Target::Path(p) => self.fs.setxattr(os(&p), name, value, flags),
             Target::Fd(fd) => self.fs.fsetxattr(fd, name, value, flags),
         };
-        match run() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, run())
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -1017,22 +1010,16 @@ impl Filesystem for ErmFuse {
             Target::Path(p) => self.fs.removexattr(os(&p), name),
             Target::Fd(fd) => self.fs.fremovexattr(fd, name),
         };
-        match run() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, run())
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
         let _ns = self.shared();
         let who = Identity::new(req.uid(), req.gid());
-        match self
+        let result = self
             .path(ino)
-            .and_then(|p| self.fs.access(os(&p), mask.bits(), &who))
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+            .and_then(|p| self.fs.access(os(&p), mask.bits(), &who));
+        answer(reply, result);
     }
 
     fn create(
@@ -1090,10 +1077,7 @@ impl Filesystem for ErmFuse {
             let len = i64::try_from(length).map_err(|_| fail(libc::EFBIG))?;
             self.fs.fallocate(fd_of(fh)?, mode, off, len)
         };
-        match run() {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        answer(reply, run())
     }
 
     fn copy_file_range(
