@@ -94,6 +94,10 @@ fn kind(k: ermfs::FileType) -> FileType {
         ermfs::FileType::File => FileType::RegularFile,
         ermfs::FileType::Dir => FileType::Directory,
         ermfs::FileType::Symlink => FileType::Symlink,
+        ermfs::FileType::Fifo => FileType::NamedPipe,
+        ermfs::FileType::CharDevice => FileType::CharDevice,
+        ermfs::FileType::BlockDevice => FileType::BlockDevice,
+        ermfs::FileType::Socket => FileType::Socket,
     }
 }
 

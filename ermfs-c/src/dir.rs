@@ -20,9 +20,23 @@ pub const ERMFS_DT_DIR: u8 = 4;
 pub const ERMFS_DT_REG: u8 = 8;
 /// `ermfs_dirent_t.d_type` of a symbolic link (the value of `DT_LNK`).
 pub const ERMFS_DT_LNK: u8 = 10;
+/// `ermfs_dirent_t.d_type` of a FIFO (the value of `DT_FIFO`).
+pub const ERMFS_DT_FIFO: u8 = 1;
+/// `ermfs_dirent_t.d_type` of a character device (the value of `DT_CHR`).
+pub const ERMFS_DT_CHR: u8 = 2;
+/// `ermfs_dirent_t.d_type` of a block device (the value of `DT_BLK`).
+pub const ERMFS_DT_BLK: u8 = 6;
+/// `ermfs_dirent_t.d_type` of a socket (the value of `DT_SOCK`).
+pub const ERMFS_DT_SOCK: u8 = 12;
 // Literals so cbindgen can write them into ermfs.h; checked against libc here.
 const _: () = assert!(
-    ERMFS_DT_DIR == libc::DT_DIR && ERMFS_DT_REG == libc::DT_REG && ERMFS_DT_LNK == libc::DT_LNK
+    ERMFS_DT_DIR == libc::DT_DIR
+        && ERMFS_DT_REG == libc::DT_REG
+        && ERMFS_DT_LNK == libc::DT_LNK
+        && ERMFS_DT_FIFO == libc::DT_FIFO
+        && ERMFS_DT_CHR == libc::DT_CHR
+        && ERMFS_DT_BLK == libc::DT_BLK
+        && ERMFS_DT_SOCK == libc::DT_SOCK
 );
 
 /// One directory entry, as `struct dirent` has it.
@@ -31,8 +45,9 @@ const _: () = assert!(
 pub struct ermfs_dirent_t {
     /// Inode number.
     pub d_ino: u64,
-    /// `ERMFS_DT_REG`, `ERMFS_DT_DIR` or `ERMFS_DT_LNK` (equal to `DT_REG`,
-    /// `DT_DIR`, `DT_LNK`).
+    /// `ERMFS_DT_REG`, `ERMFS_DT_DIR`, `ERMFS_DT_LNK`, `ERMFS_DT_FIFO`,
+    /// `ERMFS_DT_CHR`, `ERMFS_DT_BLK` or `ERMFS_DT_SOCK` (equal to libc's
+    /// `DT_*`).
     pub d_type: u8,
     /// The name, NUL-terminated (at most 255 bytes before the NUL).
     pub d_name: [c_char; 256],
@@ -97,6 +112,10 @@ pub unsafe extern "C" fn ermfs_readdir(dir: *mut ermfs_dir_t) -> *mut ermfs_dire
             FileType::File => ERMFS_DT_REG,
             FileType::Dir => ERMFS_DT_DIR,
             FileType::Symlink => ERMFS_DT_LNK,
+            FileType::Fifo => ERMFS_DT_FIFO,
+            FileType::CharDevice => ERMFS_DT_CHR,
+            FileType::BlockDevice => ERMFS_DT_BLK,
+            FileType::Socket => ERMFS_DT_SOCK,
         };
         // Names are at most NAME_MAX (255) bytes, so the NUL always fits.
         let n = entry.name.len().min(cur.d_name.len() - 1);

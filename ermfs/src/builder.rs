@@ -102,6 +102,7 @@ pub struct FsBuilder {
     pub(crate) umask: u32,
     pub(crate) clock: Clock,
     pub(crate) atime: AtimePolicy,
+    pub(crate) inode_index: bool,
 }
 
 impl Default for FsBuilder {
@@ -119,6 +120,7 @@ impl Default for FsBuilder {
             umask: 0,
             clock: Clock::default(),
             atime: AtimePolicy::Relatime,
+            inode_index: false,
         }
     }
 }
@@ -211,6 +213,15 @@ impl FsBuilder {
     /// When reads (and `readdir`) move the access time.
     pub fn atime(mut self, policy: AtimePolicy) -> FsBuilder {
         self.atime = policy;
+        self
+    }
+
+    /// Keeps an index from inode number to inode, so
+    /// [`Fs::node_by_ino`](crate::Fs::node_by_ino) can answer: what a front
+    /// end serving file handles (NFS export, `open_by_handle_at`) needs.
+    /// Off by default: it costs each inode an entry at rest.
+    pub fn inode_index(mut self, on: bool) -> FsBuilder {
+        self.inode_index = on;
         self
     }
 

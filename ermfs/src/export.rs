@@ -238,8 +238,9 @@ impl Fs {
                 stream
             }
             Body::File(Content::Freed) => return fail(libc::ENOENT),
-            // A resolved path never ends at a symlink.
-            Body::Symlink(_) => return fail(libc::EINVAL),
+            // A resolved path never ends at a symlink; a special node has
+            // no content.
+            Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
         };
         drop(st);
         out.write_all(&stream)?;

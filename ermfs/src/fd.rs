@@ -15,9 +15,10 @@ use erm_fdtable::FdTable;
 use crate::content::Shared;
 use crate::errno::{err, fail};
 use crate::fs::{Follow, Fs, Inner, Last, ParentOf, gate};
-use crate::inode::{Body, Content, FileType, Inode};
+use crate::inode::{Body, Content, FileType, Inode, State};
 use crate::links::hop;
 use crate::namespace::{Stat, stat_of};
+use crate::node::{Make, privs_to_drop};
 use crate::path::{parse, parse_bytes};
 use crate::stats::add;
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
@@ -35,6 +36,9 @@ pub(crate) struct OpenFile {
     /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`.
     access: i32,
     append: bool,
+    /// Opened by a caller with `CAP_FSETID` (root): its writes and
+    /// truncates keep the file's set-ID bits.
+    privileged: bool,
     offset: AtomicI64,
     /// Orders `read`/`write`/`lseek` through this description.
     pos: Mutex<()>,
@@ -99,8 +103,9 @@ fn view<T>(
         let due = atime_due(&st, shared);
         match &st.body {
             Body::Dir(_) => return fail(libc::EISDIR),
-            // Never opened: `open` stops at a link with `ELOOP`.
-            Body::Symlink(_) => return fail(libc::EINVAL),
+            // Never opened: `open` stops at a link with `ELOOP`, at a
+            // special node with `ENXIO`.
+            Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
             Body::File(Content::Raw(r)) => {
                 let out = f(clamp(r.as_slice(), offset, len));
                 drop(st);
@@ -126,7 +131,7 @@ fn view<T>(
         Body::File(Content::Raw(r)) => f(clamp(r.as_slice(), offset, len)),
         Body::Dir(_) => return fail(libc::EISDIR),
         Body::File(_) => return fail(libc::EIO),
-        Body::Symlink(_) => return fail(libc::EINVAL),
+        Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
     };
     if let Some(now) = atime_due(&st, shared) {
         st.atime = now;
@@ -158,8 +163,10 @@ fn write_at(
     buf: &[u8],
     offset: u64,
     append: bool,
+    privileged: bool,
 ) -> io::Result<u64> {
     let mut st = write(&inode.state);
+    kill_privs(inode, &mut st, privileged);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EIO);
     };
@@ -176,14 +183,32 @@ fn write_at(
     Ok(end)
 }
 
-/// Sets an open file's length.
-fn truncate_open(shared: &Shared, inode: &Inode, len: i64) -> io::Result<()> {
+/// What a data change does to the file's privileges, under its lock and in
+/// the same step (Linux's `file_remove_privs`): set-ID bits go unless the
+/// writer is `privileged` ([`privs_to_drop`]), `security.capability` goes
+/// whoever writes. Two loads for a file that has neither.
+pub(crate) fn kill_privs(inode: &Inode, st: &mut State, privileged: bool) {
+    let kill = privs_to_drop(inode.mode(), privileged);
+    if kill != 0 {
+        inode.set_perm(inode.perm() & !kill);
+    }
+    crate::xattr::drop_capability(st);
+}
+
+/// Sets an open file's length, as a `privileged` caller or not.
+pub(crate) fn truncate_open(
+    shared: &Shared,
+    inode: &Inode,
+    len: i64,
+    privileged: bool,
+) -> io::Result<()> {
     let len = usize::try_from(offset_of(len)?).map_err(|_| err(libc::EFBIG))?;
     let mut st = write(&inode.state);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EISDIR);
     };
     region.resize(len)?;
+    kill_privs(inode, &mut st, privileged);
     let now = Time::now(shared);
     st.mtime = now;
     st.ctime = now;
@@ -198,6 +223,69 @@ impl Inner {
     fn install(&self, of: Arc<OpenFile>) -> io::Result<i32> {
         let _gate = gate(self);
         self.fds.load().insert(of)
+    }
+
+    /// Opens `inode` with `flags` (checked by the caller for the access
+    /// mode): `None` if it is a file freed meanwhile (unlinked and closed
+    /// after it was looked up).
+    fn open_resolved(
+        &self,
+        inode: Arc<Inode>,
+        flags: i32,
+        privileged: bool,
+    ) -> io::Result<Option<i32>> {
+        let access = flags & libc::O_ACCMODE;
+        let directory = flags & libc::O_DIRECTORY != 0;
+        let trunc = flags & libc::O_TRUNC != 0;
+        match inode.kind() {
+            FileType::Symlink => {
+                // Only `O_NOFOLLOW` stops at a link (no `O_PATH`).
+                return fail(if directory {
+                    libc::ENOTDIR
+                } else {
+                    libc::ELOOP
+                });
+            }
+            FileType::Dir => {
+                if access != libc::O_RDONLY || trunc || flags & libc::O_CREAT != 0 {
+                    return fail(libc::EISDIR);
+                }
+            }
+            _ if directory => return fail(libc::ENOTDIR),
+            FileType::File => match self.shared.acquire(&inode, access != libc::O_RDONLY, trunc) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                other => other?,
+            },
+            // No driver behind a device, no pipe behind a FIFO in-process:
+            // what the kernel answers for a node nothing serves.
+            _ => return fail(libc::ENXIO),
+        }
+        let of = Arc::new(OpenFile {
+            inode,
+            shared: Arc::clone(&self.shared),
+            access,
+            append: flags & libc::O_APPEND != 0,
+            privileged,
+            offset: AtomicI64::new(0),
+            pos: Mutex::new(()),
+        });
+        // On EMFILE the description drops here, which closes it.
+        self.install(of).map(Some)
+    }
+
+    /// [`Fs::open_node`]: opens `inode` itself (no `O_CREAT` meaning).
+    pub(crate) fn open_inode(
+        &self,
+        inode: Arc<Inode>,
+        flags: i32,
+        privileged: bool,
+    ) -> io::Result<i32> {
+        if flags & libc::O_ACCMODE == libc::O_ACCMODE {
+            return fail(libc::EINVAL);
+        }
+        let flags = flags & !libc::O_CREAT;
+        self.open_resolved(inode, flags, privileged)?
+            .ok_or_else(|| err(libc::ENOENT))
     }
 
     /// Finds or creates the file for an `O_CREAT` open.
@@ -236,7 +324,15 @@ impl Inner {
                 let _ns = lock(&self.ns);
                 match self.child(p.dir(), name)? {
                     Some(inode) => inode,
-                    None => return self.create(p.dir(), name, FileType::File, mode),
+                    None => {
+                        let make = Make {
+                            kind: FileType::File,
+                            perm: mode,
+                            umask: self.umask,
+                            rdev: 0,
+                        };
+                        return self.make_in(p.dir(), name, make, &self.owner_identity());
+                    }
                 }
             }
         };
@@ -282,8 +378,8 @@ impl Fs {
         if creat && directory {
             return fail(libc::EINVAL);
         }
-        let trunc = flags & libc::O_TRUNC != 0;
         let inner = &self.inner;
+        let privileged = inner.owner_identity().is_root();
         // An open that races with an unlink and the last close of the same
         // file can find the inode already freed; it then starts again.
         for _ in 0..16 {
@@ -294,40 +390,9 @@ impl Fs {
             } else {
                 inner.resolve(path.as_ref())?
             };
-            if inode.is_symlink() {
-                // Only `O_NOFOLLOW` stops at a link (no `O_PATH`).
-                return fail(if directory {
-                    libc::ENOTDIR
-                } else {
-                    libc::ELOOP
-                });
+            if let Some(fd) = inner.open_resolved(inode, flags, privileged)? {
+                return Ok(fd);
             }
-            if inode.is_dir() {
-                if access != libc::O_RDONLY || trunc || creat {
-                    return fail(libc::EISDIR);
-                }
-            } else {
-                if directory {
-                    return fail(libc::ENOTDIR);
-                }
-                match inner
-                    .shared
-                    .acquire(&inode, access != libc::O_RDONLY, trunc)
-                {
-                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                    other => other?,
-                }
-            }
-            let of = Arc::new(OpenFile {
-                inode,
-                shared: Arc::clone(&inner.shared),
-                access,
-                append: flags & libc::O_APPEND != 0,
-                offset: AtomicI64::new(0),
-                pos: Mutex::new(()),
-            });
-            // On EMFILE the description drops here, which closes it.
-            return inner.install(of);
         }
         fail(libc::ENOENT)
     }
@@ -431,7 +496,7 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = write_at(&of.shared, &of.inode, buf, off, of.append)?;
+        let end = write_at(&of.shared, &of.inode, buf, off, of.append, of.privileged)?;
         of.offset.store(end as i64, Ordering::Release);
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
@@ -454,7 +519,7 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        write_at(&of.shared, &of.inode, buf, off, of.append)?;
+        write_at(&of.shared, &of.inode, buf, off, of.append, of.privileged)?;
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
     }
@@ -472,7 +537,7 @@ impl Fs {
         let size = || -> i64 {
             match &read(&of.inode.state).body {
                 Body::File(c) => c.len() as i64,
-                Body::Dir(_) | Body::Symlink(_) => 0,
+                Body::Dir(_) | Body::Symlink(_) | Body::Special(_) => 0,
             }
         };
         let new = match whence {
@@ -508,7 +573,7 @@ impl Fs {
         if of.inode.is_dir() || !of.writable() {
             return fail(libc::EINVAL);
         }
-        truncate_open(&of.shared, &of.inode, len)
+        truncate_open(&of.shared, &of.inode, len, of.privileged)
     }
 
     /// Sets the length of file `path` (opening it, and so inflating it, for
@@ -524,7 +589,8 @@ impl Fs {
             return fail(libc::EISDIR);
         }
         self.inner.shared.acquire(&inode, true, to_zero)?;
-        let result = truncate_open(&self.inner.shared, &inode, len);
+        let privileged = self.inner.owner_identity().is_root();
+        let result = truncate_open(&self.inner.shared, &inode, len, privileged);
         self.inner.shared.release(&inode);
         result
     }

@@ -16,6 +16,7 @@ use crate::fd::OpenFile;
 use crate::gate::Gate;
 use crate::inode::{Body, FileType, Inode};
 use crate::links::hop;
+use crate::node::InoIndex;
 use crate::path::{Comp, Parsed, parse, parse_bytes};
 use crate::stats::{Stats, add, get};
 use crate::sync::{AtomicU64, Mutex, Ordering, lock};
@@ -66,6 +67,10 @@ pub(crate) struct Inner {
     /// Passed by every call that adds a descriptor, closed by the mode
     /// switch, so no descriptor appears while the tables are swapped.
     pub gate: Gate,
+    /// Inode number -> inode, when [`FsBuilder::inode_index`] asked for it.
+    pub inos: Option<InoIndex>,
+    /// What file handles pair with inode numbers ([`Fs::generation`]).
+    pub generation: u32,
 }
 
 impl Drop for Inner {
@@ -378,15 +383,23 @@ impl Fs {
             None => MemoryBudget::unlimited(),
         });
         let shared = Shared::new(budget, b.options(), b.policy, b.threads, b.clock, b.atime);
-        let root = Arc::new(Inode::new(
-            ROOT_INO,
-            FileType::Dir,
-            0o755,
-            ROOT_INO,
-            Body::Dir(Default::default()),
-            (b.uid, b.gid),
-            shared.clock.now(),
-        ));
+        // The root is its own parent.
+        let root = Arc::new_cyclic(|me| {
+            Inode::new(
+                ROOT_INO,
+                FileType::Dir,
+                0o755,
+                me.clone(),
+                Body::Dir(Default::default()),
+                (b.uid, b.gid),
+                shared.clock.now(),
+            )
+        });
+        let inos = b.inode_index.then(|| {
+            let index = InoIndex::new();
+            index.insert(&root);
+            index
+        });
         add(&shared.counters.dirs, 1);
         Fs {
             inner: Arc::new(Inner {
@@ -403,6 +416,8 @@ impl Fs {
                 umask: b.umask,
                 ns: Mutex::new(()),
                 gate: Gate::new(),
+                inos,
+                generation: random_generation(),
             }),
         }
     }
@@ -449,6 +464,7 @@ impl Fs {
             files: get(&c.files),
             dirs: get(&c.dirs),
             symlinks: get(&c.symlinks),
+            specials: get(&c.specials),
             open_fds: self.inner.fds.load().len() as u64,
             raw_bytes: used.saturating_sub(compressed),
             compressed_bytes: compressed,
@@ -484,4 +500,17 @@ impl Default for Fs {
 /// Passes the descriptor gate, to add a descriptor.
 pub(crate) fn gate(inner: &Inner) -> crate::gate::Pass<'_> {
     inner.gate.pass()
+}
+
+/// A generation for a new store: random (std's per-process random hash
+/// keys, mixed with the time), never 0.
+fn random_generation() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() as u32).max(1)
 }

@@ -26,7 +26,7 @@ impl Fs {
             Body::Dir(_) => return fail(libc::EISDIR),
             Body::File(Content::Packed(p)) => p,
             Body::File(Content::Lazy(l)) => &mut l.packed,
-            Body::File(_) | Body::Symlink(_) => return fail(libc::EINVAL),
+            Body::File(_) | Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
         };
         let index = packed.index().or_else(|_| fail(libc::EINVAL))?;
         let Some(member) = index.blocks().get(block).map(|b| b.range()) else {

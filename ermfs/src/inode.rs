@@ -2,7 +2,7 @@
 //! the inode's own lock.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 use erm_alloc::Region;
@@ -22,6 +22,68 @@ pub enum FileType {
     Dir,
     /// A symbolic link (its target is bytes, read by [`Fs::readlink`](crate::Fs::readlink)).
     Symlink,
+    /// A named pipe (FIFO), made by [`Fs::mkfifo`](crate::Fs::mkfifo).
+    Fifo,
+    /// A character device node (its device number is [`Stat::rdev`](crate::Stat::rdev)).
+    CharDevice,
+    /// A block device node (its device number is [`Stat::rdev`](crate::Stat::rdev)).
+    BlockDevice,
+    /// A Unix domain socket node (binding one is a front end's business).
+    Socket,
+}
+
+impl FileType {
+    /// The `S_IFMT` bits of `st_mode` for this type.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            FileType::File => libc::S_IFREG,
+            FileType::Dir => libc::S_IFDIR,
+            FileType::Symlink => libc::S_IFLNK,
+            FileType::Fifo => libc::S_IFIFO,
+            FileType::CharDevice => libc::S_IFCHR,
+            FileType::BlockDevice => libc::S_IFBLK,
+            FileType::Socket => libc::S_IFSOCK,
+        }
+    }
+
+    /// The type the `S_IFMT` bits of `mode` name (`None` for bits that
+    /// name no type).
+    pub fn from_mode(mode: u32) -> Option<FileType> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => FileType::File,
+            libc::S_IFDIR => FileType::Dir,
+            libc::S_IFLNK => FileType::Symlink,
+            libc::S_IFIFO => FileType::Fifo,
+            libc::S_IFCHR => FileType::CharDevice,
+            libc::S_IFBLK => FileType::BlockDevice,
+            libc::S_IFSOCK => FileType::Socket,
+            _ => return None,
+        })
+    }
+
+    /// Whether it is a regular file.
+    pub fn is_file(self) -> bool {
+        self == FileType::File
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(self) -> bool {
+        self == FileType::Dir
+    }
+
+    /// Whether it is a symbolic link.
+    pub fn is_symlink(self) -> bool {
+        self == FileType::Symlink
+    }
+
+    /// Whether it is a FIFO, a device or a socket: a node with no content
+    /// of its own in the store.
+    pub fn is_special(self) -> bool {
+        matches!(
+            self,
+            FileType::Fifo | FileType::CharDevice | FileType::BlockDevice | FileType::Socket
+        )
+    }
 }
 
 /// One file or directory.
@@ -75,14 +137,19 @@ pub(crate) enum Body {
     /// The target, never changed (an `Arc` so a path walk takes it out of
     /// the lock without copying).
     Symlink(Arc<[u8]>),
+    /// A FIFO, device or socket: no content, only a device number
+    /// (`st_rdev`; 0 for FIFOs and sockets).
+    Special(u64),
 }
 
 /// A directory's content.
 #[derive(Debug, Default)]
 pub(crate) struct Dir {
-    /// The parent directory's inode number (itself for `/`): `readdir`'s
-    /// `..`. Changed by a rename that moves the directory.
-    pub parent: u64,
+    /// The parent directory (itself for `/`): `readdir`'s and `lookup`'s
+    /// `..`. Changed by a rename that moves the directory. Weak, so no
+    /// cycle keeps a tree alive; a live directory's parent is always
+    /// alive (it holds the directory's name), a removed one's may be gone.
+    pub parent: Weak<Inode>,
     /// The children's names, kept sorted (byte order): `readdir` lists
     /// them so. A short name is inline: an entry costs no heap block.
     pub children: BTreeSet<ChildName>,
@@ -196,7 +263,7 @@ impl Inode {
         ino: u64,
         kind: FileType,
         perm: u32,
-        parent: u64,
+        parent: Weak<Inode>,
         mut body: Body,
         owner: (u32, u32),
         now: SystemTime,
@@ -204,11 +271,7 @@ impl Inode {
         if let Body::Dir(dir) = &mut body {
             dir.parent = parent;
         }
-        let type_bits = match kind {
-            FileType::File => libc::S_IFREG,
-            FileType::Dir => libc::S_IFDIR,
-            FileType::Symlink => libc::S_IFLNK,
-        };
+        let type_bits = kind.mode_bits();
         let now = Time::from(now);
         Inode {
             ino,
@@ -232,11 +295,7 @@ impl Inode {
     /// What it is (fixed when it is made).
     pub fn kind(&self) -> FileType {
         // The type bits never change: no ordering needed to read them.
-        match self.mode.load(Ordering::Relaxed) & libc::S_IFMT {
-            libc::S_IFDIR => FileType::Dir,
-            libc::S_IFLNK => FileType::Symlink,
-            _ => FileType::File,
-        }
+        FileType::from_mode(self.mode.load(Ordering::Relaxed)).unwrap_or(FileType::File)
     }
 
     /// `st_mode`: type and permission bits.

@@ -13,15 +13,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use erm_registry::{Name, Registry};
-
 use crate::errno::fail;
 use crate::fs::{Follow, Fs, Inner, Last, MAX_SYMLINKS, ParentOf};
-use crate::inode::{Body, FileType, Inode};
-use crate::namespace::{Stat, set_child, stat_of};
-use crate::path::{PATH_MAX, parse};
+use crate::inode::{Body, Inode};
+use crate::namespace::{Stat, stat_of};
+use crate::node::check_target;
+use crate::path::parse;
 use crate::perm::set_owner;
-use crate::sync::{Ordering, lock, read, write};
+use crate::sync::{lock, read};
 use crate::times::{TimeSpec, set_times};
 use crate::times::{atime_due, set_atime};
 
@@ -112,23 +111,7 @@ impl Fs {
         let src = inner.resolve_parsed(&po, Follow::No, &|_: &Inode| Ok(()))?;
         let p = inner.resolve_parent(&pn)?;
         let name = inner.new_entry(&p)?;
-        if src.is_dir() {
-            return fail(libc::EPERM);
-        }
-        if src.nlink() == u32::MAX {
-            return fail(libc::EMLINK);
-        }
-        let dir = p.dir();
-        inner
-            .names
-            .load()
-            .insert_if_absent(Name::new(dir.ino, name)?, Arc::clone(&src))
-            .map_err(io::Error::from)?;
-        src.nlink.fetch_add(1, Ordering::AcqRel);
-        let now = inner.shared.clock.now();
-        set_child(dir, name, true, now);
-        write(&src.state).ctime = now.into();
-        Ok(())
+        inner.link_in(&src, p.dir(), name)
     }
 
     /// Creates the symlink `path` pointing to `target`, as `symlink(2)`:
@@ -149,37 +132,22 @@ impl Fs {
     ///
     /// # Errors
     /// `ENOENT` for an empty `target` (checked first, as Linux), `EINVAL`
-    /// for a NUL in it, `ENAMETOOLONG` past [`PATH_MAX`] bytes; then the
+    /// for a NUL in it, `ENAMETOOLONG` past [`PATH_MAX`](crate::PATH_MAX) bytes; then the
     /// path errors of `path`'s parent; `EEXIST` if `path` exists (a
     /// dangling symlink too); `ENOENT` if `path` ends in `/` or its
     /// directory was removed; `ENOSPC` over the memory limit or with the
     /// registry full.
     pub fn symlink(&self, target: impl AsRef<Path>, path: impl AsRef<Path>) -> io::Result<()> {
         let target = target.as_ref().as_os_str().as_bytes();
-        if target.is_empty() {
-            return fail(libc::ENOENT);
-        }
-        if target.contains(&0) {
-            return fail(libc::EINVAL);
-        }
-        if target.len() > PATH_MAX {
-            return fail(libc::ENAMETOOLONG);
-        }
+        check_target(target)?;
         let parsed = parse(path.as_ref())?;
         let inner = &self.inner;
         let _ns = lock(&inner.ns);
         let p = inner.resolve_parent(&parsed)?;
         let name = inner.new_entry(&p)?;
-        let budget = &inner.shared.budget;
-        budget.try_charge(target.len())?;
-        let body = Body::Symlink(Arc::from(target));
-        match inner.add(p.dir(), name, FileType::Symlink, 0o777, body) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                budget.credit(target.len());
-                Err(e)
-            }
-        }
+        inner
+            .symlink_in(p.dir(), name, target, &inner.owner_identity())
+            .map(drop)
     }
 
     /// The target of the symlink `path` (the link itself, not followed).

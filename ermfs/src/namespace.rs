@@ -7,17 +7,14 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use erm_registry::{Name, Registry};
-
 use crate::child::ChildName;
-use crate::errno::{err, fail};
+use crate::errno::fail;
 use crate::fs::{Fs, Inner, Last};
-use crate::inode::{Body, Content, FileType, Inode};
+use crate::inode::{Body, FileType, Inode};
+use crate::node::{Make, RenameFlags};
 use crate::path::parse;
-use crate::stats::{add, sub};
 use crate::sync::{Ordering, lock, read, write};
 use crate::times::{atime_due, set_atime};
 
@@ -28,7 +25,8 @@ pub struct Stat {
     pub ino: u64,
     /// File type.
     pub kind: FileType,
-    /// `st_mode`: `S_IFREG`, `S_IFDIR` or `S_IFLNK` with the permission
+    /// `st_mode`: the type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`,
+    /// `S_IFIFO`, `S_IFCHR`, `S_IFBLK`, `S_IFSOCK`) with the permission
     /// bits (`0o777` for a symlink).
     pub mode: u32,
     /// Owner user ID.
@@ -45,6 +43,9 @@ pub struct Stat {
     pub blocks: u64,
     /// Preferred I/O size.
     pub blksize: u32,
+    /// The device a character or block device node stands for (0 for
+    /// anything else), as `libc::makedev` encodes it.
+    pub rdev: u64,
     /// Last access: reads update it `relatime`-style (see [`Fs::utimens`]).
     pub atime: SystemTime,
     /// Last content change.
@@ -72,6 +73,11 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
         Body::File(c) => (c.len(), c.resident()),
         Body::Dir(_) => (0, 0),
         Body::Symlink(target) => (target.len() as u64, target.len() as u64),
+        Body::Special(_) => (0, 0),
+    };
+    let rdev = match st.body {
+        Body::Special(rdev) => rdev,
+        _ => 0,
     };
     let (uid, gid) = inode.owner();
     Stat {
@@ -84,6 +90,7 @@ pub(crate) fn stat_of(inode: &Inode) -> Stat {
         size,
         blocks: resident.div_ceil(512),
         blksize: 4096,
+        rdev,
         atime: st.atime.into(),
         mtime: st.mtime.into(),
         ctime: st.ctime.into(),
@@ -106,105 +113,40 @@ pub(crate) fn set_child(dir: &Inode, name: &[u8], present: bool, now: SystemTime
     st.ctime = st.mtime;
 }
 
-fn is_empty_dir(dir: &Inode) -> bool {
-    matches!(&read(&dir.state).body, Body::Dir(d) if d.children.is_empty())
+/// Sets directory `dir`'s `mtime` and `ctime` to `now` (an entry in it
+/// changed without a name coming or going: an exchange, a whiteout).
+pub(crate) fn touch_dir(dir: &Inode, now: SystemTime) {
+    let mut st = write(&dir.state);
+    st.mtime = now.into();
+    st.ctime = st.mtime;
 }
 
 impl Inner {
-    /// Creates `name` in `dir` under the namespace lock (held by the caller).
-    pub(crate) fn create(
-        &self,
-        dir: &Arc<Inode>,
-        name: &[u8],
-        kind: FileType,
-        perm: u32,
-    ) -> io::Result<Arc<Inode>> {
-        let body = match kind {
-            FileType::File => Body::File(Content::Raw(erm_alloc::Region::new(&self.shared.budget))),
-            FileType::Dir => Body::Dir(Default::default()),
-            FileType::Symlink => return fail(libc::EINVAL), // made by `add`
-        };
-        self.add(dir, name, kind, perm, body)
-    }
-
-    /// Creates `name` in `dir` holding `body` of type `kind` (a symlink's
-    /// mode is `0o777`, whatever `perm` and the umask say).
-    pub(crate) fn add(
-        &self,
-        dir: &Arc<Inode>,
-        name: &[u8],
-        kind: FileType,
-        perm: u32,
-        body: Body,
-    ) -> io::Result<Arc<Inode>> {
-        if dir.nlink() == 0 {
-            return fail(libc::ENOENT); // the directory was removed
-        }
-        // Linux's `inode_init_owner`: a set-group-ID directory passes its
-        // group on, and its set-group-ID bit to subdirectories.
-        let (uid, mut gid) = self.owner;
-        let mut perm = match kind {
-            FileType::Symlink => 0o777,
-            _ => perm & !self.umask & 0o7777,
-        };
-        if dir.perm() & libc::S_ISGID != 0 {
-            gid = dir.owner().1;
-            if kind == FileType::Dir {
-                perm |= libc::S_ISGID;
-            }
-        }
-        let now = self.shared.clock.now();
-        let inode = Arc::new(Inode::new(
-            self.alloc_ino(),
-            kind,
-            perm,
-            dir.ino,
-            body,
-            (uid, gid),
-            now,
-        ));
-        // EEXIST if the name is taken, ENOSPC if the registry is full.
-        self.names
-            .load()
-            .insert_if_absent(Name::new(dir.ino, name)?, Arc::clone(&inode))
-            .map_err(io::Error::from)?;
-        set_child(dir, name, true, now);
-        match kind {
-            FileType::File => add(&self.shared.counters.files, 1),
-            FileType::Dir => {
-                dir.nlink.fetch_add(1, Ordering::AcqRel);
-                add(&self.shared.counters.dirs, 1);
-            }
-            FileType::Symlink => add(&self.shared.counters.symlinks, 1),
-        }
-        Ok(inode)
-    }
-
     /// Counts one name of `inode` gone (the name is already out of the
     /// registry); at a file's last name, frees what nobody holds open.
-    fn drop_link(&self, parent: &Inode, inode: &Inode) {
+    pub(crate) fn drop_link(&self, parent: &Inode, inode: &Inode) {
         let last = match inode.kind() {
             FileType::Dir => {
                 inode.nlink.store(0, Ordering::Release);
                 parent.nlink.fetch_sub(1, Ordering::AcqRel);
-                sub(&self.shared.counters.dirs, 1);
                 true
             }
             // Other hard links may remain: only the last name frees. Every
             // change of `nlink` runs under the namespace lock, so it never
             // goes below 0; `release` reads it under the inode's lock.
-            _ if inode.nlink.fetch_sub(1, Ordering::AcqRel) > 1 => false,
-            FileType::File => {
-                sub(&self.shared.counters.files, 1);
-                self.shared.free_if_unused(inode);
-                true
-            }
-            FileType::Symlink => {
-                sub(&self.shared.counters.symlinks, 1);
-                self.drop_target(inode);
-                true
-            }
+            _ => inode.nlink.fetch_sub(1, Ordering::AcqRel) == 1,
         };
+        if last {
+            self.count(inode, -1);
+            if let Some(index) = &self.inos {
+                index.remove(inode.ino);
+            }
+            match inode.kind() {
+                FileType::File => self.shared.free_if_unused(inode),
+                FileType::Symlink => self.drop_target(inode),
+                _ => {}
+            }
+        }
         let mut st = write(&inode.state);
         st.ctime = self.shared.clock.now().into();
         if last && inode.kind() != FileType::File {
@@ -227,15 +169,20 @@ impl Fs {
     pub fn mkdir(&self, path: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         let parsed = parse(path.as_ref())?;
         let inner = &self.inner;
-        let _ns = lock(&inner.ns);
         let p = inner.resolve_parent(&parsed)?;
         let Last::Name(name) = p.last else {
             return fail(libc::EEXIST);
         };
         // As Linux's `vfs_mkdir`: no set-user-ID or set-group-ID bit from
         // `mode` (a set-group-ID parent passes its own on).
+        let make = Make {
+            kind: FileType::Dir,
+            perm: mode & 0o1777,
+            umask: inner.umask,
+            rdev: 0,
+        };
         inner
-            .create(p.dir(), name, FileType::Dir, mode & 0o1777)
+            .mknod_in(p.dir(), name, make, &inner.owner_identity())
             .map(drop)
     }
 
@@ -248,7 +195,6 @@ impl Fs {
     pub fn rmdir(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let parsed = parse(path.as_ref())?;
         let inner = &self.inner;
-        let _ns = lock(&inner.ns);
         let p = inner.resolve_parent(&parsed)?;
         let name = match p.last {
             Last::Root => return fail(libc::EBUSY),
@@ -256,18 +202,8 @@ impl Fs {
             Last::DotDot => return fail(libc::ENOTEMPTY),
             Last::Name(name) => name,
         };
-        let dir = p.dir();
-        let victim = inner.child(dir, name)?.ok_or_else(|| err(libc::ENOENT))?;
-        if !victim.is_dir() {
-            return fail(libc::ENOTDIR);
-        }
-        if !is_empty_dir(&victim) {
-            return fail(libc::ENOTEMPTY);
-        }
-        inner.names.load().remove(&Name::new(dir.ino, name)?);
-        set_child(dir, name, false, inner.shared.clock.now());
-        inner.drop_link(dir, &victim);
-        Ok(())
+        let _ns = lock(&inner.ns);
+        inner.remove_in(p.dir(), name, true, false)
     }
 
     /// Removes the file name `path`. An open file keeps its content until its
@@ -279,28 +215,18 @@ impl Fs {
     pub fn unlink(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let parsed = parse(path.as_ref())?;
         let inner = &self.inner;
-        let _ns = lock(&inner.ns);
         let p = inner.resolve_parent(&parsed)?;
         let Last::Name(name) = p.last else {
             return fail(libc::EISDIR);
         };
-        let dir = p.dir();
-        let victim = inner.child(dir, name)?.ok_or_else(|| err(libc::ENOENT))?;
-        if victim.is_dir() {
-            return fail(libc::EISDIR);
-        }
-        if p.trailing_slash {
-            return fail(libc::ENOTDIR);
-        }
-        inner.names.load().remove(&Name::new(dir.ino, name)?);
-        set_child(dir, name, false, inner.shared.clock.now());
-        inner.drop_link(dir, &victim);
-        Ok(())
+        let _ns = lock(&inner.ns);
+        inner.remove_in(p.dir(), name, false, p.trailing_slash)
     }
 
     /// Renames `from` to `to` with POSIX semantics: an existing target is
     /// replaced atomically (the name `to` never vanishes), a directory moves
-    /// with its whole subtree (one registry entry changes).
+    /// with its whole subtree (one registry entry changes). The node form,
+    /// with Linux's `RENAME_*` flags, is [`renameat2`](Fs::renameat2).
     ///
     /// # Errors
     /// `ENOENT` if `from` is missing; `EISDIR` for a file over a directory;
@@ -311,73 +237,20 @@ impl Fs {
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         let (pf, pt) = (parse(from.as_ref())?, parse(to.as_ref())?);
         let inner = &self.inner;
-        let _ns = lock(&inner.ns);
         let src_p = inner.resolve_parent(&pf)?;
         let dst_p = inner.resolve_parent(&pt)?;
         let (Last::Name(src_name), Last::Name(dst_name)) = (&src_p.last, &dst_p.last) else {
             return fail(libc::EBUSY);
         };
-        let (src_dir, dst_dir) = (src_p.dir(), dst_p.dir());
-        let src = inner
-            .child(src_dir, src_name)?
-            .ok_or_else(|| err(libc::ENOENT))?;
-        if !src.is_dir() && (src_p.trailing_slash || dst_p.trailing_slash) {
-            return fail(libc::ENOTDIR);
-        }
-        // Linux's order (`do_renameat2`): the source must not be an ancestor
-        // of the target (EINVAL), then the target must not be an ancestor of
-        // the source (ENOTEMPTY, whatever the source's type), then the types.
-        if dst_p.chain.iter().any(|a| Arc::ptr_eq(a, &src)) {
-            return fail(libc::EINVAL);
-        }
-        let dst = inner.child(dst_dir, dst_name)?;
-        if let Some(dst) = &dst {
-            if src_p.chain.iter().any(|a| Arc::ptr_eq(a, dst)) {
-                return fail(libc::ENOTEMPTY);
-            }
-            if Arc::ptr_eq(dst, &src) {
-                return Ok(());
-            }
-            match (src.is_dir(), dst.is_dir()) {
-                (false, true) => return fail(libc::EISDIR),
-                (true, false) => return fail(libc::ENOTDIR),
-                (true, true) if !is_empty_dir(dst) => return fail(libc::ENOTEMPTY),
-                _ => {}
-            }
-        }
-        let names = inner.names.load();
-        let (src_key, dst_key) = (
-            Name::new(src_dir.ino, src_name)?,
-            Name::new(dst_dir.ino, dst_name)?,
-        );
-        match &dst {
-            // The target name switches from the old inode to the new one in
-            // one step: a lookup sees one or the other, never nothing.
-            Some(_) => {
-                names.replace(&dst_key, Arc::clone(&src));
-            }
-            None => names
-                .insert_if_absent(dst_key, Arc::clone(&src))
-                .map_err(io::Error::from)?,
-        }
-        names.remove_if(&src_key, &src);
-        let now = inner.shared.clock.now();
-        set_child(src_dir, src_name, false, now);
-        set_child(dst_dir, dst_name, true, now);
-        if src.is_dir() && !Arc::ptr_eq(src_dir, dst_dir) {
-            src_dir.nlink.fetch_sub(1, Ordering::AcqRel);
-            dst_dir.nlink.fetch_add(1, Ordering::AcqRel);
-        }
-        let mut st = write(&src.state);
-        st.ctime = now.into();
-        if let Body::Dir(moved) = &mut st.body {
-            moved.parent = dst_dir.ino;
-        }
-        drop(st);
-        if let Some(dst) = dst {
-            inner.drop_link(dst_dir, &dst);
-        }
-        Ok(())
+        inner.rename_in(
+            src_p.dir(),
+            src_name,
+            dst_p.dir(),
+            dst_name,
+            RenameFlags::NONE,
+            &inner.owner_identity(),
+            (src_p.trailing_slash, dst_p.trailing_slash),
+        )
     }
 
     /// Metadata of `path`.
@@ -406,10 +279,10 @@ impl Fs {
             match &st.body {
                 Body::Dir(d) => (
                     d.children.iter().cloned().collect(),
-                    d.parent,
+                    d.parent.upgrade().map_or(dir.ino, |p| p.ino),
                     atime_due(&st, &inner.shared),
                 ),
-                Body::File(_) | Body::Symlink(_) => return fail(libc::ENOTDIR),
+                _ => return fail(libc::ENOTDIR),
             }
         };
         if let Some(now) = due {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::errno::{err, fail};
 use crate::fs::{Follow, Fs, Inner};
-use crate::inode::Inode;
+use crate::inode::{Inode, State};
 use crate::path::{Comp, parse};
 use crate::sync::{Ordering, write};
 
@@ -58,7 +58,9 @@ impl Identity {
         self.gid == gid || self.groups.contains(&gid)
     }
 
-    fn is_root(&self) -> bool {
+    /// Whether this is root (uid 0), which ERMFS takes to hold every
+    /// capability (`CAP_FSETID`, `CAP_MKNOD`, `CAP_DAC_OVERRIDE`...).
+    pub fn is_root(&self) -> bool {
         self.uid == 0
     }
 }
@@ -119,9 +121,25 @@ fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
     st.ctime = fs.inner.shared.clock.now().into();
 }
 
-/// Sets `inode`'s owner (`u32::MAX` keeps a field), clears a file's
-/// set-user-ID bit and its set-group-ID bit when group-executable (as
-/// Linux's `chown` does, even for root), and sets `ctime`.
+/// What a chown of a non-directory does beside the owner, as Linux's
+/// `chown_common`: the set-user-ID bit goes (for root too), the
+/// set-group-ID bit when group-executable or when `who` is neither root
+/// nor in the file's group, and `security.capability`. The caller holds
+/// the inode's lock (`st`) and has stored the new owner.
+pub(crate) fn drop_privs_on_chown(inode: &Inode, st: &mut State, who: &Identity) {
+    if inode.is_dir() {
+        return;
+    }
+    let mut perm = inode.perm() & !libc::S_ISUID;
+    if perm & libc::S_IXGRP != 0 || (!who.is_root() && !who.in_group(inode.owner().1)) {
+        perm &= !libc::S_ISGID;
+    }
+    inode.set_perm(perm);
+    crate::xattr::drop_capability(st);
+}
+
+/// Sets `inode`'s owner (`u32::MAX` keeps a field) as the store's owner
+/// would, with [`drop_privs_on_chown`], and sets `ctime`.
 pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
     let mut st = write(&inode.state);
     if uid != u32::MAX {
@@ -130,13 +148,7 @@ pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
     if gid != u32::MAX {
         inode.gid.store(gid, Ordering::Release);
     }
-    if !inode.is_dir() {
-        let mut perm = inode.perm() & !libc::S_ISUID;
-        if perm & libc::S_IXGRP != 0 {
-            perm &= !libc::S_ISGID;
-        }
-        inode.set_perm(perm);
-    }
+    drop_privs_on_chown(inode, &mut st, &fs.inner.owner_identity());
     st.ctime = fs.inner.shared.clock.now().into();
 }
 
@@ -273,8 +285,10 @@ mod tests {
             FileType::Dir => Body::Dir(Default::default()),
             FileType::File => Body::File(crate::inode::Content::Freed),
             FileType::Symlink => Body::Symlink(std::sync::Arc::from(&b"t"[..])),
+            _ => Body::Special(0),
         };
-        Inode::new(2, kind, perm, 1, body, owner, SystemTime::UNIX_EPOCH)
+        let parent = std::sync::Weak::new();
+        Inode::new(2, kind, perm, parent, body, owner, SystemTime::UNIX_EPOCH)
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Stats {
     pub dirs: u64,
     /// Symbolic links reachable by a name.
     pub symlinks: u64,
+    /// FIFOs, device nodes and sockets reachable by a name.
+    pub specials: u64,
     /// Open descriptors.
     pub open_fds: u64,
     /// Bytes charged for uncompressed content (region capacities).
@@ -61,6 +63,7 @@ pub(crate) struct Counters {
     pub files: AtomicU64,
     pub dirs: AtomicU64,
     pub symlinks: AtomicU64,
+    pub specials: AtomicU64,
     pub compressed_bytes: AtomicU64,
     pub bytes_written: AtomicU64,
     pub bytes_read: AtomicU64,

@@ -148,9 +148,10 @@ impl FileSystem for Fs {
         let st = self.stat(checked(path)?).map_err(vfs_err)?;
         Ok(VfsMetadata {
             file_type: match st.kind {
-                // `stat` follows links: a symlink is never reported.
-                FileType::File | FileType::Symlink => VfsFileType::File,
                 FileType::Dir => VfsFileType::Directory,
+                // `stat` follows links: a symlink is never reported; vfs
+                // knows no special files, which are files to it.
+                _ => VfsFileType::File,
             },
             len: st.size,
             created: Some(st.btime),

@@ -17,7 +17,7 @@ use erm_alloc::MemoryBudget;
 
 use crate::errno::{err, fail};
 use crate::fs::Fs;
-use crate::inode::Inode;
+use crate::inode::{Inode, State};
 use crate::sync::{read, write};
 
 /// Longest attribute name, in bytes (Linux `XATTR_NAME_MAX`).
@@ -195,6 +195,24 @@ fn remove(fs: &Fs, inode: &Inode, name: &[u8]) -> io::Result<()> {
     }
     st.ctime = fs.inner.shared.clock.now().into();
     Ok(())
+}
+
+/// Removes `security.capability` from an inode whose lock the caller holds
+/// (Linux's `ATTR_KILL_PRIV`: a write, truncate or chown drops file
+/// capabilities). Costs one pointer test for an inode without attributes.
+pub(crate) fn drop_capability(st: &mut State) {
+    let Some(x) = st.xattrs.as_mut() else {
+        return;
+    };
+    if let Ok(i) = x.find(b"security.capability") {
+        let (n, v) = x.entries.remove(i);
+        let freed = n.len() + v.len();
+        x.charged -= freed;
+        x.budget.credit(freed);
+        if x.entries.is_empty() {
+            st.xattrs = None;
+        }
+    }
 }
 
 /// Checks `setxattr`'s arguments in Linux's order (`setxattr_copy`):

@@ -437,6 +437,10 @@ fn kind_of(kind: FileType) -> u8 {
         FileType::Dir => b'd',
         FileType::Symlink => b'l',
         FileType::File => b'f',
+        FileType::Fifo => b'p',
+        FileType::CharDevice => b'c',
+        FileType::BlockDevice => b'b',
+        FileType::Socket => b's',
     }
 }
 

@@ -1,0 +1,1045 @@
+//! The node API: calls on inodes held by handle ([`Node`]), shaped like the
+//! kernel's inode operations. A call takes a directory node and one name,
+//! never a path, and the caller's [`Identity`]; the path calls of the other
+//! modules are a walk (`fs.rs`) plus one of these.
+//!
+//! Every namespace change runs under the namespace lock (`Inner::ns`), which
+//! is what makes `RENAME_NOREPLACE` and `RENAME_EXCHANGE` atomic: the check
+//! and the change happen under one lock, and an exchange swaps the two
+//! registry entries with two `replace`s, so a lookup of either name finds
+//! one of the two inodes at every instant and no third name ever exists.
+//!
+//! The node calls check no permissions, as the path calls (the front end
+//! asks [`Fs::access`] first, or the kernel checks for a FUSE mount); the
+//! identity decides only what Linux lets it decide inside the file system:
+//! the owner of what it creates, set-group-ID inheritance, whether device
+//! nodes may be made, whether a write or a truncate keeps set-ID bits.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use erm_registry::{Name, Registry};
+
+use crate::errno::{err, fail};
+use crate::fs::{Fs, Inner};
+use crate::inode::{Body, Content, FileType, Inode};
+use crate::namespace::{Stat, set_child, stat_of, touch_dir};
+use crate::path::{NAME_MAX, PATH_MAX};
+use crate::perm::Identity;
+use crate::stats::add;
+use crate::sync::{Mutex, Ordering, lock, read, write};
+use crate::times::{Time, TimeSpec};
+
+/// A handle to one inode of an [`Fs`]: the inode stays valid (its metadata
+/// readable, its content kept if it is a file) while a handle is held,
+/// linked or not, as the kernel's inode references. Cheap to clone (one
+/// `Arc`); two handles are equal when they name the same inode.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inode: Arc<Inode>,
+}
+
+impl Node {
+    pub(crate) fn new(inode: Arc<Inode>) -> Node {
+        Node { inode }
+    }
+
+    /// The inode number (unique within its [`Fs`], never reused).
+    pub fn ino(&self) -> u64 {
+        self.inode.ino
+    }
+
+    /// What the inode is (fixed when it was made).
+    pub fn kind(&self) -> FileType {
+        self.inode.kind()
+    }
+
+    /// Names referring to it now (0 once it was removed).
+    pub fn nlink(&self) -> u32 {
+        self.inode.nlink()
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        Arc::ptr_eq(&self.inode, &other.inode)
+    }
+}
+
+impl Eq for Node {}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("ino", &self.ino())
+            .field("kind", &self.kind())
+            .finish()
+    }
+}
+
+/// Flags of [`Fs::renameat2`]: Linux's `RENAME_*` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RenameFlags(u32);
+
+impl RenameFlags {
+    /// No flag: replace an existing target, as `rename(2)`.
+    pub const NONE: RenameFlags = RenameFlags(0);
+    /// Fail with `EEXIST` if the target exists (checked and done under one lock).
+    pub const NOREPLACE: RenameFlags = RenameFlags(libc::RENAME_NOREPLACE);
+    /// Swap the two names, which must both exist (atomically: no third name).
+    pub const EXCHANGE: RenameFlags = RenameFlags(libc::RENAME_EXCHANGE);
+    /// Leave a whiteout (a character device 0:0) at the source name, as
+    /// overlay file systems ask; needs the privilege to make device nodes.
+    pub const WHITEOUT: RenameFlags = RenameFlags(libc::RENAME_WHITEOUT);
+
+    /// The flags of Linux's raw `flags` argument.
+    ///
+    /// # Errors
+    /// `EINVAL` for an unknown bit.
+    pub fn from_bits(bits: u32) -> io::Result<RenameFlags> {
+        let all = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+        if bits & !all != 0 {
+            return fail(libc::EINVAL);
+        }
+        Ok(RenameFlags(bits))
+    }
+
+    /// The raw bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: RenameFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for RenameFlags {
+    type Output = RenameFlags;
+    fn bitor(self, rhs: RenameFlags) -> RenameFlags {
+        RenameFlags(self.0 | rhs.0)
+    }
+}
+
+/// The changes of one [`Fs::setattr`]: every field that is `Some` (or not
+/// [`TimeSpec::Omit`]) is changed, all in one step under the inode's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAttr {
+    /// New permission bits (`& 0o7777`; the type stays).
+    pub mode: Option<u32>,
+    /// New owner.
+    pub uid: Option<u32>,
+    /// New group.
+    pub gid: Option<u32>,
+    /// New size of a regular file (`truncate`).
+    pub size: Option<u64>,
+    /// New access time.
+    pub atime: TimeSpec,
+    /// New modification time.
+    pub mtime: TimeSpec,
+    /// An explicit change time; otherwise a change sets it to now.
+    pub ctime: Option<SystemTime>,
+}
+
+impl Default for SetAttr {
+    fn default() -> SetAttr {
+        SetAttr {
+            mode: None,
+            uid: None,
+            gid: None,
+            size: None,
+            atime: TimeSpec::Omit,
+            mtime: TimeSpec::Omit,
+            ctime: None,
+        }
+    }
+}
+
+/// Checks one name given to a node call: 1 to [`NAME_MAX`] bytes, no `/`,
+/// no NUL (`.` and `..` are left to the call).
+pub(crate) fn check_name(name: &[u8]) -> io::Result<()> {
+    if name.is_empty() {
+        return fail(libc::ENOENT);
+    }
+    if name.contains(&b'/') || name.contains(&0) {
+        return fail(libc::EINVAL);
+    }
+    if name.len() > NAME_MAX {
+        return fail(libc::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+/// `name` is `.` or `..`.
+fn is_dots(name: &[u8]) -> bool {
+    name == b"." || name == b".."
+}
+
+/// Set-user-ID and set-group-ID bits a data change by `who` must clear
+/// from `mode` (Linux's `setattr_should_drop_suidgid`): none for a caller
+/// with `CAP_FSETID` (root); else set-user-ID, and set-group-ID when
+/// group-executable.
+pub(crate) fn privs_to_drop(mode: u32, who_is_root: bool) -> u32 {
+    if who_is_root || mode & libc::S_IFMT != libc::S_IFREG {
+        return 0;
+    }
+    let mut kill = mode & libc::S_ISUID;
+    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+        kill |= libc::S_ISGID;
+    }
+    kill
+}
+
+/// What a creation asks for: type, permission bits before the umask, the
+/// umask, a device number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Make {
+    pub kind: FileType,
+    pub perm: u32,
+    pub umask: u32,
+    pub rdev: u64,
+}
+
+impl Inner {
+    /// The identity of in-process path calls: the store's owner.
+    pub(crate) fn owner_identity(&self) -> Identity {
+        Identity::new(self.owner.0, self.owner.1)
+    }
+
+    /// The child `name` of `dir` for a node call: `.` and `..` included.
+    pub(crate) fn lookup_in(&self, dir: &Arc<Inode>, name: &[u8]) -> io::Result<Arc<Inode>> {
+        check_name(name)?;
+        let parent = {
+            let st = read(&dir.state);
+            let Body::Dir(d) = &st.body else {
+                return fail(libc::ENOTDIR);
+            };
+            d.parent.clone()
+        };
+        match name {
+            b"." => Ok(Arc::clone(dir)),
+            b".." => parent.upgrade().ok_or_else(|| err(libc::ENOENT)),
+            _ => self.child(dir, name)?.ok_or_else(|| err(libc::ENOENT)),
+        }
+    }
+
+    /// Makes a new inode for `dir` by Linux's rules (`inode_init_owner`,
+    /// `mode_strip_sgid`): owned by `who`, or by the directory's group if
+    /// that is set-group-ID (a subdirectory then inherits the bit, and a
+    /// group-executable set-group-ID file of a caller outside that group
+    /// loses it). Not linked anywhere yet.
+    pub(crate) fn new_inode(
+        &self,
+        dir: &Arc<Inode>,
+        make: Make,
+        body: Body,
+        who: &Identity,
+    ) -> Arc<Inode> {
+        let kind = make.kind;
+        let mut perm = match kind {
+            FileType::Symlink => 0o777,
+            _ => make.perm & !make.umask & 0o7777,
+        };
+        let mut gid = who.gid;
+        if dir.perm() & libc::S_ISGID != 0 {
+            gid = dir.owner().1;
+            if kind == FileType::Dir {
+                perm |= libc::S_ISGID;
+            } else if perm & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP
+                && !who.in_group(gid)
+                && !who.is_root()
+            {
+                perm &= !libc::S_ISGID;
+            }
+        }
+        let now = self.shared.clock.now();
+        Arc::new(Inode::new(
+            self.alloc_ino(),
+            kind,
+            perm,
+            Arc::downgrade(dir),
+            body,
+            (who.uid, gid),
+            now,
+        ))
+    }
+
+    /// Creates `name` in `dir` (the namespace lock held by the caller).
+    pub(crate) fn make_in(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        make: Make,
+        who: &Identity,
+    ) -> io::Result<Arc<Inode>> {
+        let body = match make.kind {
+            FileType::File => Body::File(Content::Raw(erm_alloc::Region::new(&self.shared.budget))),
+            FileType::Dir => Body::Dir(Default::default()),
+            FileType::Symlink => return fail(libc::EINVAL), // made by `symlink_in`
+            FileType::Fifo | FileType::Socket => Body::Special(0),
+            FileType::CharDevice | FileType::BlockDevice => Body::Special(make.rdev),
+        };
+        self.add(dir, name, make, body, who)
+    }
+
+    /// Links a new inode holding `body` as `name` in `dir` (the namespace
+    /// lock held).
+    pub(crate) fn add(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        make: Make,
+        body: Body,
+        who: &Identity,
+    ) -> io::Result<Arc<Inode>> {
+        if dir.nlink() == 0 {
+            return fail(libc::ENOENT); // the directory was removed
+        }
+        let inode = self.new_inode(dir, make, body, who);
+        // EEXIST if the name is taken, ENOSPC if the registry is full.
+        self.names
+            .load()
+            .insert_if_absent(Name::new(dir.ino, name)?, Arc::clone(&inode))
+            .map_err(io::Error::from)?;
+        set_child(dir, name, true, self.shared.clock.now());
+        self.count(&inode, 1);
+        if let Some(index) = &self.inos {
+            index.insert(&inode);
+        }
+        if make.kind == FileType::Dir {
+            dir.nlink.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(inode)
+    }
+
+    /// Counts `inode` in the statistics by its type (`delta` 1 or -1).
+    pub(crate) fn count(&self, inode: &Inode, delta: i64) {
+        let c = &self.shared.counters;
+        let counter = match inode.kind() {
+            FileType::File => &c.files,
+            FileType::Dir => &c.dirs,
+            FileType::Symlink => &c.symlinks,
+            _ => &c.specials,
+        };
+        if delta > 0 {
+            add(counter, delta as u64);
+        } else {
+            crate::stats::sub(counter, delta.unsigned_abs());
+        }
+    }
+
+    /// `mknod`/`mkdir`/`creat` of `name` in `dir` by `who`, in Linux's
+    /// order of checks (the namespace lock taken here).
+    pub(crate) fn mknod_in(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        make: Make,
+        who: &Identity,
+    ) -> io::Result<Arc<Inode>> {
+        check_name(name)?;
+        if !dir.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        if is_dots(name) {
+            return fail(libc::EEXIST);
+        }
+        if matches!(make.kind, FileType::CharDevice | FileType::BlockDevice) && !who.is_root() {
+            return fail(libc::EPERM); // CAP_MKNOD
+        }
+        let _ns = lock(&self.ns);
+        self.make_in(dir, name, make, who)
+    }
+
+    /// `symlink` of `target` as `name` in `dir` (the namespace lock held).
+    pub(crate) fn symlink_in(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        target: &[u8],
+        who: &Identity,
+    ) -> io::Result<Arc<Inode>> {
+        let budget = &self.shared.budget;
+        budget.try_charge(target.len())?;
+        let body = Body::Symlink(Arc::from(target));
+        let make = Make {
+            kind: FileType::Symlink,
+            perm: 0o777,
+            umask: 0,
+            rdev: 0,
+        };
+        self.add(dir, name, make, body, who).inspect_err(|_| {
+            budget.credit(target.len());
+        })
+    }
+
+    /// `link` of `src` as `name` in `dir` (the namespace lock held; the
+    /// name checked free by the caller).
+    pub(crate) fn link_in(
+        &self,
+        src: &Arc<Inode>,
+        dir: &Arc<Inode>,
+        name: &[u8],
+    ) -> io::Result<()> {
+        if src.is_dir() {
+            return fail(libc::EPERM);
+        }
+        if src.nlink() == 0 {
+            return fail(libc::ENOENT); // linkat of an unlinked file
+        }
+        if src.nlink() == u32::MAX {
+            return fail(libc::EMLINK);
+        }
+        self.names
+            .load()
+            .insert_if_absent(Name::new(dir.ino, name)?, Arc::clone(src))
+            .map_err(io::Error::from)?;
+        src.nlink.fetch_add(1, Ordering::AcqRel);
+        let now = self.shared.clock.now();
+        set_child(dir, name, true, now);
+        write(&src.state).ctime = now.into();
+        Ok(())
+    }
+
+    /// Removes `name` from `dir`: a directory if `want_dir`, anything else
+    /// otherwise (the namespace lock held; `.`/`..` handled by the caller).
+    pub(crate) fn remove_in(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        want_dir: bool,
+        trailing_slash: bool,
+    ) -> io::Result<()> {
+        let victim = self.child(dir, name)?.ok_or_else(|| err(libc::ENOENT))?;
+        match (want_dir, victim.is_dir()) {
+            (true, false) => return fail(libc::ENOTDIR),
+            (false, true) => return fail(libc::EISDIR),
+            (false, false) if trailing_slash => return fail(libc::ENOTDIR),
+            (true, true) if !is_empty_dir(&victim) => return fail(libc::ENOTEMPTY),
+            _ => {}
+        }
+        self.names.load().remove(&Name::new(dir.ino, name)?);
+        set_child(dir, name, false, self.shared.clock.now());
+        self.drop_link(dir, &victim);
+        Ok(())
+    }
+
+    /// Whether `a` is `b` or one of its ancestors (walking `b`'s parents;
+    /// the namespace lock held, so no directory moves meanwhile).
+    fn is_ancestor(&self, a: &Arc<Inode>, b: &Arc<Inode>) -> bool {
+        if !a.is_dir() {
+            return false;
+        }
+        let mut cur = Arc::clone(b);
+        loop {
+            if Arc::ptr_eq(&cur, a) {
+                return true;
+            }
+            let parent = match &read(&cur.state).body {
+                Body::Dir(d) => d.parent.upgrade(),
+                _ => None,
+            };
+            match parent {
+                Some(p) if !Arc::ptr_eq(&p, &cur) => cur = p,
+                _ => return false, // the root, or a removed directory
+            }
+        }
+    }
+
+    /// `renameat2` of `src_name` in `src_dir` to `dst_name` in `dst_dir`,
+    /// in Linux's order of checks (`do_renameat2`, `vfs_rename`,
+    /// `shmem_rename2`). `slashes` says whether each path ended in `/`
+    /// (node calls: never). The namespace lock is taken here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rename_in(
+        &self,
+        src_dir: &Arc<Inode>,
+        src_name: &[u8],
+        dst_dir: &Arc<Inode>,
+        dst_name: &[u8],
+        flags: RenameFlags,
+        who: &Identity,
+        slashes: (bool, bool),
+    ) -> io::Result<()> {
+        let exchange = flags.contains(RenameFlags::EXCHANGE);
+        let whiteout = flags.contains(RenameFlags::WHITEOUT);
+        if exchange && (flags.contains(RenameFlags::NOREPLACE) || whiteout) {
+            return fail(libc::EINVAL);
+        }
+        if whiteout && !who.is_root() {
+            return fail(libc::EPERM); // CAP_MKNOD
+        }
+        if !src_dir.is_dir() || !dst_dir.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        if is_dots(src_name) {
+            return fail(libc::EBUSY);
+        }
+        if is_dots(dst_name) {
+            return fail(if flags.contains(RenameFlags::NOREPLACE) {
+                libc::EEXIST
+            } else {
+                libc::EBUSY
+            });
+        }
+        let _ns = lock(&self.ns);
+        let src = self
+            .child(src_dir, src_name)?
+            .ok_or_else(|| err(libc::ENOENT))?;
+        let dst = self.child(dst_dir, dst_name)?;
+        if flags.contains(RenameFlags::NOREPLACE) && dst.is_some() {
+            return fail(libc::EEXIST);
+        }
+        if exchange {
+            match &dst {
+                None => return fail(libc::ENOENT),
+                Some(d) if !d.is_dir() && slashes.1 => return fail(libc::ENOTDIR),
+                _ => {}
+            }
+        }
+        if !src.is_dir() && (slashes.0 || (!exchange && slashes.1)) {
+            return fail(libc::ENOTDIR);
+        }
+        // The source must not be an ancestor of the target (EINVAL), nor
+        // the target one of the source (ENOTEMPTY; EINVAL for an exchange).
+        if self.is_ancestor(&src, dst_dir) {
+            return fail(libc::EINVAL);
+        }
+        if let Some(d) = &dst
+            && self.is_ancestor(d, src_dir)
+        {
+            return fail(if exchange {
+                libc::EINVAL
+            } else {
+                libc::ENOTEMPTY
+            });
+        }
+        if let Some(d) = &dst {
+            if Arc::ptr_eq(d, &src) {
+                return Ok(()); // two names of one inode: nothing to do
+            }
+            if !exchange {
+                match (src.is_dir(), d.is_dir()) {
+                    (false, true) => return fail(libc::EISDIR),
+                    (true, false) => return fail(libc::ENOTDIR),
+                    (true, true) if !is_empty_dir(d) => return fail(libc::ENOTEMPTY),
+                    _ => {}
+                }
+            }
+        }
+        if dst_dir.nlink() == 0 {
+            return fail(libc::ENOENT);
+        }
+        let names = self.names.load();
+        let (src_key, dst_key) = (
+            Name::new(src_dir.ino, src_name)?,
+            Name::new(dst_dir.ino, dst_name)?,
+        );
+        let now = self.shared.clock.now();
+        if let (true, Some(dst)) = (exchange, &dst) {
+            // Each name switches from one inode to the other in one step:
+            // a lookup of either finds one of the two, always.
+            names.replace(&dst_key, Arc::clone(&src));
+            names.replace(&src_key, Arc::clone(dst));
+            if !Arc::ptr_eq(src_dir, dst_dir) {
+                match (src.is_dir(), dst.is_dir()) {
+                    (true, false) => {
+                        src_dir.nlink.fetch_sub(1, Ordering::AcqRel);
+                        dst_dir.nlink.fetch_add(1, Ordering::AcqRel);
+                    }
+                    (false, true) => {
+                        dst_dir.nlink.fetch_sub(1, Ordering::AcqRel);
+                        src_dir.nlink.fetch_add(1, Ordering::AcqRel);
+                    }
+                    _ => {}
+                }
+            }
+            moved(&src, dst_dir, now);
+            moved(dst, src_dir, now);
+            touch_dir(src_dir, now);
+            touch_dir(dst_dir, now);
+            return Ok(());
+        }
+        let whiteout_inode = if whiteout {
+            let make = Make {
+                kind: FileType::CharDevice,
+                perm: 0,
+                umask: 0,
+                rdev: 0,
+            };
+            Some(self.new_inode(src_dir, make, Body::Special(0), who))
+        } else {
+            None
+        };
+        match &dst {
+            // The target name switches from the old inode to the new one in
+            // one step: a lookup sees one or the other, never nothing.
+            Some(_) => {
+                names.replace(&dst_key, Arc::clone(&src));
+            }
+            None => names
+                .insert_if_absent(dst_key, Arc::clone(&src))
+                .map_err(io::Error::from)?,
+        }
+        match whiteout_inode {
+            Some(w) => {
+                names.replace(&src_key, Arc::clone(&w));
+                self.count(&w, 1);
+                if let Some(index) = &self.inos {
+                    index.insert(&w);
+                }
+                touch_dir(src_dir, now);
+            }
+            None => {
+                names.remove_if(&src_key, &src);
+                set_child(src_dir, src_name, false, now);
+            }
+        }
+        set_child(dst_dir, dst_name, true, now);
+        if src.is_dir() && !Arc::ptr_eq(src_dir, dst_dir) {
+            src_dir.nlink.fetch_sub(1, Ordering::AcqRel);
+            dst_dir.nlink.fetch_add(1, Ordering::AcqRel);
+        }
+        moved(&src, dst_dir, now);
+        if let Some(dst) = dst {
+            self.drop_link(dst_dir, &dst);
+        }
+        Ok(())
+    }
+}
+
+/// Records that `inode` now lives in `dir`: its `ctime`, and a directory's
+/// parent.
+fn moved(inode: &Inode, dir: &Arc<Inode>, now: SystemTime) {
+    let mut st = write(&inode.state);
+    st.ctime = now.into();
+    if let Body::Dir(d) = &mut st.body {
+        d.parent = Arc::downgrade(dir);
+    }
+}
+
+/// Whether `dir` is a directory with no entries.
+pub(crate) fn is_empty_dir(dir: &Inode) -> bool {
+    matches!(&read(&dir.state).body, Body::Dir(d) if d.children.is_empty())
+}
+
+/// Inode number -> inode, for [`Fs::node_by_ino`]: weak entries in
+/// mutex-guarded shards (an entry goes when the inode's last name does).
+/// Off by default: it costs every inode one entry at rest.
+pub(crate) struct InoIndex {
+    shards: Box<[Mutex<HashMap<u64, Weak<Inode>>>]>,
+}
+
+impl InoIndex {
+    const SHARDS: u64 = 16;
+
+    pub(crate) fn new() -> InoIndex {
+        InoIndex {
+            shards: (0..Self::SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, ino: u64) -> &Mutex<HashMap<u64, Weak<Inode>>> {
+        // Inode numbers are sequential: the low bits spread them evenly.
+        &self.shards[(ino % Self::SHARDS) as usize]
+    }
+
+    pub(crate) fn get(&self, ino: u64) -> Option<Arc<Inode>> {
+        lock(self.shard(ino)).get(&ino).and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn insert(&self, inode: &Arc<Inode>) {
+        lock(self.shard(inode.ino)).insert(inode.ino, Arc::downgrade(inode));
+    }
+
+    pub(crate) fn remove(&self, ino: u64) {
+        lock(self.shard(ino)).remove(&ino);
+    }
+}
+
+impl Fs {
+    /// A handle to `/`.
+    pub fn root(&self) -> Node {
+        Node::new(Arc::clone(&self.inner.root))
+    }
+
+    /// A handle to what `path` names, a final symlink followed.
+    ///
+    /// # Errors
+    /// The path errors of [`stat`](Fs::stat).
+    pub fn node(&self, path: impl AsRef<std::path::Path>) -> io::Result<Node> {
+        self.inner.resolve(path.as_ref()).map(Node::new)
+    }
+
+    /// A handle to what `path` names, a final symlink not followed.
+    ///
+    /// # Errors
+    /// The path errors of [`lstat`](Fs::lstat).
+    pub fn node_nofollow(&self, path: impl AsRef<std::path::Path>) -> io::Result<Node> {
+        self.inner
+            .resolve_as(path.as_ref(), crate::fs::Follow::No)
+            .map(Node::new)
+    }
+
+    /// The entry `name` of directory `dir` (`.` is `dir`, `..` its parent;
+    /// a symlink is returned, not followed).
+    ///
+    /// # Errors
+    /// `ENOENT` if missing (`..` of a removed directory too), `ENOTDIR` if
+    /// `dir` is not a directory, `ENAMETOOLONG` past [`NAME_MAX`] bytes,
+    /// `EINVAL` for a `/` or NUL in `name`.
+    pub fn lookup(&self, dir: &Node, name: impl AsRef<[u8]>) -> io::Result<Node> {
+        self.inner
+            .lookup_in(&dir.inode, name.as_ref())
+            .map(Node::new)
+    }
+
+    /// The node's metadata (as [`stat`](Fs::stat)).
+    pub fn getattr(&self, node: &Node) -> Stat {
+        stat_of(&node.inode)
+    }
+
+    /// Makes `name` in directory `dir` by `who`: a regular file, FIFO,
+    /// socket, or (for root only) a character or block device `rdev`, as
+    /// `mknod(2)`: the type from `mode & S_IFMT` (0 is a regular file), the
+    /// permission bits `mode & 0o7777` less `umask`. Owner and group are
+    /// `who`'s, or the directory's group if it is set-group-ID.
+    ///
+    /// ```
+    /// use ermfs::{Fs, FileType, Identity};
+    ///
+    /// let fs = Fs::new();
+    /// let root = fs.root();
+    /// let who = Identity::root();
+    /// let fifo = fs.mknodat(&root, "pipe", libc::S_IFIFO | 0o644, 0, 0o022, &who)?;
+    /// assert_eq!(fifo.kind(), FileType::Fifo);
+    /// let tty = fs.mknodat(&root, "tty", libc::S_IFCHR | 0o620, libc::makedev(4, 1), 0, &who)?;
+    /// assert_eq!(fs.getattr(&tty).rdev, libc::makedev(4, 1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `EEXIST` if the name exists (`.` and `..` too); `EPERM` for a
+    /// directory type (use [`mkdirat`](Fs::mkdirat)) or a device made by a
+    /// caller other than root; `EINVAL` for any other type (symlinks:
+    /// [`symlinkat`](Fs::symlinkat)); `ENOTDIR`; `ENOENT` if `dir` was
+    /// removed; the name errors of [`lookup`](Fs::lookup); `ENOSPC`.
+    pub fn mknodat(
+        &self,
+        dir: &Node,
+        name: impl AsRef<[u8]>,
+        mode: u32,
+        rdev: u64,
+        umask: u32,
+        who: &Identity,
+    ) -> io::Result<Node> {
+        let kind = match mode & libc::S_IFMT {
+            0 => FileType::File,
+            libc::S_IFDIR => return fail(libc::EPERM),
+            bits => match FileType::from_mode(bits) {
+                Some(FileType::Symlink) | None => return fail(libc::EINVAL),
+                Some(kind) => kind,
+            },
+        };
+        let make = Make {
+            kind,
+            perm: mode & 0o7777,
+            umask,
+            rdev,
+        };
+        self.inner
+            .mknod_in(&dir.inode, name.as_ref(), make, who)
+            .map(Node::new)
+    }
+
+    /// Makes directory `name` in `dir` by `who`, permission bits
+    /// `mode & 0o1777` less `umask` (a set-group-ID `dir` passes its group
+    /// and that bit on), as `mkdir(2)`.
+    ///
+    /// # Errors
+    /// As [`mknodat`](Fs::mknodat).
+    pub fn mkdirat(
+        &self,
+        dir: &Node,
+        name: impl AsRef<[u8]>,
+        mode: u32,
+        umask: u32,
+        who: &Identity,
+    ) -> io::Result<Node> {
+        let make = Make {
+            kind: FileType::Dir,
+            perm: mode & 0o1777,
+            umask,
+            rdev: 0,
+        };
+        self.inner
+            .mknod_in(&dir.inode, name.as_ref(), make, who)
+            .map(Node::new)
+    }
+
+    /// Makes symlink `name` in `dir` pointing to `target` (any bytes), owned
+    /// by `who`, as `symlink(2)`.
+    ///
+    /// # Errors
+    /// `ENOENT` for an empty target, `EINVAL` for a NUL in it,
+    /// `ENAMETOOLONG` past [`PATH_MAX`]; then as [`mknodat`](Fs::mknodat).
+    pub fn symlinkat(
+        &self,
+        target: impl AsRef<[u8]>,
+        dir: &Node,
+        name: impl AsRef<[u8]>,
+        who: &Identity,
+    ) -> io::Result<Node> {
+        let (target, name) = (target.as_ref(), name.as_ref());
+        check_target(target)?;
+        check_name(name)?;
+        if !dir.inode.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        if is_dots(name) {
+            return fail(libc::EEXIST);
+        }
+        let _ns = lock(&self.inner.ns);
+        self.inner
+            .symlink_in(&dir.inode, name, target, who)
+            .map(Node::new)
+    }
+
+    /// Makes `name` in `dir` one more name of `node` (not a directory), as
+    /// `link(2)`.
+    ///
+    /// # Errors
+    /// `EEXIST` if the name exists; `EPERM` for a directory; `ENOENT` if
+    /// `node` has no name left or `dir` was removed; `EMLINK`; the name
+    /// errors of [`lookup`](Fs::lookup); `ENOSPC`.
+    pub fn linkat(&self, node: &Node, dir: &Node, name: impl AsRef<[u8]>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        if !dir.inode.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        if is_dots(name) {
+            return fail(libc::EEXIST);
+        }
+        let inner = &self.inner;
+        let _ns = lock(&inner.ns);
+        if inner.child(&dir.inode, name)?.is_some() {
+            return fail(libc::EEXIST);
+        }
+        if dir.inode.nlink() == 0 {
+            return fail(libc::ENOENT);
+        }
+        inner.link_in(&node.inode, &dir.inode, name)
+    }
+
+    /// Removes the non-directory `name` from `dir`, as `unlink(2)`.
+    ///
+    /// # Errors
+    /// `EISDIR` for a directory (`.` and `..` too), `ENOENT`, `ENOTDIR`,
+    /// the name errors of [`lookup`](Fs::lookup).
+    pub fn unlinkat(&self, dir: &Node, name: impl AsRef<[u8]>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        if !dir.inode.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        if is_dots(name) {
+            return fail(libc::EISDIR);
+        }
+        let _ns = lock(&self.inner.ns);
+        self.inner.remove_in(&dir.inode, name, false, false)
+    }
+
+    /// Removes the empty directory `name` from `dir`, as `rmdir(2)`.
+    ///
+    /// # Errors
+    /// `ENOTEMPTY` (and for `..`), `EINVAL` for `.`, `ENOTDIR`, `ENOENT`,
+    /// the name errors of [`lookup`](Fs::lookup).
+    pub fn rmdirat(&self, dir: &Node, name: impl AsRef<[u8]>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        if !dir.inode.is_dir() {
+            return fail(libc::ENOTDIR);
+        }
+        match name {
+            b"." => return fail(libc::EINVAL),
+            b".." => return fail(libc::ENOTEMPTY),
+            _ => {}
+        }
+        let _ns = lock(&self.inner.ns);
+        self.inner.remove_in(&dir.inode, name, true, false)
+    }
+
+    /// Renames `old_name` in `old_dir` to `new_name` in `new_dir`, as
+    /// `renameat2(2)` with `flags` ([`RenameFlags`]): an existing target is
+    /// replaced atomically unless `NOREPLACE`; `EXCHANGE` swaps two
+    /// existing names atomically; `WHITEOUT` leaves a character device 0:0
+    /// owned by `who` at the old name.
+    ///
+    /// ```
+    /// use ermfs::{Fs, Identity, RenameFlags};
+    ///
+    /// let fs = Fs::new();
+    /// fs.write_file("/a", b"A")?;
+    /// fs.write_file("/b", b"B")?;
+    /// let root = fs.root();
+    /// fs.renameat2(&root, "a", &root, "b", RenameFlags::EXCHANGE, &Identity::root())?;
+    /// assert_eq!(fs.read_file("/a")?, b"B");
+    /// assert_eq!(fs.read_file("/b")?, b"A");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `EINVAL` for `EXCHANGE` with another flag, or moving a directory
+    /// into its own subtree; `EPERM` for `WHITEOUT` by a caller other than
+    /// root; `EBUSY` for `.` or `..`; `ENOENT` if the source (or, with
+    /// `EXCHANGE`, the target) is missing; `EEXIST` with `NOREPLACE`;
+    /// `ENOTEMPTY` over a non-empty directory or an ancestor of the source;
+    /// `EISDIR`/`ENOTDIR` for a type mismatch (not with `EXCHANGE`).
+    pub fn renameat2(
+        &self,
+        old_dir: &Node,
+        old_name: impl AsRef<[u8]>,
+        new_dir: &Node,
+        new_name: impl AsRef<[u8]>,
+        flags: RenameFlags,
+        who: &Identity,
+    ) -> io::Result<()> {
+        let (old_name, new_name) = (old_name.as_ref(), new_name.as_ref());
+        check_name(old_name)?;
+        check_name(new_name)?;
+        self.inner.rename_in(
+            &old_dir.inode,
+            old_name,
+            &new_dir.inode,
+            new_name,
+            flags,
+            who,
+            (false, false),
+        )
+    }
+
+    /// Changes the node's attributes as `who`, all in one step, as the
+    /// kernel's `notify_change`: `mode` (a caller other than root outside
+    /// the file's group loses set-group-ID), `uid`/`gid` (a non-directory
+    /// loses set-user-ID, set-group-ID when group-executable, and
+    /// `security.capability`), `size` (a regular file: inflated if
+    /// compressed, set, and `mtime` moved; a caller other than root loses
+    /// the set-ID bits, anyone `security.capability`), the times; `ctime`
+    /// is set to now (or to the given value). Returns the new metadata.
+    ///
+    /// # Errors
+    /// `EISDIR` for a size on a directory, `EINVAL` on another
+    /// non-regular node or past `i64::MAX`; `ENOSPC` if the new size does
+    /// not fit the memory limit (nothing changed then).
+    pub fn setattr(&self, node: &Node, attr: &SetAttr, who: &Identity) -> io::Result<Stat> {
+        let inode = &node.inode;
+        let inner = &self.inner;
+        if let Some(size) = attr.size {
+            match inode.kind() {
+                FileType::File => {}
+                FileType::Dir => return fail(libc::EISDIR),
+                _ => return fail(libc::EINVAL),
+            }
+            let len = i64::try_from(size).map_err(|_| err(libc::EINVAL))?;
+            inner.shared.acquire(inode, true, size == 0)?;
+            let result = crate::fd::truncate_open(&inner.shared, inode, len, who.is_root());
+            inner.shared.release(inode);
+            result?;
+        }
+        let now = Time::from(inner.shared.clock.now());
+        let mut st = write(&inode.state);
+        if let Some(mode) = attr.mode {
+            let mut perm = mode & 0o7777;
+            let gid = attr.gid.unwrap_or(inode.owner().1);
+            if !who.is_root() && !who.in_group(gid) {
+                perm &= !libc::S_ISGID;
+            }
+            inode.set_perm(perm);
+        }
+        if attr.uid.is_some() || attr.gid.is_some() {
+            if let Some(uid) = attr.uid {
+                inode.uid.store(uid, Ordering::Release);
+            }
+            if let Some(gid) = attr.gid {
+                inode.gid.store(gid, Ordering::Release);
+            }
+            crate::perm::drop_privs_on_chown(inode, &mut st, who);
+        }
+        let pick = |spec: TimeSpec, old: Time| match spec {
+            TimeSpec::Now => now,
+            TimeSpec::Omit => old,
+            TimeSpec::Set(t) => t.into(),
+        };
+        st.atime = pick(attr.atime, st.atime);
+        st.mtime = pick(attr.mtime, st.mtime);
+        st.ctime = attr.ctime.map_or(now, Time::from);
+        drop(st);
+        Ok(stat_of(inode))
+    }
+
+    /// Opens `node` as [`open`](Fs::open) opens a path (`flags` as there;
+    /// `O_CREAT` and `O_EXCL` do nothing here), for `who`: a write or a
+    /// truncate through the descriptor by a caller other than root clears
+    /// the file's set-ID bits, as Linux does for a caller without
+    /// `CAP_FSETID`.
+    ///
+    /// # Errors
+    /// As [`open`](Fs::open); `ENXIO` for a FIFO, device or socket, `ELOOP`
+    /// for a symlink.
+    pub fn open_node(&self, node: &Node, flags: i32, who: &Identity) -> io::Result<i32> {
+        self.inner
+            .open_inode(Arc::clone(&node.inode), flags, who.is_root())
+    }
+
+    /// The stream generation that a file handle pairs with an inode number:
+    /// drawn at random when the store is made, so a handle from another
+    /// store (an earlier mount at the same place) is refused with `ESTALE`.
+    pub fn generation(&self) -> u32 {
+        self.inner.generation
+    }
+
+    /// The node with inode number `ino`, for a front end serving file
+    /// handles (`open_by_handle_at`, NFS export). Needs the inode index
+    /// ([`FsBuilder::inode_index`](crate::FsBuilder::inode_index)).
+    ///
+    /// # Errors
+    /// `ESTALE` if no inode of that number has a name (any more), or
+    /// `generation` is not [`generation`](Fs::generation); `EOPNOTSUPP`
+    /// without the inode index.
+    pub fn node_by_ino(&self, ino: u64, generation: u32) -> io::Result<Node> {
+        if generation != self.inner.generation {
+            return fail(libc::ESTALE);
+        }
+        let index = self
+            .inner
+            .inos
+            .as_ref()
+            .ok_or_else(|| err(libc::EOPNOTSUPP))?;
+        index
+            .get(ino)
+            .filter(|inode| inode.nlink() > 0)
+            .map(Node::new)
+            .ok_or_else(|| err(libc::ESTALE))
+    }
+}
+
+/// Checks a symlink target: `ENOENT` if empty, `EINVAL` for a NUL,
+/// `ENAMETOOLONG` past [`PATH_MAX`].
+pub(crate) fn check_target(target: &[u8]) -> io::Result<()> {
+    if target.is_empty() {
+        return fail(libc::ENOENT);
+    }
+    if target.contains(&0) {
+        return fail(libc::EINVAL);
+    }
+    if target.len() > PATH_MAX {
+        return fail(libc::ENAMETOOLONG);
+    }
+    Ok(())
+}
