@@ -585,8 +585,10 @@ impl Fs {
     pub fn truncate(&self, path: impl AsRef<Path>, len: i64) -> io::Result<()> {
         let to_zero = offset_of(len)? == 0;
         let inode = self.inner.resolve(path.as_ref())?;
-        if inode.is_dir() {
-            return fail(libc::EISDIR);
+        match inode.kind() {
+            FileType::File => {}
+            FileType::Dir => return fail(libc::EISDIR),
+            _ => return fail(libc::EINVAL),
         }
         self.inner.shared.acquire(&inode, true, to_zero)?;
         let privileged = self.inner.owner_identity().is_root();

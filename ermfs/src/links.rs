@@ -64,7 +64,7 @@ impl Inner {
     /// Checks that a new entry may be made at `p` (the namespace lock
     /// held), in Linux's order (`filename_create`, `may_create`), and
     /// returns its name.
-    fn new_entry<'a>(&self, p: &ParentOf<'a>) -> io::Result<&'a [u8]> {
+    pub(crate) fn new_entry<'a>(&self, p: &ParentOf<'a>) -> io::Result<&'a [u8]> {
         let Last::Name(name) = p.last else {
             return fail(libc::EEXIST); // `/`, `.`, `..`
         };

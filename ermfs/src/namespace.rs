@@ -235,22 +235,83 @@ impl Fs {
     /// (a file too, as Linux); `EINVAL` when moving a directory into its own
     /// subtree; `EBUSY` for `/`, `.` or `..`.
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
-        let (pf, pt) = (parse(from.as_ref())?, parse(to.as_ref())?);
+        self.rename_with_flags(from, to, RenameFlags::NONE)
+    }
+
+    /// [`rename`](Fs::rename) with Linux's `RENAME_*` flags, as
+    /// `renameat2(2)` on paths (see [`renameat2`](Fs::renameat2), its node
+    /// form, for what each flag does); the store's owner is the caller.
+    ///
+    /// # Errors
+    /// As [`rename`](Fs::rename) and [`renameat2`](Fs::renameat2).
+    pub fn rename_with_flags(
+        &self,
+        from: impl AsRef<Path>,
+        to: impl AsRef<Path>,
+        flags: RenameFlags,
+    ) -> io::Result<()> {
         let inner = &self.inner;
+        crate::node::check_rename_flags(flags, &inner.owner_identity())?;
+        let (pf, pt) = (parse(from.as_ref())?, parse(to.as_ref())?);
         let src_p = inner.resolve_parent(&pf)?;
         let dst_p = inner.resolve_parent(&pt)?;
-        let (Last::Name(src_name), Last::Name(dst_name)) = (&src_p.last, &dst_p.last) else {
-            return fail(libc::EBUSY);
-        };
+        // `/`, `.` or `..` on either side: the node call answers for the
+        // dots (EBUSY, or EEXIST for a target with NOREPLACE).
+        fn name_of<'a>(last: &Last<'a>) -> &'a [u8] {
+            match last {
+                Last::Name(name) => name,
+                Last::Dot | Last::Root => b".",
+                Last::DotDot => b"..",
+            }
+        }
+        let (src_name, dst_name) = (name_of(&src_p.last), name_of(&dst_p.last));
         inner.rename_in(
             src_p.dir(),
             src_name,
             dst_p.dir(),
             dst_name,
-            RenameFlags::NONE,
+            flags,
             &inner.owner_identity(),
             (src_p.trailing_slash, dst_p.trailing_slash),
         )
+    }
+
+    /// Makes the node `path` as `mknod(2)`: a FIFO (`S_IFIFO`), socket
+    /// (`S_IFSOCK`), regular file (`S_IFREG` or 0), or, when the store's
+    /// owner is root, a character or block device `rdev` (`S_IFCHR`,
+    /// `S_IFBLK`); permission bits `mode & 0o7777` less the umask. Opening
+    /// a FIFO, device or socket in-process gives `ENXIO` (nothing serves
+    /// it here; a FUSE mount hands them to the kernel).
+    ///
+    /// # Errors
+    /// As [`mknodat`](Fs::mknodat), plus the path errors of
+    /// [`mkdir`](Fs::mkdir).
+    pub fn mknod(&self, path: impl AsRef<Path>, mode: u32, rdev: u64) -> io::Result<()> {
+        let kind = crate::node::mknod_kind(mode)?;
+        let parsed = parse(path.as_ref())?;
+        let inner = &self.inner;
+        let who = inner.owner_identity();
+        let _ns = lock(&inner.ns);
+        let p = inner.resolve_parent(&parsed)?;
+        let name = inner.new_entry(&p)?;
+        if matches!(kind, FileType::CharDevice | FileType::BlockDevice) && !who.is_root() {
+            return fail(libc::EPERM); // CAP_MKNOD
+        }
+        let make = Make {
+            kind,
+            perm: mode & 0o7777,
+            umask: inner.umask,
+            rdev,
+        };
+        inner.make_in(p.dir(), name, make, &who).map(drop)
+    }
+
+    /// Makes the FIFO `path`: [`mknod`](Fs::mknod) with `S_IFIFO`.
+    ///
+    /// # Errors
+    /// As [`mknod`](Fs::mknod).
+    pub fn mkfifo(&self, path: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        self.mknod(path, libc::S_IFIFO | (mode & 0o7777), 0)
     }
 
     /// Metadata of `path`.

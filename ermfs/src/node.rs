@@ -464,14 +464,9 @@ impl Inner {
         who: &Identity,
         slashes: (bool, bool),
     ) -> io::Result<()> {
+        check_rename_flags(flags, who)?;
         let exchange = flags.contains(RenameFlags::EXCHANGE);
         let whiteout = flags.contains(RenameFlags::WHITEOUT);
-        if exchange && (flags.contains(RenameFlags::NOREPLACE) || whiteout) {
-            return fail(libc::EINVAL);
-        }
-        if whiteout && !who.is_root() {
-            return fail(libc::EPERM); // CAP_MKNOD
-        }
         if !src_dir.is_dir() || !dst_dir.is_dir() {
             return fail(libc::ENOTDIR);
         }
@@ -611,6 +606,35 @@ impl Inner {
     }
 }
 
+/// The checks `renameat2` makes of its flags before any lookup: `EINVAL`
+/// for `EXCHANGE` with another flag, `EPERM` for `WHITEOUT` by a caller
+/// without `CAP_MKNOD`.
+pub(crate) fn check_rename_flags(flags: RenameFlags, who: &Identity) -> io::Result<()> {
+    let exchange = flags.contains(RenameFlags::EXCHANGE);
+    let whiteout = flags.contains(RenameFlags::WHITEOUT);
+    if exchange && (flags.contains(RenameFlags::NOREPLACE) || whiteout) {
+        return fail(libc::EINVAL);
+    }
+    if whiteout && !who.is_root() {
+        return fail(libc::EPERM);
+    }
+    Ok(())
+}
+
+/// The type `mknod(2)` makes for `mode`, checked before any lookup as
+/// Linux's `may_mknod`: 0 is a regular file, a directory `EPERM`, a
+/// symlink or unknown bits `EINVAL`.
+pub(crate) fn mknod_kind(mode: u32) -> io::Result<FileType> {
+    match mode & libc::S_IFMT {
+        0 => Ok(FileType::File),
+        libc::S_IFDIR => fail(libc::EPERM),
+        bits => match FileType::from_mode(bits) {
+            Some(FileType::Symlink) | None => fail(libc::EINVAL),
+            Some(kind) => Ok(kind),
+        },
+    }
+}
+
 /// Records that `inode` now lives in `dir`: its `ctime`, and a directory's
 /// parent.
 fn moved(inode: &Inode, dir: &Arc<Inode>, now: SystemTime) {
@@ -738,14 +762,7 @@ impl Fs {
         umask: u32,
         who: &Identity,
     ) -> io::Result<Node> {
-        let kind = match mode & libc::S_IFMT {
-            0 => FileType::File,
-            libc::S_IFDIR => return fail(libc::EPERM),
-            bits => match FileType::from_mode(bits) {
-                Some(FileType::Symlink) | None => return fail(libc::EINVAL),
-                Some(kind) => kind,
-            },
-        };
+        let kind = mknod_kind(mode)?;
         let make = Make {
             kind,
             perm: mode & 0o7777,

@@ -27,7 +27,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ermfs::{CompressionPolicy, FileType, Fs, FsBuilder};
+use std::os::unix::fs::FileTypeExt;
+
+use ermfs::{CompressionPolicy, FileType, Fs, FsBuilder, RenameFlags};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -108,7 +110,32 @@ enum Op {
     Symlink(&'static str, &'static str),
     Readlink(&'static str),
     Lstat(&'static str),
+    /// `renameat2(old, new, flags)`.
+    Rename2(&'static str, &'static str, u32),
+    /// `mknod(path, mode, 0)`: a socket, FIFO-free (a kernel open of a FIFO
+    /// would block), or a device node 0:0 (no driver: opens give ENXIO).
+    Mknod(&'static str, u32),
 }
+
+/// Flags of [`Op::Rename2`]: each alone, and the refused combinations.
+const RENAME_FLAGS: &[u32] = &[
+    libc::RENAME_NOREPLACE,
+    libc::RENAME_EXCHANGE,
+    libc::RENAME_WHITEOUT,
+    libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE,
+    libc::RENAME_WHITEOUT | libc::RENAME_NOREPLACE,
+    0,
+];
+
+/// Types of [`Op::Mknod`], with permission bits.
+const MKNOD_MODES: &[u32] = &[
+    libc::S_IFSOCK | 0o644,
+    libc::S_IFCHR | 0o600,
+    libc::S_IFBLK | 0o640,
+    libc::S_IFREG | 0o644,
+    libc::S_IFDIR | 0o755,
+    libc::S_IFLNK | 0o777,
+];
 
 fn path() -> impl Strategy<Value = &'static str> {
     prop_oneof![
@@ -137,6 +164,9 @@ fn op(targets: &'static [&'static str]) -> impl Strategy<Value = Op> {
         4 => (prop::sample::select(targets), path()).prop_map(|(t, p)| Op::Symlink(t, p)),
         2 => path().prop_map(Op::Readlink),
         2 => path().prop_map(Op::Lstat),
+        4 => (path(), path(), prop::sample::select(RENAME_FLAGS))
+            .prop_map(|(a, b, f)| Op::Rename2(a, b, f)),
+        3 => (path(), prop::sample::select(MKNOD_MODES)).prop_map(|(p, m)| Op::Mknod(p, m)),
     ]
 }
 
@@ -281,6 +311,24 @@ impl Oracle {
                 // SAFETY: both are valid NUL-terminated strings.
                 k(unsafe { libc::symlink(t.as_ptr(), self.at(p).as_ptr()) }.into()).map(|()| None)
             }
+            Op::Rename2(a, b, flags) => {
+                let (a, b) = (self.at(a), self.at(b));
+                // SAFETY: both are valid NUL-terminated strings.
+                let ret = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        flags,
+                    )
+                };
+                k(ret.into()).map(|()| None)
+            }
+            Op::Mknod(p, mode) => {
+                // SAFETY: a valid NUL-terminated path.
+                k(unsafe { libc::mknod(self.at(p).as_ptr(), mode, 0) }.into()).map(|()| None)
+            }
             Op::Readlink(p) => {
                 let mut buf = vec![0u8; 4096];
                 // SAFETY: a valid path and a buffer of `buf.len()` bytes.
@@ -317,10 +365,20 @@ impl Oracle {
                     .map(|e| {
                         let e = e.unwrap();
                         let t = e.file_type().unwrap();
-                        let kind = match (t.is_dir(), t.is_symlink()) {
-                            (true, _) => b'd',
-                            (_, true) => b'l',
-                            _ => b'f',
+                        let kind = if t.is_dir() {
+                            b'd'
+                        } else if t.is_symlink() {
+                            b'l'
+                        } else if t.is_socket() {
+                            b's'
+                        } else if t.is_char_device() {
+                            b'c'
+                        } else if t.is_block_device() {
+                            b'b'
+                        } else if t.is_fifo() {
+                            b'p'
+                        } else {
+                            b'f'
                         };
                         (e.file_name().as_bytes().to_vec(), kind)
                     })
@@ -345,6 +403,10 @@ impl Oracle {
         let kind = match st.st_mode & libc::S_IFMT {
             libc::S_IFDIR => b'd',
             libc::S_IFLNK => b'l',
+            libc::S_IFSOCK => b's',
+            libc::S_IFCHR => b'c',
+            libc::S_IFBLK => b'b',
+            libc::S_IFIFO => b'p',
             _ => b'f',
         };
         let dir = kind == b'd';
@@ -394,6 +456,11 @@ fn apply(fs: &Fs, tmpfs: bool, op: &Op) -> Outcome {
         Op::Rmdir(p) => done(fs.rmdir(at(p))),
         Op::Unlink(p) => done(fs.unlink(at(p))),
         Op::Rename(a, b) => done(fs.rename(at(a), at(b))),
+        Op::Rename2(a, b, flags) => match RenameFlags::from_bits(flags) {
+            Ok(flags) => done(fs.rename_with_flags(at(a), at(b), flags)),
+            Err(e) => Err(e.raw_os_error().unwrap()),
+        },
+        Op::Mknod(p, mode) => done(fs.mknod(at(p), mode, 0)),
         Op::Create(p) => open_write(fs, &at(p), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0),
         Op::Write(p, n) => open_write(fs, &at(p), libc::O_WRONLY, n),
         Op::Open(p, flags) => open_write(fs, &at(p), flags, 0),
