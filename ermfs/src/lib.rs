@@ -151,6 +151,7 @@
 
 #![deny(unsafe_code)]
 
+mod acl;
 mod background;
 mod builder;
 mod child;

@@ -128,7 +128,8 @@ impl Inner {
     }
 
     /// Creates `name` in `dir` holding `body` of type `kind` (a symlink's
-    /// mode is `0o777`, whatever `perm` and the umask say).
+    /// mode is `0o777`, whatever `perm` and the umask say; a parent's
+    /// default ACL replaces the umask, see `acl::inherit`).
     pub(crate) fn add(
         &self,
         dir: &Arc<Inode>,
@@ -143,10 +144,9 @@ impl Inner {
         // Linux's `inode_init_owner`: a set-group-ID directory passes its
         // group on, and its set-group-ID bit to subdirectories.
         let (uid, mut gid) = self.owner;
-        let mut perm = match kind {
-            FileType::Symlink => 0o777,
-            _ => perm & !self.umask & 0o7777,
-        };
+        // The umask, or the parent's default ACL (POSIX ACLs: `acl.rs`).
+        let (mut perm, xattrs) =
+            crate::acl::inherit(dir, kind, perm, self.umask, &self.shared.budget)?;
         if dir.perm() & libc::S_ISGID != 0 {
             gid = dir.owner().1;
             if kind == FileType::Dir {
@@ -163,6 +163,7 @@ impl Inner {
             (uid, gid),
             now,
         ));
+        write(&inode.state).xattrs = xattrs;
         // EEXIST if the name is taken, ENOSPC if the registry is full.
         self.names
             .load()
