@@ -113,7 +113,7 @@ pub(crate) struct Entry {
 }
 
 /// The entries of well-formed ACL bytes (an incomplete tail is skipped).
-fn entries(value: &[u8]) -> impl Iterator<Item = Entry> + '_ {
+fn entries(value: &[u8]) -> impl Iterator<Item = Entry> + Clone + '_ {
     value
         .get(HEADER..)
         .unwrap_or_default()
@@ -298,9 +298,12 @@ pub(crate) fn create_masq(acl: &mut [Entry], mode: u32) -> (u32, bool) {
 
 /// Linux's `posix_acl_permission`: whether `who` may do `want` (bits of
 /// read 4, write 2, execute 1) to a file owned by `owner` with `acl`.
-pub(crate) fn permits(acl: &[Entry], owner: (u32, u32), who: &Identity, want: u32) -> bool {
+pub(crate) fn permits<I>(acl: I, owner: (u32, u32), who: &Identity, want: u32) -> bool
+where
+    I: Iterator<Item = Entry> + Clone,
+{
     let want = (want & 7) as u16;
-    let mask = acl.iter().find(|e| e.tag == MASK).map(|e| e.perm);
+    let mask = acl.clone().find(|e| e.tag == MASK).map(|e| e.perm);
     let masked = |perm: u16| perm & mask.unwrap_or(RWX) & want == want;
     let mut found = false;
     for e in acl {
@@ -333,8 +336,7 @@ pub(crate) fn permission(inode: &Inode, want: u32, who: &Identity) -> Option<boo
     }
     let st = read(&inode.state);
     let value = st.xattrs.as_ref()?.value(ACCESS)?;
-    let acl: Vec<Entry> = entries(value).collect();
-    Some(permits(&acl, inode.owner(), who, want))
+    Some(permits(entries(value), inode.owner(), who, want))
 }
 
 /// `setxattr` (`value` not empty) or `removexattr` (`value` empty) of ACL
@@ -593,7 +595,7 @@ mod tests {
     #[test]
     fn permission_as_posix_acl_permission() {
         let owner = (10, 20);
-        let acl = vec![
+        let acl = [
             e(USER_OBJ, 6, 0),
             e(USER, 7, 1000),
             e(USER, 0, 1001),
@@ -603,19 +605,29 @@ mod tests {
             e(OTHER, 1, 0),
         ];
         let who = |uid, gid| Identity::new(uid, gid);
-        assert!(permits(&acl, owner, &who(10, 0), 6));
-        assert!(!permits(&acl, owner, &who(10, 0), 1));
+        assert!(permits(acl.iter().copied(), owner, &who(10, 0), 6));
+        assert!(!permits(acl.iter().copied(), owner, &who(10, 0), 1));
         // Named user: masked (no x), and no fall-through to other.
-        assert!(permits(&acl, owner, &who(1000, 0), 6));
-        assert!(!permits(&acl, owner, &who(1000, 0), 1));
-        assert!(!permits(&acl, owner, &who(1001, 0), 1));
+        assert!(permits(acl.iter().copied(), owner, &who(1000, 0), 6));
+        assert!(!permits(acl.iter().copied(), owner, &who(1000, 0), 1));
+        assert!(!permits(acl.iter().copied(), owner, &who(1001, 0), 1));
         // Group class: any matching entry that grants, masked.
-        assert!(permits(&acl, owner, &who(5, 20), 4));
-        assert!(permits(&acl, owner, &who(5, 5).with_groups([20, 30]), 2));
-        assert!(!permits(&acl, owner, &who(5, 20).with_groups([30]), 6));
+        assert!(permits(acl.iter().copied(), owner, &who(5, 20), 4));
+        assert!(permits(
+            acl.iter().copied(),
+            owner,
+            &who(5, 5).with_groups([20, 30]),
+            2
+        ));
+        assert!(!permits(
+            acl.iter().copied(),
+            owner,
+            &who(5, 20).with_groups([30]),
+            6
+        ));
         // A group matched but none grants: denied, though other has x.
-        assert!(!permits(&acl, owner, &who(5, 30), 1));
-        assert!(permits(&acl, owner, &who(5, 5), 1));
-        assert!(!permits(&acl, owner, &who(5, 5), 4));
+        assert!(!permits(acl.iter().copied(), owner, &who(5, 30), 1));
+        assert!(permits(acl.iter().copied(), owner, &who(5, 5), 1));
+        assert!(!permits(acl.iter().copied(), owner, &who(5, 5), 4));
     }
 }

@@ -163,7 +163,9 @@ impl Inner {
             (uid, gid),
             now,
         ));
-        write(&inode.state).xattrs = xattrs;
+        if xattrs.is_some() {
+            write(&inode.state).xattrs = xattrs;
+        }
         // EEXIST if the name is taken, ENOSPC if the registry is full.
         self.names
             .load()

@@ -159,7 +159,9 @@ pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
 
 impl Fs {
     /// Sets the permission bits of `path` to `mode & 0o7777` (set-user-ID,
-    /// set-group-ID and sticky bits included) and its `ctime`. No
+    /// set-group-ID and sticky bits included) and its `ctime`; an access
+    /// ACL follows (its `USER_OBJ`, `MASK` or else `GROUP_OBJ`, and `OTHER`
+    /// entries take the new bits, as Linux's `posix_acl_chmod`). No
     /// permission check (see [`access`](Fs::access)).
     ///
     /// # Errors
@@ -207,7 +209,9 @@ impl Fs {
 
     /// Whether `who` may access `path` as access(2) (faccessat with
     /// `AT_EACCESS`) checks it: `mode` is `F_OK` (0, existence) or any of
-    /// `R_OK`, `W_OK`, `X_OK` (libc's). Search permission is checked on
+    /// `R_OK`, `W_OK`, `X_OK` (libc's). A caller other than the owner is
+    /// checked against the access ACL when there is one (and the mode has
+    /// group bits, as Linux), as `posix_acl_permission` does. Search permission is checked on
     /// every directory the walk enters, before looking a name up in it, so
     /// a path below an unsearchable directory is `EACCES` even if missing.
     ///

@@ -283,6 +283,15 @@ impl Fs {
     /// exists) or `XATTR_REPLACE` (fail with `ENODATA` if it does not).
     /// Sets `ctime`. The bytes count against the memory limit.
     ///
+    /// The POSIX ACL names follow Linux (tmpfs): `system.posix_acl_access`
+    /// takes an ACL in the kernel's xattr format (flags ignored; an empty
+    /// value or a bare header removes it) and sets the permission bits
+    /// from it (owner from `USER_OBJ`, group from `MASK` or else
+    /// `GROUP_OBJ`, other from `OTHER`); an ACL that says no more than
+    /// those bits is not stored. `system.posix_acl_default` (directories
+    /// only) is what new entries inherit. No caller identity is involved,
+    /// as for every ERMFS call.
+    ///
     /// ```
     /// let fs = ermfs::Fs::new();
     /// fs.mkdir("/d", 0o755)?;
@@ -299,8 +308,11 @@ impl Fs {
     /// empty name or one past [`XATTR_NAME_MAX`] bytes (`EINVAL` for a NUL
     /// in it); `E2BIG` for a value past [`XATTR_SIZE_MAX`]; the path errors
     /// of [`stat`](Fs::stat); `EOPNOTSUPP` for a name outside `user.`,
-    /// `trusted.`, `security.`; `EINVAL` for a bare prefix; `EEXIST`,
-    /// `ENODATA` as above; `ENOSPC` over the memory limit.
+    /// `trusted.`, `security.` and the two ACL names; `EINVAL` for a bare
+    /// prefix; `EEXIST`, `ENODATA` as above; `ENOSPC` over the memory
+    /// limit. For an ACL: `EOPNOTSUPP` for a version other than 2 (or a
+    /// symlink); `EINVAL` for a malformed or invalid ACL (Linux's
+    /// `posix_acl_valid`); `EACCES` for a default ACL on a non-directory.
     pub fn setxattr(
         &self,
         path: impl AsRef<Path>,
@@ -338,8 +350,8 @@ impl Fs {
     /// # Errors
     /// `ERANGE` for a bad name length (as `setxattr`); the path errors of
     /// [`stat`](Fs::stat); `EOPNOTSUPP`/`EINVAL` for the namespace (as
-    /// `setxattr`); `ENODATA` if there is no such attribute; `ERANGE` if
-    /// `buf` is not empty and too small.
+    /// `setxattr`); `ENODATA` if there is no such attribute (or ACL);
+    /// `ERANGE` if `buf` is not empty and too small.
     pub fn getxattr(
         &self,
         path: impl AsRef<Path>,
@@ -364,8 +376,9 @@ impl Fs {
     }
 
     /// Copies the names of `path`'s attributes into `buf`, each followed by
-    /// a NUL, in descending byte order (as tmpfs), and returns the length; with an empty `buf`,
-    /// only returns the length.
+    /// a NUL, and returns the length; with an empty `buf`, only returns
+    /// the length. As tmpfs: the access ACL, the default ACL, then the
+    /// others in descending byte order.
     ///
     /// # Errors
     /// The path errors of [`stat`](Fs::stat); `ERANGE` if `buf` is not
@@ -384,10 +397,13 @@ impl Fs {
         list(of.inode(), buf)
     }
 
-    /// Removes attribute `name` of `path` and sets `ctime`.
+    /// Removes attribute `name` of `path` and sets `ctime`. Removing the
+    /// access ACL keeps the permission bits; removing an ACL that is not
+    /// there succeeds (as Linux).
     ///
     /// # Errors
-    /// As [`getxattr`](Fs::getxattr), `ENODATA` if there is no such attribute.
+    /// As [`getxattr`](Fs::getxattr), `ENODATA` if there is no such
+    /// attribute (not for the ACL names).
     pub fn removexattr(&self, path: impl AsRef<Path>, name: impl AsRef<[u8]>) -> io::Result<()> {
         let name = name.as_ref();
         check_name(name)?;
