@@ -448,6 +448,7 @@ pub(crate) fn inherit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inode::Body;
 
     fn e(tag: u16, perm: u16, id: u32) -> Entry {
         Entry { tag, perm, id }
@@ -629,5 +630,52 @@ mod tests {
         assert!(!permits(acl.iter().copied(), owner, &who(5, 30), 1));
         assert!(permits(acl.iter().copied(), owner, &who(5, 5), 1));
         assert!(!permits(acl.iter().copied(), owner, &who(5, 5), 4));
+    }
+
+    /// Symlinks have no ACLs: setting or removing one is `EOPNOTSUPP`
+    /// (unreachable through `Fs`, whose xattr calls follow links), and a
+    /// new symlink inherits nothing.
+    // Inodes hold loom atomics under loom, usable only inside a model.
+    #[cfg(not(loom))]
+    #[test]
+    fn symlinks_have_none() {
+        let fs = Fs::new();
+        let link = Inode::new(
+            9,
+            FileType::Symlink,
+            0o777,
+            1,
+            Body::Symlink(Arc::from(&b"t"[..])),
+            (0, 0),
+            std::time::SystemTime::UNIX_EPOCH,
+        );
+        let acl = serialize(&extended());
+        for kind in [Kind::Access, Kind::Default] {
+            assert_eq!(errno(set(&fs, &link, kind, &acl)), libc::EOPNOTSUPP);
+            assert_eq!(errno(set(&fs, &link, kind, b"")), libc::EOPNOTSUPP);
+            assert_eq!(
+                errno(set(&fs, &link, kind, &[9, 0, 0, 0])),
+                libc::EOPNOTSUPP
+            );
+        }
+        let dir = Inode::new(
+            10,
+            FileType::Dir,
+            0o755,
+            1,
+            Body::Dir(Default::default()),
+            (0, 0),
+            std::time::SystemTime::UNIX_EPOCH,
+        );
+        set(&fs, &dir, Kind::Default, &acl).ok();
+        let budget = &fs.inner.shared.budget;
+        let (perm, xattrs) = inherit(&dir, FileType::Symlink, 0o644, 0o022, budget)
+            .ok()
+            .unwrap_or_default();
+        assert_eq!((perm, xattrs.is_none()), (0o777, true));
+        let (perm, xattrs) = inherit(&dir, FileType::File, 0o644, 0o022, budget)
+            .ok()
+            .unwrap_or_default();
+        assert_eq!((perm, xattrs.is_some()), (0o640, true));
     }
 }
