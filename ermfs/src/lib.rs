@@ -140,7 +140,10 @@
 //!   calls always follow a final symlink (no `l*xattr`); no call
 //!   checks permissions itself ([`Fs::access`] and [`Fs::may_delete`] are
 //!   there for a front end to ask first); uid 0 stands for every
-//!   capability; no ACLs;
+//!   capability; POSIX ACLs (`system.posix_acl_access`/`_default`) are
+//!   kept and honoured as on tmpfs, but the in-process calls check
+//!   nothing, so only [`Fs::access`] and [`Fs::may_delete`] consult them,
+//!   and setting one needs no ownership (Linux: the owner or `CAP_FOWNER`);
 //! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
 //!   `st_blocks` counts the memory held (raw or compressed), not pages written;
 //! - `O_APPEND` writes are serialized by the file's lock (no atomic range
@@ -151,6 +154,7 @@
 
 #![deny(unsafe_code)]
 
+mod acl;
 mod background;
 mod builder;
 mod child;

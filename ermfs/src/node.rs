@@ -237,12 +237,11 @@ impl Inner {
         make: Make,
         body: Body,
         who: &Identity,
-    ) -> Arc<Inode> {
+    ) -> io::Result<Arc<Inode>> {
         let kind = make.kind;
-        let mut perm = match kind {
-            FileType::Symlink => 0o777,
-            _ => make.perm & !make.umask & 0o7777,
-        };
+        // The umask, or the parent's default ACL (POSIX ACLs: `acl.rs`).
+        let (mut perm, xattrs) =
+            crate::acl::inherit(dir, kind, make.perm, make.umask, &self.shared.budget)?;
         let mut gid = who.gid;
         if dir.perm() & libc::S_ISGID != 0 {
             gid = dir.owner().1;
@@ -256,7 +255,7 @@ impl Inner {
             }
         }
         let now = self.shared.clock.now();
-        Arc::new(Inode::new(
+        let inode = Arc::new(Inode::new(
             self.alloc_ino(),
             kind,
             perm,
@@ -264,7 +263,11 @@ impl Inner {
             body,
             (who.uid, gid),
             now,
-        ))
+        ));
+        if xattrs.is_some() {
+            write(&inode.state).xattrs = xattrs;
+        }
+        Ok(inode)
     }
 
     /// Creates `name` in `dir` (the namespace lock held by the caller).
@@ -298,7 +301,7 @@ impl Inner {
         if dir.nlink() == 0 {
             return fail(libc::ENOENT); // the directory was removed
         }
-        let inode = self.new_inode(dir, make, body, who);
+        let inode = self.new_inode(dir, make, body, who)?;
         // EEXIST if the name is taken, ENOSPC if the registry is full.
         self.names
             .load()
@@ -565,7 +568,7 @@ impl Inner {
                 umask: 0,
                 rdev: 0,
             };
-            Some(self.new_inode(src_dir, make, Body::Special(0), who))
+            Some(self.new_inode(src_dir, make, Body::Special(0), who)?)
         } else {
             None
         };

@@ -9,7 +9,9 @@
 //! primary or a supplementary group), else others, with no fall-through;
 //! uid 0 stands for a process with `CAP_DAC_OVERRIDE`, `CAP_FOWNER`:
 //! it may read and write anything, search any directory, and execute a
-//! file with at least one execute bit.
+//! file with at least one execute bit. A POSIX access ACL is consulted
+//! for callers other than the owner, as Linux's `posix_acl_permission`
+//! (`acl.rs`); `chmod` keeps it in step with the mode.
 
 use std::io;
 use std::path::Path;
@@ -65,11 +67,17 @@ impl Identity {
     }
 }
 
-/// Linux's `generic_permission`: whether `who` may do `mask` (bits of
-/// `R_OK`, `W_OK`, `X_OK`) to `inode`.
-fn permitted(inode: &Inode, mask: u32, who: &Identity) -> bool {
+/// Linux's `acl_permission_check`: the owner class; else the access ACL
+/// if there is one and the mode has group bits; else the group class, else
+/// others, with no fall-through.
+fn mode_permits(inode: &Inode, mask: u32, who: &Identity) -> bool {
     let perm = inode.perm();
     let (uid, gid) = inode.owner();
+    if who.uid != uid {
+        if let Some(granted) = crate::acl::permission(inode, mask, who) {
+            return granted;
+        }
+    }
     let class = if who.uid == uid {
         perm >> 6
     } else if who.in_group(gid) {
@@ -77,9 +85,16 @@ fn permitted(inode: &Inode, mask: u32, who: &Identity) -> bool {
     } else {
         perm
     } & 7;
-    if mask & !class == 0 {
+    mask & !class == 0
+}
+
+/// Linux's `generic_permission`: whether `who` may do `mask` (bits of
+/// `R_OK`, `W_OK`, `X_OK`) to `inode`.
+fn permitted(inode: &Inode, mask: u32, who: &Identity) -> bool {
+    if mode_permits(inode, mask, who) {
         return true;
     }
+    let perm = inode.perm();
     if !who.is_root() {
         return false;
     }
@@ -114,10 +129,12 @@ impl Inner {
     }
 }
 
-/// Sets `inode`'s permission bits and its `ctime`.
+/// Sets `inode`'s permission bits (and its access ACL's, as Linux's
+/// `posix_acl_chmod`) and its `ctime`.
 fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
     let mut st = write(&inode.state);
     inode.set_perm(mode);
+    crate::acl::chmod(&mut st, mode);
     st.ctime = fs.inner.shared.clock.now().into();
 }
 
@@ -154,7 +171,9 @@ pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
 
 impl Fs {
     /// Sets the permission bits of `path` to `mode & 0o7777` (set-user-ID,
-    /// set-group-ID and sticky bits included) and its `ctime`. No
+    /// set-group-ID and sticky bits included) and its `ctime`; an access
+    /// ACL follows (its `USER_OBJ`, `MASK` or else `GROUP_OBJ`, and `OTHER`
+    /// entries take the new bits, as Linux's `posix_acl_chmod`). No
     /// permission check (see [`access`](Fs::access)).
     ///
     /// # Errors
@@ -202,7 +221,9 @@ impl Fs {
 
     /// Whether `who` may access `path` as access(2) (faccessat with
     /// `AT_EACCESS`) checks it: `mode` is `F_OK` (0, existence) or any of
-    /// `R_OK`, `W_OK`, `X_OK` (libc's). Search permission is checked on
+    /// `R_OK`, `W_OK`, `X_OK` (libc's). A caller other than the owner is
+    /// checked against the access ACL when there is one (and the mode has
+    /// group bits, as Linux), as `posix_acl_permission` does. Search permission is checked on
     /// every directory the walk enters, before looking a name up in it, so
     /// a path below an unsearchable directory is `EACCES` even if missing.
     ///

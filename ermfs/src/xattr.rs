@@ -7,7 +7,10 @@
 //! tree does on Linux 6.x),
 //! its bytes charged to the memory budget and credited back when the inode
 //! goes. Names need the `user.`, `trusted.` or `security.` prefix, as on
-//! tmpfs (`system.` names are POSIX ACLs there, which ERMFS does not keep).
+//! tmpfs, or be one of the two POSIX ACL names, `system.posix_acl_access`
+//! and `system.posix_acl_default` (kept in the same store, listed first as
+//! tmpfs lists them; their semantics are `acl.rs`'s). Other `system.`
+//! names are `EOPNOTSUPP`, as on tmpfs.
 
 use std::io;
 use std::path::Path;
@@ -15,6 +18,7 @@ use std::sync::Arc;
 
 use erm_alloc::MemoryBudget;
 
+use crate::acl::{self, Kind};
 use crate::errno::{err, fail};
 use crate::fs::Fs;
 use crate::inode::{Inode, State};
@@ -61,6 +65,79 @@ impl Xattrs {
     fn find(&self, name: &[u8]) -> Result<usize, usize> {
         self.entries.binary_search_by(|(n, _)| (**n).cmp(name))
     }
+
+    /// The value of `name`, if set.
+    pub(crate) fn value(&self, name: &[u8]) -> Option<&[u8]> {
+        self.find(name).ok().map(|i| &*self.entries[i].1)
+    }
+
+    /// The value of `name`, if set, to change in place (its length, and
+    /// so the charge, stays).
+    pub(crate) fn value_mut(&mut self, name: &[u8]) -> Option<&mut [u8]> {
+        let i = self.find(name).ok()?;
+        Some(&mut self.entries[i].1)
+    }
+}
+
+/// Sets `name` to `value` in `slot` (boxing an empty store first), the
+/// difference charged to `budget` before anything changes.
+///
+/// # Errors
+/// `ENOSPC` over the memory limit (nothing changes).
+pub(crate) fn put(
+    slot: &mut Option<Box<Xattrs>>,
+    budget: &Arc<MemoryBudget>,
+    name: &[u8],
+    value: &[u8],
+) -> io::Result<()> {
+    let old = slot
+        .as_ref()
+        .and_then(|x| x.find(name).ok().map(|i| x.entries[i].1.len()));
+    // Charged before anything changes, so a refusal leaves all as it was.
+    let cost = match old {
+        Some(old) => value.len().saturating_sub(old),
+        None => name.len() + value.len(),
+    };
+    budget.try_charge(cost)?;
+    let xattrs = slot.get_or_insert_with(|| {
+        Box::new(Xattrs {
+            entries: Vec::new(),
+            charged: 0,
+            budget: Arc::clone(budget),
+        })
+    });
+    match xattrs.find(name) {
+        Ok(i) => {
+            let old = xattrs.entries[i].1.len();
+            budget.credit(old.saturating_sub(value.len()));
+            xattrs.charged = xattrs.charged - old + value.len();
+            xattrs.entries[i].1 = value.into();
+        }
+        Err(i) => {
+            xattrs.charged += cost;
+            xattrs.entries.insert(i, (name.into(), value.into()));
+        }
+    }
+    Ok(())
+}
+
+/// Removes `name` from `slot` (crediting its bytes; an emptied store is
+/// dropped); whether it was there.
+pub(crate) fn take(slot: &mut Option<Box<Xattrs>>, name: &[u8]) -> bool {
+    let Some(x) = slot.as_mut() else {
+        return false;
+    };
+    let Ok(i) = x.find(name) else {
+        return false;
+    };
+    let (n, v) = x.entries.remove(i);
+    let freed = n.len() + v.len();
+    x.charged -= freed;
+    x.budget.credit(freed);
+    if x.entries.is_empty() {
+        *slot = None;
+    }
+    true
 }
 
 /// Linux's `import_xattr_name`: `ERANGE` for an empty name or one past
@@ -112,49 +189,30 @@ fn answer(
 }
 
 fn set(fs: &Fs, inode: &Inode, name: &[u8], value: &[u8], flags: i32) -> io::Result<()> {
+    if let Some(kind) = Kind::of(name) {
+        // Flags do not apply to ACLs (Linux's `do_set_acl`).
+        return acl::set(fs, inode, kind, value);
+    }
     check_namespace(name)?;
-    let budget = &fs.inner.shared.budget;
     let mut st = write(&inode.state);
-    let old = st
-        .xattrs
-        .as_ref()
-        .and_then(|x| x.find(name).ok().map(|i| x.entries[i].1.len()));
-    match old {
-        Some(_) if flags & libc::XATTR_CREATE != 0 => return fail(libc::EEXIST),
-        None if flags & libc::XATTR_REPLACE != 0 => return fail(libc::ENODATA),
+    let present = st.xattrs.as_ref().is_some_and(|x| x.find(name).is_ok());
+    match present {
+        true if flags & libc::XATTR_CREATE != 0 => return fail(libc::EEXIST),
+        false if flags & libc::XATTR_REPLACE != 0 => return fail(libc::ENODATA),
         _ => {}
     }
-    // Charged before anything changes, so a refusal leaves all as it was.
-    let cost = match old {
-        Some(old) => value.len().saturating_sub(old),
-        None => name.len() + value.len(),
-    };
-    budget.try_charge(cost)?;
-    let xattrs = st.xattrs.get_or_insert_with(|| {
-        Box::new(Xattrs {
-            entries: Vec::new(),
-            charged: 0,
-            budget: Arc::clone(budget),
-        })
-    });
-    match xattrs.find(name) {
-        Ok(i) => {
-            let old = xattrs.entries[i].1.len();
-            budget.credit(old.saturating_sub(value.len()));
-            xattrs.charged = xattrs.charged - old + value.len();
-            xattrs.entries[i].1 = value.into();
-        }
-        Err(i) => {
-            xattrs.charged += cost;
-            xattrs.entries.insert(i, (name.into(), value.into()));
-        }
-    }
+    put(&mut st.xattrs, &fs.inner.shared.budget, name, value)?;
     st.ctime = fs.inner.shared.clock.now().into();
     Ok(())
 }
 
 fn get(inode: &Inode, name: &[u8], buf: &mut [u8]) -> io::Result<usize> {
-    check_namespace(name)?;
+    match Kind::of(name) {
+        // A symlink has no ACLs (tmpfs: `EOPNOTSUPP`).
+        Some(_) if inode.is_symlink() => return fail(libc::EOPNOTSUPP),
+        Some(_) => {}
+        None => check_namespace(name)?,
+    }
     let st = read(&inode.state);
     let x = st.xattrs.as_ref().ok_or_else(|| err(libc::ENODATA))?;
     let i = x.find(name).map_err(|_| err(libc::ENODATA))?;
@@ -169,10 +227,21 @@ fn list(inode: &Inode, buf: &mut [u8]) -> io::Result<usize> {
     let Some(x) = st.xattrs.as_ref() else {
         return Ok(0);
     };
-    let len = x.entries.iter().map(|(n, _)| n.len() + 1).sum();
+    // As tmpfs: the access ACL, the default ACL, then the rest in
+    // descending order (no other `system.` name is ever stored).
+    let acls = [acl::ACCESS, acl::DEFAULT]
+        .into_iter()
+        .filter(|n| x.find(n).is_ok());
+    let rest = x
+        .entries
+        .iter()
+        .rev()
+        .map(|(n, _)| &**n)
+        .filter(|n| Kind::of(n).is_none());
+    let names = || acls.clone().chain(rest.clone());
+    let len = names().map(|n| n.len() + 1).sum();
     answer(len, buf, XATTR_LIST_MAX, |mut dst| {
-        // Descending, as tmpfs lists them.
-        for (name, _) in x.entries.iter().rev() {
+        for name in names() {
             let (head, rest) = dst.split_at_mut(name.len() + 1);
             head[..name.len()].copy_from_slice(name);
             head[name.len()] = 0;
@@ -182,16 +251,14 @@ fn list(inode: &Inode, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn remove(fs: &Fs, inode: &Inode, name: &[u8]) -> io::Result<()> {
+    if let Some(kind) = Kind::of(name) {
+        // Linux's `vfs_remove_acl`: no ACL to remove is no error.
+        return acl::set(fs, inode, kind, &[]);
+    }
     check_namespace(name)?;
     let mut st = write(&inode.state);
-    let x = st.xattrs.as_mut().ok_or_else(|| err(libc::ENODATA))?;
-    let i = x.find(name).map_err(|_| err(libc::ENODATA))?;
-    let (n, v) = x.entries.remove(i);
-    let freed = n.len() + v.len();
-    x.charged -= freed;
-    x.budget.credit(freed);
-    if x.entries.is_empty() {
-        st.xattrs = None;
+    if !take(&mut st.xattrs, name) {
+        return fail(libc::ENODATA);
     }
     st.ctime = fs.inner.shared.clock.now().into();
     Ok(())
@@ -234,6 +301,15 @@ impl Fs {
     /// exists) or `XATTR_REPLACE` (fail with `ENODATA` if it does not).
     /// Sets `ctime`. The bytes count against the memory limit.
     ///
+    /// The POSIX ACL names follow Linux (tmpfs): `system.posix_acl_access`
+    /// takes an ACL in the kernel's xattr format (flags ignored; an empty
+    /// value or a bare header removes it) and sets the permission bits
+    /// from it (owner from `USER_OBJ`, group from `MASK` or else
+    /// `GROUP_OBJ`, other from `OTHER`); an ACL that says no more than
+    /// those bits is not stored. `system.posix_acl_default` (directories
+    /// only) is what new entries inherit. No caller identity is involved,
+    /// as for every ERMFS call.
+    ///
     /// ```
     /// let fs = ermfs::Fs::new();
     /// fs.mkdir("/d", 0o755)?;
@@ -250,8 +326,11 @@ impl Fs {
     /// empty name or one past [`XATTR_NAME_MAX`] bytes (`EINVAL` for a NUL
     /// in it); `E2BIG` for a value past [`XATTR_SIZE_MAX`]; the path errors
     /// of [`stat`](Fs::stat); `EOPNOTSUPP` for a name outside `user.`,
-    /// `trusted.`, `security.`; `EINVAL` for a bare prefix; `EEXIST`,
-    /// `ENODATA` as above; `ENOSPC` over the memory limit.
+    /// `trusted.`, `security.` and the two ACL names; `EINVAL` for a bare
+    /// prefix; `EEXIST`, `ENODATA` as above; `ENOSPC` over the memory
+    /// limit. For an ACL: `EOPNOTSUPP` for a version other than 2 (or a
+    /// symlink); `EINVAL` for a malformed or invalid ACL (Linux's
+    /// `posix_acl_valid`); `EACCES` for a default ACL on a non-directory.
     pub fn setxattr(
         &self,
         path: impl AsRef<Path>,
@@ -289,8 +368,8 @@ impl Fs {
     /// # Errors
     /// `ERANGE` for a bad name length (as `setxattr`); the path errors of
     /// [`stat`](Fs::stat); `EOPNOTSUPP`/`EINVAL` for the namespace (as
-    /// `setxattr`); `ENODATA` if there is no such attribute; `ERANGE` if
-    /// `buf` is not empty and too small.
+    /// `setxattr`); `ENODATA` if there is no such attribute (or ACL);
+    /// `ERANGE` if `buf` is not empty and too small.
     pub fn getxattr(
         &self,
         path: impl AsRef<Path>,
@@ -315,8 +394,9 @@ impl Fs {
     }
 
     /// Copies the names of `path`'s attributes into `buf`, each followed by
-    /// a NUL, in descending byte order (as tmpfs), and returns the length; with an empty `buf`,
-    /// only returns the length.
+    /// a NUL, and returns the length; with an empty `buf`, only returns
+    /// the length. As tmpfs: the access ACL, the default ACL, then the
+    /// others in descending byte order.
     ///
     /// # Errors
     /// The path errors of [`stat`](Fs::stat); `ERANGE` if `buf` is not
@@ -335,10 +415,13 @@ impl Fs {
         list(of.inode(), buf)
     }
 
-    /// Removes attribute `name` of `path` and sets `ctime`.
+    /// Removes attribute `name` of `path` and sets `ctime`. Removing the
+    /// access ACL keeps the permission bits; removing an ACL that is not
+    /// there succeeds (as Linux).
     ///
     /// # Errors
-    /// As [`getxattr`](Fs::getxattr), `ENODATA` if there is no such attribute.
+    /// As [`getxattr`](Fs::getxattr), `ENODATA` if there is no such
+    /// attribute (not for the ACL names).
     pub fn removexattr(&self, path: impl AsRef<Path>, name: impl AsRef<[u8]>) -> io::Result<()> {
         let name = name.as_ref();
         check_name(name)?;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod all {
+    mod acl;
     mod at_rest;
     mod background;
     pub mod common;

@@ -154,7 +154,13 @@ fn limits_and_namespaces() {
             libc::E2BIG
         );
         // Namespaces.
-        for name in ["foo.bar", "system.posix_acl_access", "user", "xattr"] {
+        for name in [
+            "foo.bar",
+            "system.foo",
+            "system.posix_acl_accessx",
+            "user",
+            "xattr",
+        ] {
             assert_eq!(
                 errno(fs.setxattr("/f", name, b"v", 0)),
                 libc::EOPNOTSUPP,
