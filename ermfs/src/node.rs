@@ -221,6 +221,9 @@ impl Inner {
         };
         match name {
             b"." => Ok(Arc::clone(dir)),
+            // A removed directory has no entries, `..` included (Linux's
+            // `IS_DEADDIR`).
+            _ if dir.nlink() == 0 => fail(libc::ENOENT),
             b".." => parent.upgrade().ok_or_else(|| err(libc::ENOENT)),
             _ => self.child(dir, name)?.ok_or_else(|| err(libc::ENOENT)),
         }

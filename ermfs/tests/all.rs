@@ -21,6 +21,7 @@ mod all {
     mod meta_kernel;
     mod namespace;
     mod namespace_kernel;
+    mod node;
     mod std_api;
     mod symlinks;
     mod xattr;
