@@ -321,6 +321,8 @@ impl Fs {
         let src = inner
             .child(src_dir, src_name)?
             .ok_or_else(|| err(libc::ENOENT))?;
+        // Linux looks the target up next (`ENAMETOOLONG`), then checks types.
+        Name::new(dst_dir.ino, dst_name)?;
         if !src.is_dir() && (src_p.trailing_slash || dst_p.trailing_slash) {
             return fail(libc::ENOTDIR);
         }
