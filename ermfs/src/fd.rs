@@ -273,9 +273,10 @@ impl Fs {
     ///
     /// # Errors
     /// `EINVAL` for a bad access mode, `O_CREAT | O_DIRECTORY`, `O_TMPFILE`
-    /// without write access, or a NUL in the path; `ENOENT`; `EEXIST` with `O_CREAT | O_EXCL` (`/`, `.` and
-    /// `..` included); `EISDIR` when opening a directory for writing, with
-    /// `O_TRUNC` or with `O_CREAT`, or creating a path ending in `/`;
+    /// without write access, or a NUL in the path; `ENOENT`; `EEXIST` with
+    /// `O_CREAT | O_EXCL` (`/`, `.` and `..` included); `EISDIR` when
+    /// opening a directory for writing (so `O_TMPFILE` with write access),
+    /// with `O_TRUNC` or with `O_CREAT`, or creating a path ending in `/`;
     /// `ENOTDIR` for `O_DIRECTORY` on a file or a file path ending in `/`;
     /// `ENAMETOOLONG`; `EMFILE` when the table is full; `ENOSPC` when the
     /// inflated file does not fit the memory limit; `EIO` for a corrupt stream.
@@ -298,9 +299,9 @@ impl Fs {
             return fail(libc::EINVAL);
         }
         // `O_TMPFILE` (its own bit and `O_DIRECTORY`) needs write access,
-        // checked before the path is looked at (`build_open_flags`). With it
-        // the directory cannot be opened for writing: `EISDIR`, the answer
-        // of a kernel without `O_TMPFILE`.
+        // checked before the path is looked at (`build_open_flags`). With
+        // write access it opens the directory for writing, which gives
+        // `EISDIR` below: what a kernel without `O_TMPFILE` answers.
         if flags & O_TMPFILE_BIT != 0 && (!directory || access == libc::O_RDONLY) {
             return fail(libc::EINVAL);
         }
