@@ -9,7 +9,7 @@
 //! Each bench target (`benches/*.rs`, `harness = false`) fills a [`Report`]
 //! and calls [`Report::write`]; `cargo xtask bench` runs them all and merges
 //! the per-group files into `target/bench/summary.json` and the table in
-//! `BENCHMARKS.md` (DESIGN.md section 10).
+//! `BENCHMARKS.md` (the format is in ARCHITECTURE.md, "Benchmarks").
 //!
 //! Provided:
 //! - [`Row`]: one line of the summary, with constructors for time and
@@ -44,7 +44,8 @@ pub fn out_dir() -> PathBuf {
     }
 }
 
-/// One line of the benchmark summary (DESIGN.md section 10).
+/// One line of the benchmark summary: a case, ours against its anchor, the
+/// ratio (bigger is better for ERMFS) and its target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// What was measured, e.g. `"alloc/growth 1 GiB in 4 KiB appends"`.
@@ -285,7 +286,8 @@ pub fn median(samples: &mut [Duration]) -> Duration {
     }
 }
 
-/// The shared benchmark corpus (`../shared/corpus` beside the checkout).
+/// The benchmark corpus: a directory of sample files kept beside the
+/// checkout (at this path), not in the repository.
 pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
 
 /// Every data file of the corpus (not its README.md or SHA256SUMS),

@@ -1,6 +1,6 @@
 //! The copy counter: bytes moved by `memcpy` besides the deflate/inflate passes.
 //!
-//! DESIGN.md section 6 budgets copies per path; tests read this counter to
+//! The copy budget (ARCHITECTURE.md) allows no copy on these paths; tests read this counter to
 //! check that the main paths (compress, inflate into the caller's buffer,
 //! whole-block random access) copy nothing. It is per thread, so tests that
 //! run side by side in one process do not see each other's copies.

@@ -210,7 +210,9 @@ int ermfs_fs_open(const struct ermfs_t *fs, const char *path, int flags, mode_t 
 
 // Reads up to `count` bytes at the descriptor's offset and advances it.
 // Returns the bytes read (0 at end of file), or -1 with `errno` (`EBADF`,
-// `EISDIR`, `EINVAL`, `EFAULT` for a NULL `buf` or `count` > `SSIZE_MAX`).
+// `EISDIR`, `EINVAL`, `EFAULT` for a NULL `buf`, also at the end of the
+// file, or a range past the user address space, such as `count` =
+// `SSIZE_MAX`).
 //
 // # Safety
 // `buf` is NULL or has `count` writable bytes.
@@ -225,7 +227,8 @@ ssize_t ermfs_fs_read(const struct ermfs_t *fs, int fd, void *buf, size_t count)
 // Writes `count` bytes at the descriptor's offset (at the end with
 // `O_APPEND`) and advances it. Returns `count`, or -1 with `errno` (`EBADF`,
 // `EINVAL`, `EFBIG`, `ENOSPC` past the memory limit with the file
-// unchanged, `EFAULT`).
+// unchanged, `EFAULT` for a NULL `buf` or a range past the user address
+// space, such as `count` = `SSIZE_MAX`).
 //
 // # Safety
 // `buf` is NULL or has `count` readable bytes.

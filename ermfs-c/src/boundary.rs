@@ -107,7 +107,8 @@ pub(crate) unsafe fn c_bytes<'a>(s: *const c_char) -> io::Result<&'a [u8]> {
 /// `len` values of `T` at `ptr` (a C array), to read from.
 ///
 /// # Errors
-/// `EFAULT` for `NULL` (with `len > 0`) or more than `isize::MAX` bytes.
+/// `EFAULT` for `NULL` (with `len > 0`), more than `isize::MAX` bytes or a
+/// range past the user address space.
 ///
 /// # Safety
 /// Unless `len` is 0, `ptr` is `NULL` or points to `len` initialised,
@@ -123,10 +124,29 @@ pub(crate) unsafe fn array<'a, T>(ptr: *const T, len: usize) -> io::Result<&'a [
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Checks a C buffer: empty is fine even at `NULL`, otherwise `NULL` or a
-/// length past `isize::MAX` is `EFAULT`, as the kernel's `access_ok` says.
+/// One past the highest address a buffer in user space can reach: the
+/// largest `TASK_SIZE` Linux has on this architecture (x86-64 with 5-level
+/// paging: 56 bits less a page; arm64 with 52-bit addresses). A machine with
+/// a smaller address space ends lower, but a buffer running past its end
+/// cannot be told from any other buffer shorter than its length: only a
+/// range that no machine could map is refused. Elsewhere only a length past
+/// `isize::MAX` (which no Rust slice may have) is.
+#[cfg(target_arch = "x86_64")]
+const USER_END: usize = (1 << 56) - 4096;
+/// See the x86-64 value.
+#[cfg(target_arch = "aarch64")]
+const USER_END: usize = 1 << 52;
+/// See the x86-64 value.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const USER_END: usize = usize::MAX;
+
+/// Checks a C buffer: empty is fine even at `NULL`, otherwise `NULL`, a
+/// length past `isize::MAX` or a range reaching past [`USER_END`] is
+/// `EFAULT`, as the kernel's `access_ok` says (so `SSIZE_MAX` bytes are
+/// `EFAULT` whatever the buffer, as `read(2)` and `write(2)` say).
 fn check_buf(ptr: *const c_void, len: usize) -> io::Result<()> {
-    if ptr.is_null() || len > isize::MAX as usize {
+    let end = (ptr as usize).checked_add(len);
+    if ptr.is_null() || len > isize::MAX as usize || end.is_none_or(|end| end > USER_END) {
         return Err(err(libc::EFAULT));
     }
     Ok(())
@@ -135,7 +155,8 @@ fn check_buf(ptr: *const c_void, len: usize) -> io::Result<()> {
 /// `len` bytes at `ptr`, to read from.
 ///
 /// # Errors
-/// `EFAULT` for `NULL` (with `len > 0`) or `len > isize::MAX`.
+/// `EFAULT` for `NULL` (with `len > 0`), `len > isize::MAX` or a range past
+/// the user address space.
 ///
 /// # Safety
 /// Unless `len` is 0, `ptr` is `NULL` or points to `len` readable bytes that

@@ -17,16 +17,28 @@ fn open(fs: &Fs, p: *const c_char, flags: c_int, mode: mode_t) -> io::Result<c_i
     fs.open(unsafe { path(p) }?, flags, mode)
 }
 
-/// Runs `op` on the caller's buffer. If the buffer is bad, runs `op` on an
-/// empty one first, so a bad descriptor, access mode or offset is reported
-/// before `EFAULT`, as Linux checks them.
-fn with_buf<B: Default, T>(buf: io::Result<B>, op: impl Fn(B) -> io::Result<T>) -> io::Result<T> {
+/// Runs `op` on the caller's buffer `buf` (from [`bytes`] or [`bytes_mut`]
+/// on a pointer that `null` says is NULL). A bad buffer is reported where
+/// Linux reports it, found by running `op` on an empty buffer first: a
+/// range past the user address space (`access_ok`) right after the
+/// descriptor checks (`EBADF`, and the `EINVAL` of a negative `pread` or
+/// `pwrite` offset, checked before those), a NULL buffer only after every
+/// other check (`EISDIR`, an offset past the limit), where the kernel would
+/// meet it copying. (The kernel copies nothing at the end of a file, so
+/// its `read` of a NULL buffer there returns 0; ERMFS says `EFAULT`, see
+/// SEMANTICS.md.)
+fn with_buf<B: Default, T>(
+    buf: io::Result<B>,
+    null: bool,
+    op: impl Fn(B) -> io::Result<T>,
+) -> io::Result<T> {
     match buf {
         Ok(buf) => op(buf),
-        Err(e) => {
-            op(B::default())?;
-            Err(e)
-        }
+        Err(fault) => match op(B::default()) {
+            Err(e) if null => Err(e),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBADF | libc::EINVAL)) => Err(e),
+            _ => Err(fault),
+        },
     }
 }
 
@@ -35,26 +47,26 @@ fn with_buf<B: Default, T>(buf: io::Result<B>, op: impl Fn(B) -> io::Result<T>) 
 
 fn read(fs: &Fs, fd: c_int, buf: *mut c_void, count: usize) -> io::Result<ssize_t> {
     // SAFETY: `buf` holds `count` writable bytes unless NULL, by the contract.
-    let buf = unsafe { bytes_mut(buf, count) };
-    with_buf(buf, |b| fs.read(fd, b)).map(|n| n as ssize_t)
+    let b = unsafe { bytes_mut(buf, count) };
+    with_buf(b, buf.is_null(), |b| fs.read(fd, b)).map(|n| n as ssize_t)
 }
 
 fn write(fs: &Fs, fd: c_int, buf: *const c_void, count: usize) -> io::Result<ssize_t> {
     // SAFETY: `buf` holds `count` readable bytes unless NULL, by the contract.
-    let buf = unsafe { bytes(buf, count) };
-    with_buf(buf, |b| fs.write(fd, b)).map(|n| n as ssize_t)
+    let b = unsafe { bytes(buf, count) };
+    with_buf(b, buf.is_null(), |b| fs.write(fd, b)).map(|n| n as ssize_t)
 }
 
 fn pread(fs: &Fs, fd: c_int, buf: *mut c_void, count: usize, off: off_t) -> io::Result<ssize_t> {
     // SAFETY: as in `read`.
-    let buf = unsafe { bytes_mut(buf, count) };
-    with_buf(buf, |b| fs.pread(fd, b, off)).map(|n| n as ssize_t)
+    let b = unsafe { bytes_mut(buf, count) };
+    with_buf(b, buf.is_null(), |b| fs.pread(fd, b, off)).map(|n| n as ssize_t)
 }
 
 fn pwrite(fs: &Fs, fd: c_int, buf: *const c_void, count: usize, off: off_t) -> io::Result<ssize_t> {
     // SAFETY: as in `write`.
-    let buf = unsafe { bytes(buf, count) };
-    with_buf(buf, |b| fs.pwrite(fd, b, off)).map(|n| n as ssize_t)
+    let b = unsafe { bytes(buf, count) };
+    with_buf(b, buf.is_null(), |b| fs.pwrite(fd, b, off)).map(|n| n as ssize_t)
 }
 
 fn fstat(fs: &Fs, fd: c_int, out: *mut libc::stat) -> io::Result<c_int> {
@@ -93,7 +105,9 @@ pub unsafe extern "C" fn ermfs_fs_open(
 
 /// Reads up to `count` bytes at the descriptor's offset and advances it.
 /// Returns the bytes read (0 at end of file), or -1 with `errno` (`EBADF`,
-/// `EISDIR`, `EINVAL`, `EFAULT` for a NULL `buf` or `count` > `SSIZE_MAX`).
+/// `EISDIR`, `EINVAL`, `EFAULT` for a NULL `buf`, also at the end of the
+/// file, or a range past the user address space, such as `count` =
+/// `SSIZE_MAX`).
 ///
 /// # Safety
 /// `buf` is NULL or has `count` writable bytes.
@@ -119,7 +133,8 @@ pub unsafe extern "C" fn ermfs_fs_read(
 /// Writes `count` bytes at the descriptor's offset (at the end with
 /// `O_APPEND`) and advances it. Returns `count`, or -1 with `errno` (`EBADF`,
 /// `EINVAL`, `EFBIG`, `ENOSPC` past the memory limit with the file
-/// unchanged, `EFAULT`).
+/// unchanged, `EFAULT` for a NULL `buf` or a range past the user address
+/// space, such as `count` = `SSIZE_MAX`).
 ///
 /// # Safety
 /// `buf` is NULL or has `count` readable bytes.

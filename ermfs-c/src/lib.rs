@@ -35,7 +35,8 @@
 //! This crate exists to take raw pointers from C. Each exported function
 //! states in its `# Safety` section (copied into `ermfs.h`) what the caller
 //! promises: pointers are NULL or valid for the stated size, handles are live.
-//! NULL is always checked (`EFAULT`), lengths past `SSIZE_MAX` too; the
+//! NULL is always checked (`EFAULT`), lengths past `SSIZE_MAX` and ranges
+//! past the user address space (`SSIZE_MAX` bytes anywhere) too; the
 //! pointer reads themselves are the few `unsafe fn`s of [`boundary`].
 //!
 //! # Limitations

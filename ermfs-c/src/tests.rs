@@ -129,6 +129,143 @@ fn bad_descriptors_and_lengths() {
     });
 }
 
+/// A call's result as the kernel reports it: the value, or -1 and errno.
+fn answer(rc: isize) -> (isize, c_int) {
+    (rc, if rc < 0 { errno() } else { 0 })
+}
+
+/// A kernel memfd (tmpfs) holding `hello`, its offset at 0, for reading and
+/// writing, and one opened read-only.
+fn memfd_oracle() -> (c_int, c_int) {
+    // SAFETY: a NUL-terminated name; the fds are closed by the caller.
+    unsafe {
+        let fd = libc::memfd_create(c"oracle".as_ptr(), libc::MFD_CLOEXEC);
+        assert!(fd >= 0);
+        assert_eq!(libc::write(fd, b"hello".as_ptr().cast(), 5), 5);
+        assert_eq!(libc::lseek(fd, 0, libc::SEEK_SET), 0);
+        let path = c(&format!("/proc/self/fd/{fd}"));
+        let ro = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        assert!(ro >= 0);
+        (fd, ro)
+    }
+}
+
+#[test]
+fn bad_buffers_match_the_kernel() {
+    let (kfd, kro) = memfd_oracle();
+    // Any directory: `read` refuses directories in the VFS, whatever the fs.
+    let dir = c(env!("CARGO_MANIFEST_DIR"));
+    // SAFETY: a NUL-terminated path.
+    let kdir = unsafe { libc::open(dir.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    assert!(kdir >= 0);
+    each(|fs| {
+        let mut buf = [0u8; 16];
+        let p = buf.as_mut_ptr().cast::<libc::c_void>();
+        let max = isize::MAX as usize;
+        // SAFETY: `buf` is live for 16 bytes; the longer counts reach past
+        // the user address space and are refused before any access, by the
+        // kernel as by ERMFS; NULL buffers are never dereferenced.
+        unsafe {
+            let fd = ermfs_fs_open(fs, c("/f").as_ptr(), libc::O_CREAT | libc::O_RDWR, 0o644);
+            assert_eq!(ermfs_fs_write(fs, fd, b"hello".as_ptr().cast(), 5), 5);
+            assert_eq!(ermfs_fs_lseek(fs, fd, 0, libc::SEEK_SET), 0);
+            let ro = ermfs_fs_open(fs, c("/f").as_ptr(), libc::O_RDONLY, 0);
+            assert_eq!(ermfs_fs_mkdir(fs, c("/d").as_ptr(), 0o755), 0);
+            let dfd = ermfs_fs_open(fs, c("/d").as_ptr(), libc::O_RDONLY, 0);
+            assert!(fd >= 0 && ro >= 0 && dfd >= 0);
+            // Each side's errno is taken right after its call.
+            let same = |what: &str, kernel: &dyn Fn() -> isize, ours: &dyn Fn() -> isize| {
+                let k = answer(kernel());
+                assert_eq!(answer(ours()), k, "{what}: ERMFS differs from the kernel");
+            };
+            same("write SSIZE_MAX", &|| libc::write(kfd, p, max), &|| {
+                ermfs_fs_write(fs, fd, p, max)
+            });
+            same(
+                "write SIZE_MAX",
+                &|| libc::write(kfd, p, usize::MAX),
+                &|| ermfs_fs_write(fs, fd, p, usize::MAX),
+            );
+            same(
+                "pwrite SSIZE_MAX",
+                &|| libc::pwrite(kfd, p, max, 0),
+                &|| ermfs_fs_pwrite(fs, fd, p, max, 0),
+            );
+            same("read SSIZE_MAX", &|| libc::read(kfd, p, max), &|| {
+                ermfs_fs_read(fs, fd, p, max)
+            });
+            same("pread SSIZE_MAX", &|| libc::pread(kfd, p, max, 0), &|| {
+                ermfs_fs_pread(fs, fd, p, max, 0)
+            });
+            same(
+                "pread SSIZE_MAX at the end",
+                &|| libc::pread(kfd, p, max, 5),
+                &|| ermfs_fs_pread(fs, fd, p, max, 5),
+            );
+            same(
+                "pread SSIZE_MAX at -1",
+                &|| libc::pread(kfd, p, max, -1),
+                &|| ermfs_fs_pread(fs, fd, p, max, -1),
+            );
+            same(
+                "read SSIZE_MAX, bad fd",
+                &|| libc::read(-1, p, max),
+                &|| ermfs_fs_read(fs, -1, p, max),
+            );
+            same(
+                "write SSIZE_MAX, read-only",
+                &|| libc::write(kro, p, max),
+                &|| ermfs_fs_write(fs, ro, p, max),
+            );
+            same(
+                "read SSIZE_MAX, directory",
+                &|| libc::read(kdir, p, max),
+                &|| ermfs_fs_read(fs, dfd, p, max),
+            );
+            same(
+                "read NULL, directory",
+                &|| libc::read(kdir, null_mut(), 8),
+                &|| ermfs_fs_read(fs, dfd, null_mut(), 8),
+            );
+            same(
+                "pread NULL",
+                &|| libc::pread(kfd, null_mut(), 8, 0),
+                &|| ermfs_fs_pread(fs, fd, null_mut(), 8, 0),
+            );
+            same("write NULL", &|| libc::pwrite(kfd, null(), 8, 0), &|| {
+                ermfs_fs_pwrite(fs, fd, null(), 8, 0)
+            });
+            same(
+                "write NULL, 0 bytes",
+                &|| libc::write(kfd, null(), 0),
+                &|| ermfs_fs_write(fs, fd, null(), 0),
+            );
+            // The one deliberate difference (SEMANTICS.md): the kernel copies
+            // nothing at the end of a file, so it never meets a NULL buffer
+            // there and returns 0; ERMFS refuses NULL wherever the offset is.
+            assert_eq!(answer(libc::pread(kfd, null_mut(), 8, 5)), (0, 0));
+            assert_eq!(
+                answer(ermfs_fs_pread(fs, fd, null_mut(), 8, 5)),
+                (-1, libc::EFAULT)
+            );
+            // Nothing above moved either offset or changed either file.
+            assert_eq!(libc::lseek(kfd, 0, libc::SEEK_CUR), 0);
+            assert_eq!(ermfs_fs_lseek(fs, fd, 0, libc::SEEK_CUR), 0);
+            assert_eq!(ermfs_fs_read(fs, fd, p, 16), 5);
+            assert_eq!(ermfs_fs_close(fs, dfd), 0);
+            assert_eq!(ermfs_fs_close(fs, ro), 0);
+            assert_eq!(ermfs_fs_close(fs, fd), 0);
+            assert_eq!(ermfs_fs_unlink(fs, c("/f").as_ptr()), 0);
+        }
+    });
+    // SAFETY: fds this test opened, closed once.
+    unsafe {
+        for fd in [kfd, kro, kdir] {
+            libc::close(fd);
+        }
+    }
+}
+
 #[test]
 fn errno_is_untouched_on_success_and_end_of_directory() {
     each(|fs| {

@@ -127,8 +127,8 @@ impl Default for FsBuilder {
 
 impl FsBuilder {
     /// Defaults: no memory limit, level [`DEFAULT_LEVEL`], 256 KiB blocks,
-    /// [`CompressionPolicy::Immediate`] (deterministic and thread-free, where
-    /// DESIGN.md suggests `Background`), locked backends (lockless with the
+    /// [`CompressionPolicy::Immediate`] (deterministic and thread-free; a
+    /// mounted disk wants `Background`), locked backends (lockless with the
     /// `lockless` cargo feature), 65,536 descriptors, one compression thread
     /// per core (at most 8), owner 0:0, umask 0 (modes stored as given),
     /// the system clock, [`AtimePolicy::Relatime`].

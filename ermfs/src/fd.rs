@@ -353,29 +353,52 @@ impl Inner {
     }
 }
 
+/// `O_TMPFILE`'s own bit (`__O_TMPFILE`: libc's `O_TMPFILE` includes
+/// `O_DIRECTORY`).
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+
 impl Fs {
     /// Opens `path` and returns a new descriptor (the lowest free one).
     ///
     /// `flags`: one access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) ored with
-    /// any of `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`;
-    /// other bits are ignored. `mode` gives a created file's permission bits.
-    /// Opening a compressed file inflates it into memory first.
+    /// any of `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`,
+    /// `O_NOFOLLOW`; `O_PATH` drops every flag but `O_DIRECTORY` and
+    /// `O_NOFOLLOW` (as Linux) and opens read-only; other bits are ignored.
+    /// `mode` gives a created file's permission bits. Opening a compressed
+    /// file inflates it into memory first.
     ///
     /// # Errors
-    /// `EINVAL` for a bad access mode or `O_CREAT | O_DIRECTORY`, or a NUL in
-    /// the path; `ENOENT`; `EEXIST` with `O_CREAT | O_EXCL` (`/`, `.` and
-    /// `..` included); `EISDIR` when opening a directory for writing, with
-    /// `O_TRUNC` or with `O_CREAT`, or creating a path ending in `/`;
+    /// `EINVAL` for a bad access mode, `O_CREAT | O_DIRECTORY`, `O_TMPFILE`
+    /// without write access, or a NUL in the path; `ENOENT`; `EEXIST` with
+    /// `O_CREAT | O_EXCL` (`/`, `.` and `..` included); `EISDIR` when
+    /// opening a directory for writing (so `O_TMPFILE` with write access),
+    /// with `O_TRUNC` or with `O_CREAT`, or creating a path ending in `/`;
     /// `ENOTDIR` for `O_DIRECTORY` on a file or a file path ending in `/`;
     /// `ENAMETOOLONG`; `EMFILE` when the table is full; `ENOSPC` when the
     /// inflated file does not fit the memory limit; `EIO` for a corrupt stream.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32, mode: u32) -> io::Result<i32> {
+        // `O_PATH` beats every other flag (the kernel's `build_open_how`):
+        // only `O_DIRECTORY` and `O_NOFOLLOW` stay, so `open(path, -1)`
+        // opens a directory and gives `ENOTDIR` for a file, as Linux. There
+        // are no `O_PATH` descriptors here: it is opened read-only.
+        let flags = if flags & libc::O_PATH != 0 {
+            flags & (libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        } else {
+            flags
+        };
         let access = flags & libc::O_ACCMODE;
         if access == libc::O_ACCMODE {
             return fail(libc::EINVAL);
         }
         let (creat, directory) = (flags & libc::O_CREAT != 0, flags & libc::O_DIRECTORY != 0);
         if creat && directory {
+            return fail(libc::EINVAL);
+        }
+        // `O_TMPFILE` (its own bit and `O_DIRECTORY`) needs write access,
+        // checked before the path is looked at (`build_open_flags`). With
+        // write access it opens the directory for writing, which gives
+        // `EISDIR` below: what a kernel without `O_TMPFILE` answers.
+        if flags & O_TMPFILE_BIT != 0 && (!directory || access == libc::O_RDONLY) {
             return fail(libc::EINVAL);
         }
         let inner = &self.inner;

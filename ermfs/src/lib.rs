@@ -117,12 +117,12 @@
 //!   not `read`/`write` (those names are the descriptor calls); a [`File`]'s
 //!   descriptor is an ERMFS one, not a kernel fd ([`Fs::export_memfd`] makes
 //!   one);
-//! - the default policy is `Immediate`, not `Background` as DESIGN.md has
-//!   it: deterministic, and no thread unless asked for. `Background` runs one
-//!   worker thread per `Fs` (not a pool), and every last close queues a job,
-//!   so a file closed many times within the delay leaves stale jobs that the
-//!   worker drops when they come due ([`Stats::pending_compressions`] counts
-//!   them); dropping the last `Fs` clone stops the worker and leaves queued
+//! - the default policy is `Immediate`, not `Background` as a mounted disk
+//!   would want: deterministic, and no thread unless asked for.
+//!   `Background` runs one worker thread per `Fs` (not a pool), and every
+//!   last close queues a job, so a file closed many times within the delay
+//!   leaves stale jobs that the worker drops when they come due
+//!   ([`Stats::pending_compressions`] counts them); dropping the last `Fs` clone stops the worker and leaves queued
 //!   files raw (they are freed with it);
 //! - a read-only open of a compressed file is charged its full size at the
 //!   open (so reads never fail with `ENOSPC`), though only the blocks read

@@ -69,11 +69,21 @@ fn vfs_err(e: io::Error) -> VfsError {
 }
 
 /// Checks the shape of `path` before any lookup, so a refused path is
-/// [`VfsErrorKind::InvalidPath`] whatever the call.
+/// [`VfsErrorKind::InvalidPath`] whatever the call: a NUL, a path past
+/// `PATH_MAX`, and for `vfs` also a name past `NAME_MAX` (the file system
+/// calls refuse that one only when the walk reaches it).
 fn checked(path: &str) -> VfsResult<&Path> {
     let p = path_of(path);
-    match crate::path::parse(p) {
-        Ok(_) => Ok(p),
+    let long_name = |c: &crate::path::Comp<'_>| matches!(c, crate::path::Comp::Name(n) if n.len() > crate::path::NAME_MAX);
+    let shape = crate::path::parse(p).and_then(|parsed| {
+        if parsed.comps.iter().any(long_name) {
+            Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))
+        } else {
+            Ok(())
+        }
+    });
+    match shape {
+        Ok(()) => Ok(p),
         Err(e) => Err(VfsError::from(VfsErrorKind::InvalidPath).with_cause(cause(e))),
     }
 }

@@ -62,6 +62,20 @@ fn outcome<T: Debug>(r: io::Result<T>) -> Result<String, Option<i32>> {
     r.map(|v| format!("{v:?}")).map_err(|e| e.raw_os_error())
 }
 
+/// What a `getxattr`/`listxattr` into `buf` that returned `n` gave. With an
+/// empty `buf` the call is a size query: `n` is the full length and nothing
+/// was filled, so only `n` is compared. Otherwise `n` must fit in `buf`
+/// (a value that does not fit is `ERANGE`, never a longer count).
+fn filled(call: &str, buf: &[u8], n: usize) -> String {
+    if buf.is_empty() {
+        return format!("size {n}");
+    }
+    match buf.get(..n) {
+        Some(bytes) => format!("{bytes:?}"),
+        None => panic!("{call} returned {n} for a {}-byte buffer", buf.len()),
+    }
+}
+
 /// Bytes as a cursor; missing bytes read as zero so every input decodes.
 struct Input<'a>(&'a [u8]);
 
@@ -162,8 +176,14 @@ fn apply(fs: &Fs, op: u8, args: &[u8]) -> Result<String, Option<i32>> {
             let name = XATTRS[usize::from(inp.byte()) % XATTRS.len()];
             let mut buf = vec![0; inp.len() / 8];
             match inp.byte() % 3 {
-                0 => outcome(fs.getxattr(path, name, &mut buf).map(|n| buf[..n].to_vec())),
-                1 => outcome(fs.listxattr(path, &mut buf).map(|n| buf[..n].to_vec())),
+                0 => {
+                    let r = fs.getxattr(path, name, &mut buf);
+                    outcome(r.map(|n| filled("getxattr", &buf, n)))
+                }
+                1 => {
+                    let r = fs.listxattr(path, &mut buf);
+                    outcome(r.map(|n| filled("listxattr", &buf, n)))
+                }
                 _ => outcome(fs.removexattr(path, name)),
             }
         }

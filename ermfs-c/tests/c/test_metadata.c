@@ -1,5 +1,5 @@
 /*
- * test_metadata.c: issue 10's metadata calls through the C ABI (chmod,
+ * test_metadata.c: the metadata calls through the C ABI (chmod,
  * chown, access, utimens, extended attributes, statfs, fallocate), run with
  * the same expectations in locked and lockless mode, on the default instance
  * and on explicit instances.
@@ -324,7 +324,7 @@ static void space(const ermfs_t *fs, const char *a) {
     CHECK(ermfs_fs_close(fs, fd) == 0);
 }
 
-/* Hard links and symlinks (issue 10): nlink, lstat vs stat, readlink's
+/* Hard links and symlinks: nlink, lstat vs stat, readlink's
  * truncation, ELOOP, O_NOFOLLOW, relative and dangling targets. */
 static void links(const ermfs_t *fs, const char *dir) {
     char f[64], h[64], s[64], s2[64], l1[64], l2[64], dng[64], lng[64], odd[64];

@@ -751,18 +751,16 @@ impl Oracle {
                 let name = c(kind(default).as_bytes());
                 // SAFETY: valid NUL-terminated strings; `value` is valid
                 // for its length.
-                none(
-                    k(unsafe {
-                        libc::setxattr(
-                            path.as_ptr(),
-                            name.as_ptr(),
-                            value.as_ptr().cast(),
-                            value.len(),
-                            flags,
-                        )
-                    } as isize)
-                    .map(drop),
-                )
+                let ret = unsafe {
+                    libc::setxattr(
+                        path.as_ptr(),
+                        name.as_ptr(),
+                        value.as_ptr().cast(),
+                        value.len(),
+                        flags,
+                    )
+                };
+                none(k(ret as isize).map(drop))
             }
             Op::Get(p, default) => {
                 let (path, name) = (self.at(p), c(kind(default).as_bytes()));
@@ -783,10 +781,8 @@ impl Oracle {
             Op::Remove(p, default) => {
                 let (path, name) = (self.at(p), c(kind(default).as_bytes()));
                 // SAFETY: valid NUL-terminated strings.
-                none(
-                    k(unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) } as isize)
-                        .map(drop),
-                )
+                let ret = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
+                none(k(ret as isize).map(drop))
             }
             Op::List(p) => {
                 let path = self.at(p);
@@ -1004,7 +1000,7 @@ fn compare(oracle: &Oracle, ops: &[Op], umask: u32) -> Option<String> {
     failure.into_inner()
 }
 
-/// The cases the brief names, in order: round trips of valid and invalid
+/// The fixed cases, in order: round trips of valid and invalid
 /// ACLs, an ACL equal to the mode, a default ACL on a file, `chmod` with
 /// an ACL, inheritance into files and directories, access checks.
 fn scenarios() -> Vec<Vec<Op>> {

@@ -1,4 +1,4 @@
-//! The copy budget of DESIGN.md section 6, read from the stats counters: a
+//! The copy budget (ARCHITECTURE.md), read from the stats counters: a
 //! write copies each byte once into the region, a read once out of it, the
 //! last close runs only the deflate pass and a reopen only the inflate pass;
 //! nothing else is copied inside erm-alloc or erm-compress on the way.

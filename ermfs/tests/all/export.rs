@@ -1,5 +1,6 @@
-//! Export to memfds and import from fds (issue 8's list, at the file-system
-//! level; the memfd mechanics themselves are tested in ermfd).
+//! Export to memfds and import from fds, the calls of SEMANTICS.md's export
+//! and import table, at the file-system level (the memfd mechanics
+//! themselves are tested in ermfd).
 
 use std::fs::File;
 use std::hash::{DefaultHasher, Hasher};

@@ -1,4 +1,4 @@
-//! Metadata (issue 10): ownership, umask, `chmod`/`chown`, `access` and
+//! Metadata: ownership, umask, `chmod`/`chown`, `access` and
 //! `may_delete` against identities, timestamps under an injected clock
 //! (no sleeps), `relatime`, `utimens`, `statfs`.
 

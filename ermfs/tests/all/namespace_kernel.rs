@@ -822,3 +822,83 @@ fn symlink_edges_match_the_kernel() {
         each_fs(|fs| run(fs, &oracle, ops).unwrap());
     }
 }
+
+/// Names past `NAME_MAX` are refused by the walk, when they are looked up
+/// in a directory, so a missing directory or a file before them comes
+/// first (`ENOENT`, `ENOTDIR`), as Linux's per-component check; and the
+/// odd open flags: `-1` (`O_PATH` wins: a directory opens, a file is
+/// `ENOTDIR`), `O_PATH` with write flags, `O_TMPFILE` without write access.
+#[test]
+fn long_names_and_odd_open_flags_match_the_kernel() {
+    let oracle = Oracle::new("long_names_and_odd_open_flags_match_the_kernel");
+    let name = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let long = name("n".repeat(256));
+    let max = name("m".repeat(255));
+    let at = |dir: &str, rest: &str| name(format!("{dir}{rest}"));
+    let creat = libc::O_CREAT | libc::O_RDWR;
+    let long_names = vec![
+        Op::Create("a"),
+        Op::Mkdir("d"),
+        Op::Stat(at("nope/", long)),
+        Op::Stat(long),
+        Op::Stat(at(long, "/x")),
+        Op::Stat(at("a/", long)),
+        Op::Stat(at("a/../", long)),
+        Op::Stat(at("nope/../", long)),
+        Op::Stat(at("./", long)),
+        Op::Stat(at("nope/x/", long)),
+        Op::Stat(at("d/", &format!("{long}/.."))),
+        Op::Lstat(at("nope/", long)),
+        Op::Readlink(at("nope/", long)),
+        Op::Truncate(at("nope/", long), 0),
+        Op::Mkdir(at("nope/", long)),
+        Op::Mkdir(long),
+        Op::Mkdir(at("a/", long)),
+        Op::Open(at("nope/", long), creat),
+        Op::Open(long, creat),
+        Op::Open(at("d/", long), libc::O_RDONLY),
+        Op::Unlink(at("nope/", long)),
+        Op::Unlink(long),
+        Op::Rmdir(at("nope/", long)),
+        Op::Rmdir(long),
+        Op::Rename(at("nope/", long), "b"),
+        Op::Rename(long, "b"),
+        Op::Rename("a", long),
+        Op::Rename("a/", long),
+        Op::Rename("d", at("d/", long)),
+        Op::Rename("nope", long),
+        Op::Link("a", long),
+        Op::Link(long, "b"),
+        Op::Link("a", at("nope/", long)),
+        Op::Symlink("a", long),
+        Op::Symlink("a", at("nope/", long)),
+        Op::Symlink(long, "s"),
+        Op::Stat("s"),
+        Op::Symlink(at("nope/", long), "t"),
+        Op::Stat("t"),
+        Op::Create(max),
+        Op::Stat(max),
+        Op::Stat(at("d/../", max)),
+    ];
+    let odd_flags = vec![
+        Op::Create("a"),
+        Op::Write("a", 10),
+        Op::Mkdir("d"),
+        Op::Symlink("d", "sd"),
+        Op::Open("d", -1),
+        Op::Open("a", -1),
+        Op::Open("nope", -1),
+        Op::Open("sd", -1),
+        Op::Open("d", libc::O_PATH | libc::O_RDWR),
+        Op::Open("a", libc::O_PATH | libc::O_WRONLY | libc::O_TRUNC),
+        Op::Stat("a"),
+        Op::Open("nope", libc::O_PATH | libc::O_CREAT),
+        Op::Open("d", libc::O_TMPFILE | libc::O_RDONLY),
+        Op::Open("nope/x", libc::O_TMPFILE | libc::O_RDONLY),
+        Op::Open("a", libc::O_TMPFILE | libc::O_RDONLY),
+        Op::Open("d", libc::O_TMPFILE | libc::O_RDWR | libc::O_CREAT),
+    ];
+    for ops in [&long_names, &odd_flags] {
+        each_fs(|fs| run(fs, &oracle, ops).unwrap());
+    }
+}
