@@ -9,7 +9,7 @@
 use std::ffi::{c_char, c_int};
 use std::io;
 
-use ermfs_core::{DirEntry, FileType, Fs};
+use ermfs_core::{DirStream, FileType, Fs};
 
 use crate::boundary::{call, get_mut, path};
 use crate::instance::{ermfs_t, on, on_default};
@@ -55,13 +55,14 @@ pub struct ermfs_dirent_t {
 
 /// An open directory stream (opaque), from `ermfs_opendir`.
 pub struct ermfs_dir_t {
-    entries: std::vec::IntoIter<DirEntry>,
+    /// Reads the live directory: opening copies nothing.
+    entries: DirStream,
     current: ermfs_dirent_t,
 }
 
 fn opendir(fs: &Fs, p: *const c_char) -> io::Result<*mut ermfs_dir_t> {
     // SAFETY: `p` is NULL or a C string, by the exported function's contract.
-    let entries = fs.readdir(unsafe { path(p) }?)?.into_iter();
+    let entries = fs.opendir(unsafe { path(p) }?)?;
     let current = ermfs_dirent_t {
         d_ino: 0,
         d_type: 0,
@@ -103,7 +104,7 @@ pub unsafe extern "C" fn ermfs_readdir(dir: *mut ermfs_dir_t) -> *mut ermfs_dire
     call(|| {
         // SAFETY: NULL or a live stream used by this thread only, by the contract.
         let dir = unsafe { get_mut(dir) }?;
-        let Some(entry) = dir.entries.next() else {
+        let Some(entry) = dir.entries.next_entry()? else {
             return Ok(std::ptr::null_mut());
         };
         let cur = &mut dir.current;

@@ -94,6 +94,11 @@ impl Fs {
         let offset = offset as usize; // below `end`
         let inode = of.inode();
         let mut st = write(&inode.state);
+        if !matches!(st.body, Body::File(Content::Raw(_))) {
+            return fail(libc::EBADF);
+        }
+        // As a write: set-ID bits and `security.capability` go first.
+        crate::fd::kill_privs(inode, &mut st, of.privileged);
         let Body::File(Content::Raw(region)) = &mut st.body else {
             return fail(libc::EBADF);
         };

@@ -38,7 +38,7 @@ pub(crate) struct OpenFile {
     append: bool,
     /// Opened by a caller with `CAP_FSETID` (root): its writes and
     /// truncates keep the file's set-ID bits.
-    privileged: bool,
+    pub(crate) privileged: bool,
     offset: AtomicI64,
     /// Orders `read`/`write`/`lseek` through this description.
     pos: Mutex<()>,

@@ -159,6 +159,7 @@ mod background;
 mod builder;
 mod child;
 mod content;
+mod dirstream;
 mod errno;
 mod export;
 mod fallocate;
@@ -182,6 +183,7 @@ mod vfs_fs;
 mod xattr;
 
 pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
+pub use dirstream::DirStream;
 pub use export::ExportFlags;
 pub use fs::{Fs, MAX_SYMLINKS, ROOT_INO};
 pub use inode::FileType;

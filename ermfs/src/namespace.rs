@@ -16,7 +16,6 @@ use crate::inode::{Body, FileType, Inode};
 use crate::node::{Make, RenameFlags};
 use crate::path::parse;
 use crate::sync::{Ordering, lock, read, write};
-use crate::times::{atime_due, set_atime};
 
 /// What `stat`/`fstat` report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,44 +332,6 @@ impl Fs {
     /// # Errors
     /// `ENOTDIR` for a file, `ENOENT`, and the path errors of [`open`](Fs::open).
     pub fn readdir(&self, path: impl AsRef<Path>) -> io::Result<Vec<DirEntry>> {
-        let inner = &self.inner;
-        let dir = inner.resolve(path.as_ref())?;
-        let (names, parent, due): (Vec<ChildName>, _, _) = {
-            let st = read(&dir.state);
-            match &st.body {
-                Body::Dir(d) => (
-                    d.children.iter().cloned().collect(),
-                    d.parent.upgrade().map_or(dir.ino, |p| p.ino),
-                    atime_due(&st, &inner.shared),
-                ),
-                _ => return fail(libc::ENOTDIR),
-            }
-        };
-        if let Some(now) = due {
-            set_atime(&dir, now);
-        }
-        let mut out = vec![
-            DirEntry {
-                name: b".".to_vec(),
-                ino: dir.ino,
-                kind: FileType::Dir,
-            },
-            DirEntry {
-                name: b"..".to_vec(),
-                ino: parent,
-                kind: FileType::Dir,
-            },
-        ];
-        for name in names {
-            // A name removed since the snapshot is skipped.
-            if let Some(child) = inner.child(&dir, name.as_bytes())? {
-                out.push(DirEntry {
-                    name: name.as_bytes().to_vec(),
-                    ino: child.ino,
-                    kind: child.kind(),
-                });
-            }
-        }
-        Ok(out)
+        self.opendir(path)?.collect()
     }
 }

@@ -660,8 +660,11 @@ pub(crate) fn is_empty_dir(dir: &Inode) -> bool {
 /// mutex-guarded shards (an entry goes when the inode's last name does).
 /// Off by default: it costs every inode one entry at rest.
 pub(crate) struct InoIndex {
-    shards: Box<[Mutex<HashMap<u64, Weak<Inode>>>]>,
+    shards: Box<[Mutex<InoShard>]>,
 }
+
+/// One shard of [`InoIndex`].
+type InoShard = HashMap<u64, Weak<Inode>>;
 
 impl InoIndex {
     const SHARDS: u64 = 16;
@@ -674,7 +677,7 @@ impl InoIndex {
         }
     }
 
-    fn shard(&self, ino: u64) -> &Mutex<HashMap<u64, Weak<Inode>>> {
+    fn shard(&self, ino: u64) -> &Mutex<InoShard> {
         // Inode numbers are sequential: the low bits spread them evenly.
         &self.shards[(ino % Self::SHARDS) as usize]
     }

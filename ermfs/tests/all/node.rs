@@ -478,3 +478,202 @@ fn exchange_under_concurrent_lookups() {
         assert_eq!(fs.readdir("/").unwrap().len(), 4);
     });
 }
+
+fn names(s: &mut ermfs::DirStream, n: usize) -> Vec<Vec<u8>> {
+    s.by_ref().take(n).map(|e| e.unwrap().name).collect()
+}
+
+#[test]
+fn directory_streams_follow_the_live_directory() {
+    each_fs(|fs| {
+        fs.mkdir("/d", 0o755).unwrap();
+        for n in ["b", "d", "f", "h"] {
+            fs.write_file(format!("/d/{n}"), b"").unwrap();
+        }
+        let mut s = fs.opendir("/d").unwrap();
+        assert_eq!(names(&mut s, 3), [&b"."[..], b"..", b"b"]);
+        let after_b = s.tell();
+        // Removed before being reached: not listed. Added after the
+        // position: listed. Added before it: not (until a rewind).
+        fs.unlink("/d/d").unwrap();
+        fs.write_file("/d/e", b"").unwrap();
+        fs.write_file("/d/a", b"").unwrap();
+        assert_eq!(names(&mut s, 10), [&b"e"[..], b"f", b"h"]);
+        assert!(s.next_entry().unwrap().is_none());
+        // Seeking back to a cookie resumes after the same name.
+        s.seek(after_b);
+        assert_eq!(names(&mut s, 10), [&b"e"[..], b"f", b"h"]);
+        s.rewind();
+        assert_eq!(
+            names(&mut s, 10),
+            [&b"."[..], b"..", b"a", b"b", b"e", b"f", b"h"]
+        );
+        // A cookie past the end is the end.
+        s.seek(1_000);
+        assert!(s.next_entry().unwrap().is_none());
+        // Entries carry the right inode and type.
+        fs.mkdir("/d/sub", 0o755).unwrap();
+        s.rewind();
+        let sub = s.map(|e| e.unwrap()).find(|e| e.name == b"sub").unwrap();
+        assert_eq!(
+            (sub.ino, sub.kind),
+            (fs.stat("/d/sub").unwrap().ino, FileType::Dir)
+        );
+        assert_eq!(errno(fs.opendir("/d/b")), libc::ENOTDIR);
+    });
+}
+
+#[test]
+fn a_removed_open_directory_lists_nothing() {
+    each_fs(|fs| {
+        fs.mkdir("/d", 0o755).unwrap();
+        let d = fs.node("/d").unwrap();
+        let fd = fs
+            .open("/d", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .unwrap();
+        let mut s = fs.opendir_node(&d).unwrap();
+        fs.rmdir("/d").unwrap();
+        assert!(s.next_entry().unwrap().is_none());
+        assert_eq!(fs.fstat(fd).unwrap().nlink, 0);
+        assert_eq!(fs.getattr(&d).nlink, 0);
+        fs.close(fd).unwrap();
+    });
+}
+
+/// Names present from the open to the end are listed exactly once while
+/// another thread adds and removes other names.
+#[test]
+fn streams_list_stable_names_once_under_concurrent_change() {
+    each_fs(|fs| {
+        fs.mkdir("/d", 0o755).unwrap();
+        let stable: Vec<String> = (0..200).map(|i| format!("s{i:03}")).collect();
+        for n in &stable {
+            fs.write_file(format!("/d/{n}"), b"").unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let p = format!("/d/t{}", i % 97);
+                    if fs.write_file(&p, b"").is_err() || fs.unlink(&p).is_err() {
+                        panic!("churn failed");
+                    }
+                    i += 1;
+                }
+            });
+            for _ in 0..50 {
+                let listed: Vec<Vec<u8>> = fs
+                    .opendir("/d")
+                    .unwrap()
+                    .map(|e| e.unwrap().name)
+                    .filter(|n| n.starts_with(b"s"))
+                    .collect();
+                let want: Vec<Vec<u8>> = stable.iter().map(|n| n.as_bytes().to_vec()).collect();
+                assert_eq!(listed, want);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    });
+}
+
+/// The kernel's answers for the same stream steps, on a tmpfs mounted at
+/// `target/dirstream-oracle` (root only): every name of a full listing,
+/// names added after the open shown after `rewinddir`, a removed open
+/// directory listing nothing (not even `.`) with `nlink` 0.
+#[test]
+fn directory_streams_match_the_kernel() {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("directory_streams_match_the_kernel: skipped (needs root for the tmpfs)");
+        return;
+    }
+    let root = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/dirstream-oracle"
+    ));
+    std::fs::create_dir_all(root).unwrap();
+    let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+    let dst = c(root);
+    // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
+    let ret = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            dst.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(ret, 0, "mount tmpfs");
+    let d = root.join("d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("x"), b"").unwrap();
+    /// All names of a kernel stream from where it is, sorted.
+    fn drain(dir: *mut libc::DIR) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: `dir` is an open stream used by this thread only.
+            let e = unsafe { libc::readdir(dir) };
+            if e.is_null() {
+                break;
+            }
+            // SAFETY: readdir returns a valid entry with a NUL-terminated name.
+            out.push(
+                unsafe { CStr::from_ptr((*e).d_name.as_ptr()) }
+                    .to_bytes()
+                    .to_vec(),
+            );
+        }
+        out.sort();
+        out
+    }
+    let cd = c(&d);
+    // SAFETY: a valid path.
+    let kdir = unsafe { libc::opendir(cd.as_ptr()) };
+    assert!(!kdir.is_null());
+    let kernel_first = drain(kdir);
+    std::fs::write(d.join("y"), b"").unwrap();
+    // SAFETY: an open stream.
+    unsafe { libc::rewinddir(kdir) };
+    let kernel_rewound = drain(kdir);
+    std::fs::remove_file(d.join("x")).unwrap();
+    std::fs::remove_file(d.join("y")).unwrap();
+    std::fs::remove_dir(&d).unwrap();
+    // SAFETY: an open stream.
+    unsafe { libc::rewinddir(kdir) };
+    let kernel_removed = drain(kdir);
+    // SAFETY: all-zero bytes are a valid `stat`; `dirfd` of an open stream.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::fstat(libc::dirfd(kdir), &mut st) }, 0);
+    let kernel_nlink = st.st_nlink;
+    // SAFETY: closing the stream opened above.
+    unsafe { libc::closedir(kdir) };
+    // SAFETY: a valid path; detaching is always safe.
+    unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+
+    each_fs(|fs| {
+        fs.mkdir("/d", 0o755).unwrap();
+        fs.write_file("/d/x", b"").unwrap();
+        let mut s = fs.opendir("/d").unwrap();
+        let sorted = |s: &mut ermfs::DirStream| {
+            let mut v = names(s, usize::MAX);
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&mut s), kernel_first);
+        fs.write_file("/d/y", b"").unwrap();
+        s.rewind();
+        assert_eq!(sorted(&mut s), kernel_rewound);
+        fs.unlink("/d/x").unwrap();
+        fs.unlink("/d/y").unwrap();
+        let node = s.dir().clone();
+        fs.rmdir("/d").unwrap();
+        s.rewind();
+        assert_eq!(sorted(&mut s), kernel_removed);
+        assert_eq!(u64::from(fs.getattr(&node).nlink), kernel_nlink);
+    });
+}
