@@ -448,7 +448,6 @@ pub(crate) fn inherit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inode::Body;
 
     fn e(tag: u16, perm: u16, id: u32) -> Entry {
         Entry { tag, perm, id }
