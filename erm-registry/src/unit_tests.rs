@@ -118,3 +118,13 @@ fn big_table_with_huge_page_advice_works() {
     }
     assert!(map.get(&1000).is_none());
 }
+
+/// The key sits inline in its slot next to one value word: a 32-byte key
+/// (ermfs's is one) makes a 40-byte slot, with no padding to a cache line.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn slots_hold_the_key_inline_unpadded() {
+    assert_eq!(LocklessRegistry::<[u64; 4], u8>::SLOT_BYTES, 40);
+    assert_eq!(LocklessRegistry::<u64, u8>::SLOT_BYTES, 16);
+    assert_eq!(LocklessRegistry::<(u64, [u8; 24]), u8>::SLOT_BYTES, 40);
+}

@@ -164,6 +164,7 @@ mod gate;
 mod hooks;
 mod inode;
 mod links;
+mod name;
 mod namespace;
 mod path;
 mod perm;
@@ -180,8 +181,9 @@ pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_M
 pub use export::ExportFlags;
 pub use fs::{Fs, MAX_SYMLINKS, ROOT_INO};
 pub use inode::FileType;
+pub use name::NAME_MAX;
 pub use namespace::{DirEntry, Stat};
-pub use path::{NAME_MAX, PATH_MAX};
+pub use path::PATH_MAX;
 pub use perm::Identity;
 pub use statfs::StatFs;
 pub use stats::Stats;

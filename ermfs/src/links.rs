@@ -13,11 +13,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use erm_registry::{Name, Registry};
+use erm_registry::Registry;
 
 use crate::errno::fail;
 use crate::fs::{Follow, Fs, Inner, Last, MAX_SYMLINKS, ParentOf};
 use crate::inode::{Body, FileType, Inode};
+use crate::name::Name;
 use crate::namespace::{Stat, set_child, stat_of};
 use crate::path::{PATH_MAX, parse};
 use crate::perm::set_owner;

@@ -10,12 +10,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use erm_registry::{Name, Registry};
+use erm_registry::Registry;
 
 use crate::child::ChildName;
 use crate::errno::{err, fail};
 use crate::fs::{Fs, Inner, Last};
 use crate::inode::{Body, Content, FileType, Inode};
+use crate::name::Name;
 use crate::path::parse;
 use crate::stats::{add, sub};
 use crate::sync::{Ordering, lock, read, write};
