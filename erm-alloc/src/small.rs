@@ -15,7 +15,7 @@
 //! is free, so a live `SmallBuf` always points into a live mapping.
 #![allow(unsafe_code)]
 
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 use crate::sys::{Backing, Mapping};
 use std::io;
 use std::ptr::NonNull;
@@ -51,7 +51,7 @@ static POOLS: [Mutex<ClassPool>; CLASSES.len()] = [const {
     })
 }; CLASSES.len()];
 
-fn lock(class: usize) -> std::sync::MutexGuard<'static, ClassPool> {
+fn lock(class: usize) -> MutexGuard<'static, ClassPool> {
     // A panic while holding the lock cannot leave the bitmaps half-updated in a
     // way that matters (each update is a single bit flip plus a counter), so a
     // poisoned lock is safe to keep using.

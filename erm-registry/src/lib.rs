@@ -1,8 +1,10 @@
-//! A concurrent name map `K -> Arc<V>` with a locked and a lockless backend.
+//! A concurrent map `K -> Arc<V>` with a locked and a lockless backend.
 //!
-//! ERMFS keys its namespace by `(parent inode, name)` ([`Name`]) like the
-//! kernel's dentry cache; this crate knows nothing about files. Every backend
-//! implements [`Registry`]: lookups return a clone of the stored `Arc`,
+//! Generic over any key `K: Hash + Eq` and any value `V` (shared as
+//! `Arc<V>`); the crate gives no meaning to either. (ermfs, for example,
+//! keys its namespace by a `(parent inode, name)` key of its own, like the
+//! kernel's dentry cache; the rules for such a key live with its owner.)
+//! Every backend implements [`Registry`]: lookups return a clone of the stored `Arc`,
 //! inserts never overwrite, [`Registry::replace`] swaps a present key's value
 //! atomically (a reader sees the old or the new value, never nothing), and
 //! [`Registry::remove_if`] removes only if the key still maps to that very
@@ -16,17 +18,27 @@
 //!   hash per operation;
 //! - [`LocklessRegistry`]: open addressing, CAS inserts, tombstones, growth,
 //!   epoch reclamation; readers never block;
-//! - [`AnyRegistry`], [`Backend`], [`DefaultRegistry`], [`Config`];
-//! - [`Name`]: the validated ermfs key (`EINVAL`, `ENAMETOOLONG`).
+//! - [`AnyRegistry`], [`Backend`], [`DefaultRegistry`], [`Config`].
+//!
+//! # Keys
+//! Both backends need only `K: Hash + Eq` (and `Clone` to
+//! [`migrate`](AnyRegistry::migrate)). The lockless backend stores each key
+//! *inline* in its slot and moves it bitwise when it resizes, which every
+//! Rust value allows, so it asks for no further bound; a slot costs
+//! [`LocklessRegistry::SLOT_BYTES`] (`size_of::<K>() + 8`, no padding
+//! beyond the key's alignment). The cost of a key's `Hash` and `Eq` is what
+//! a lookup pays: a key with a fixed-size inline part (an id, a length, a
+//! short byte array) that `eq` compares first keeps a probe on the slot's
+//! own cache line.
 //!
 //! # The lockless algorithm
 //! A table is a power-of-two array of slots `(value: AtomicPtr<V>, key: K)`
-//! with the key stored inline (a slot with a [`Name`] key is 40 bytes,
-//! packed: padding it to a 64-byte line would cost more memory per closed
-//! file than the occasional slot straddling two lines costs time), probed
+//! with the key stored inline (a slot with a 32-byte key is 40 bytes,
+//! packed: padding it to a 64-byte line would cost more memory per entry at
+//! rest than the occasional slot straddling two lines costs time), probed
 //! linearly from the key's hash. A hit therefore reads one slot and then,
-//! in parallel, the key's own heap bytes (for the compare, only for names
-//! too long to sit in the key) and the value (prefetched as soon as its
+//! in parallel, the key's own heap bytes (for the compare, only for a key
+//! that has any) and the value (prefetched as soon as its
 //! pointer is seen, before the compare). A retired table starts its grace
 //! period at once (`retire_now`), so a map that only grows does not keep
 //! its old tables.
@@ -121,7 +133,7 @@
 //! Both backends hash with [foldhash](https://docs.rs/foldhash) (its
 //! quality variant, the hash hashbrown uses by default), seeded at random
 //! per process and per instance ([`HashBuilder`]). Collisions depend on the
-//! secret seed, so a crafted flood of colliding names (which would turn
+//! secret seed, so a crafted flood of colliding keys (which would turn
 //! linear probing quadratic) cannot be prepared offline; foldhash does not
 //! claim to resist an attacker who recovers the seed by timing a long-running
 //! process, which SipHash would (std's `RandomState`). We take that trade on
@@ -134,12 +146,12 @@
 //! # Limitations
 //! - Lockless writers pause while a resize copies the table (readers do
 //!   not); a table never shrinks except when a full table is resized.
-//! - Lockless slots are claimed per key: churn through many distinct names
+//! - Lockless slots are claimed per key: churn through many distinct keys
 //!   fills the table with dead keys until the next resize rehashes it.
 //! - Lockless slots hold the key inline and no hash tag: a probe compares
 //!   each foreign key it passes with `K::eq`, cheap when `eq` rejects on
-//!   inline fields (a [`Name`]'s parent and length) but a heap read per
-//!   foreign slot for keys that are all heap (`String`). A resize rehashes
+//!   inline fields (an id, a length) but a heap read per foreign slot for
+//!   keys that are all heap (`String`). A resize rehashes
 //!   every live key, and empty slots cost `size_of::<K>() + 8` bytes
 //!   rounded up to 32.
 //! - An inserter may spin (then yield) while another inserter publishes a
@@ -159,7 +171,6 @@
 mod epoch;
 mod locked;
 mod lockless;
-mod name;
 mod sync;
 
 #[cfg(all(test, not(loom)))]
@@ -167,7 +178,6 @@ mod unit_tests;
 
 pub use locked::LockedRegistry;
 pub use lockless::LocklessRegistry;
-pub use name::{NAME_MAX, Name};
 pub use sync::HashBuilder;
 
 use std::fmt;
@@ -303,7 +313,8 @@ pub type DefaultRegistry<K, V> = LocklessRegistry<K, V>;
 pub type DefaultRegistry<K, V> = LockedRegistry<K, V>;
 
 /// A registry whose backend is picked at run time.
-// One per file system and padded on purpose (cache lines): size is no issue.
+// Few per program (ermfs: one per file system) and padded on purpose
+// (cache lines): size is no issue.
 #[allow(clippy::large_enum_variant)]
 pub enum AnyRegistry<K, V> {
     /// Backed by [`LockedRegistry`].

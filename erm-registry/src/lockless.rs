@@ -46,10 +46,12 @@ fn is_live<V>(value: *mut V) -> bool {
 /// cycles live/tombstone; the key is written once, between the claim and
 /// the Release store that ends "busy", and never changes while the table
 /// is current. Slots are packed (no alignment beyond the fields'): with a
-/// 32-byte [`Name`](crate::Name) key a slot is 40 bytes, and aligning it to
-/// 32 would pad it to 64, which the memory-at-rest budget of a closed file
+/// 32-byte key a slot is 40 bytes, and aligning it to 32 would pad it to
+/// 64, which a memory-at-rest budget per entry (ermfs: per closed file)
 /// cannot afford; a slot that straddles two lines costs one more line only
-/// when its key is compared.
+/// when its key is compared. The key needs no bound for living here: the
+/// resize moves it bitwise, as every Rust move does, and drops only the
+/// copy that stays owned.
 #[repr(C)]
 struct Slot<K, V> {
     value: AtomicPtr<V>,
@@ -179,6 +181,15 @@ enum Attempt<V> {
     Inserted,
     Occupied(Arc<V>),
     NeedResize,
+}
+
+impl<K, V, S> LocklessRegistry<K, V, S> {
+    /// Bytes one table slot takes: the key inline plus the value word
+    /// (`size_of::<K>() + 8` on 64-bit targets for 8-aligned keys). A table
+    /// holds at most 3/4 of its slots, so this over 0.75 is the least an
+    /// entry costs at rest; users with a memory budget per entry can pin it
+    /// in a test.
+    pub const SLOT_BYTES: usize = std::mem::size_of::<Slot<K, V>>();
 }
 
 impl<K: Hash + Eq, V> LocklessRegistry<K, V> {

@@ -644,7 +644,7 @@ mod tests {
             FileType::Symlink,
             0o777,
             std::sync::Weak::new(),
-            Body::Symlink(Arc::from(&b"t"[..])),
+            crate::inode::Body::Symlink(Arc::from(&b"t"[..])),
             (0, 0),
             std::time::SystemTime::UNIX_EPOCH,
         );
@@ -662,7 +662,7 @@ mod tests {
             FileType::Dir,
             0o755,
             std::sync::Weak::new(),
-            Body::Dir(Default::default()),
+            crate::inode::Body::Dir(Default::default()),
             (0, 0),
             std::time::SystemTime::UNIX_EPOCH,
         );

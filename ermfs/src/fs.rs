@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use erm_alloc::MemoryBudget;
 use erm_fdtable::{AnyFdTable, FdTable};
-use erm_registry::{AnyRegistry, Config, Name, Registry};
+use erm_registry::{AnyRegistry, Config, Registry};
 
 use crate::builder::FsBuilder;
 use crate::content::Shared;
@@ -16,6 +16,7 @@ use crate::fd::OpenFile;
 use crate::gate::Gate;
 use crate::inode::{Body, FileType, Inode};
 use crate::links::hop;
+use crate::name::Name;
 use crate::node::InoIndex;
 use crate::path::{Comp, Parsed, parse, parse_bytes};
 use crate::stats::{Stats, add, get};

@@ -20,13 +20,15 @@ use std::io;
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
-use erm_registry::{Name, Registry};
+use erm_registry::Registry;
+
+use crate::name::{NAME_MAX, Name};
 
 use crate::errno::{err, fail};
 use crate::fs::{Fs, Inner};
 use crate::inode::{Body, Content, FileType, Inode};
 use crate::namespace::{Stat, set_child, stat_of, touch_dir};
-use crate::path::{NAME_MAX, PATH_MAX};
+use crate::path::PATH_MAX;
 use crate::perm::Identity;
 use crate::stats::add;
 use crate::sync::{Mutex, Ordering, lock, read, write};

@@ -14,11 +14,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::errno::fail;
+#[cfg(doc)]
+use crate::name::NAME_MAX;
 
 /// Longest path accepted, in bytes (Linux `PATH_MAX` is 4096 with the NUL).
 pub const PATH_MAX: usize = 4095;
-/// Longest component accepted, in bytes (Linux `NAME_MAX`).
-pub const NAME_MAX: usize = erm_registry::NAME_MAX;
 
 /// One component of a parsed path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

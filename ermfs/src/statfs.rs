@@ -1,7 +1,7 @@
 //! `statfs`: the memory limit seen as a disk ([`StatFs`]).
 
 use crate::fs::Fs;
-use crate::path::NAME_MAX;
+use crate::name::NAME_MAX;
 use crate::stats::get;
 
 /// Block size `statfs` counts in (the page size ERMFS reports as `st_blksize`).

@@ -74,7 +74,7 @@ fn vfs_err(e: io::Error) -> VfsError {
 /// calls refuse that one only when the walk reaches it).
 fn checked(path: &str) -> VfsResult<&Path> {
     let p = path_of(path);
-    let long_name = |c: &crate::path::Comp<'_>| matches!(c, crate::path::Comp::Name(n) if n.len() > crate::path::NAME_MAX);
+    let long_name = |c: &crate::path::Comp<'_>| matches!(c, crate::path::Comp::Name(n) if n.len() > crate::NAME_MAX);
     let shape = crate::path::parse(p).and_then(|parsed| {
         if parsed.comps.iter().any(long_name) {
             Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))

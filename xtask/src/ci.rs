@@ -38,6 +38,8 @@ pub fn run() -> Result<(), String> {
     let start = Instant::now();
     step("system packages", || ensure_packages(SYSTEM_PACKAGES))?;
     step("fmt", || exec(cargo().args(["fmt", "--all", "--check"])))?;
+    // Also a test (run again with the tests); first here because it is instant.
+    step("tidy", crate::tidy::run)?;
     step("clippy", || {
         exec(cargo().args([
             "clippy",

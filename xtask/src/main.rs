@@ -1,4 +1,4 @@
-//! `cargo xtask`: the one entry point for ERMFS chores (CI, demo, benchmarks, fuzzing).
+//! `cargo xtask`: the one entry point for ERMFS chores (CI, tidy, demo, benchmarks, fuzzing).
 //!
 //! Bare `cargo xtask` prints help. Every subcommand is plain Rust calling
 //! `cargo` and the system's tools, so a fresh Linux machine needs nothing but
@@ -8,6 +8,7 @@ mod bench;
 mod capi;
 mod ci;
 mod demo;
+mod doc_refs;
 mod fuse;
 mod fuzz;
 mod plot;
@@ -20,7 +21,8 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  ci               every check CI runs (fmt, clippy, tests, docs, loom, miri, fuzz, bench smoke)
+  ci               every check CI runs (fmt, tidy, clippy, tests, docs, loom, miri, fuzz, bench smoke)
+  tidy             repository hygiene and the architecture invariants (also a test)
   demo             show ERMFS at work, layer by layer
   bench [--quick]  run every benchmark beside its anchor; writes target/bench/summary.json
                    and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("tidy") => tidy::run(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),
         Some("plot") => bench::plot(),

@@ -621,11 +621,8 @@ fn directory_streams_match_the_kernel() {
                 break;
             }
             // SAFETY: readdir returns a valid entry with a NUL-terminated name.
-            out.push(
-                unsafe { CStr::from_ptr((*e).d_name.as_ptr()) }
-                    .to_bytes()
-                    .to_vec(),
-            );
+            let name = unsafe { CStr::from_ptr((*e).d_name.as_ptr()) };
+            out.push(name.to_bytes().to_vec());
         }
         out.sort();
         out

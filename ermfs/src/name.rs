@@ -1,9 +1,17 @@
-//! The key ermfs uses: a parent inode number and one path component.
+//! The registry key of the namespace: a parent inode number and one path
+//! component, validated (`EINVAL`, `ENAMETOOLONG`), with [`NAME_MAX`].
+//!
+//! erm-registry is a generic map; the file-name rules live here. The key is
+//! 32 bytes with names of up to 22 bytes inline, so a lookup allocates
+//! nothing and a lockless registry slot holding it is 40 bytes (a test below
+//! guards both).
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
+
+use crate::errno::err;
 
 /// Longest name accepted, in bytes (Linux `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
@@ -20,7 +28,7 @@ const INLINE: usize = 22;
 /// a stored key costs no heap block of its own; a longer one is boxed.
 /// Equality, order and hash are those of `(parent, name bytes)`.
 #[derive(Clone)]
-pub struct Name {
+pub(crate) struct Name {
     parent: u64,
     name: Bytes,
 }
@@ -59,12 +67,12 @@ impl Name {
     /// # Errors
     /// `EINVAL` for an empty name or one containing `/` or a NUL byte;
     /// `ENAMETOOLONG` for a name longer than [`NAME_MAX`] bytes.
-    pub fn new(parent: u64, name: &[u8]) -> io::Result<Name> {
+    pub(crate) fn new(parent: u64, name: &[u8]) -> io::Result<Name> {
         if name.is_empty() || name.iter().any(|&b| b == b'/' || b == 0) {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(err(libc::EINVAL));
         }
         if name.len() > NAME_MAX {
-            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+            return Err(err(libc::ENAMETOOLONG));
         }
         Ok(Name {
             parent,
@@ -72,13 +80,8 @@ impl Name {
         })
     }
 
-    /// The parent directory's inode number.
-    pub fn parent(&self) -> u64 {
-        self.parent
-    }
-
     /// The name bytes (1 to [`NAME_MAX`] of them, no `/`, no NUL).
-    pub fn name(&self) -> &[u8] {
+    fn name(&self) -> &[u8] {
         self.name.as_slice()
     }
 }
@@ -132,7 +135,7 @@ mod tests {
         assert_eq!(errno(Name::new(1, b"a\0")), Some(libc::EINVAL));
         assert_eq!(errno(Name::new(1, &[b'x'; 256])), Some(libc::ENAMETOOLONG));
         let ok = Name::new(7, &[b'x'; 255]).expect("255 bytes is legal");
-        assert_eq!((ok.parent(), ok.name().len()), (7, 255));
+        assert_eq!((ok.parent, ok.name().len()), (7, 255));
     }
 
     /// Short and long names keep their bytes, compare and hash by them.
@@ -160,10 +163,16 @@ mod tests {
         }
     }
 
-    /// The key is 32 bytes on 64-bit targets: the per-file cost at rest.
+    /// The key is 32 bytes on 64-bit targets, and a lockless registry slot
+    /// holding it 40: the per-file cost at rest (BENCHMARKS.md). Not under
+    /// loom, whose atomics are bigger than std's.
     #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn name_is_32_bytes() {
+    #[cfg(all(target_pointer_width = "64", not(loom)))]
+    fn name_is_32_bytes_and_its_slot_40() {
         assert_eq!(std::mem::size_of::<Name>(), 32);
+        assert_eq!(
+            erm_registry::LocklessRegistry::<Name, crate::inode::Inode>::SLOT_BYTES,
+            40
+        );
     }
 }
