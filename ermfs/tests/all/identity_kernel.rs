@@ -1,6 +1,6 @@
 //! Identity differential against the kernel: what Linux lets the caller's
 //! identity decide inside a file system, on ERMFS's node calls and on a
-//! tmpfs mounted under `target/identity-oracle`.
+//! tmpfs mounted under `target/identity-oracle/<test>`.
 //!
 //! - Creation (`open(O_CREAT)`, `mkdir`, `mknod(S_IFIFO)` against
 //!   [`Fs::mknodat`]/[`Fs::mkdirat`]) by root, 1000:1000, 1000:1000 with
@@ -79,7 +79,9 @@ fn identities() -> Vec<Identity> {
 struct Oracle(PathBuf);
 
 impl Oracle {
-    fn mount() -> Option<Oracle> {
+    /// Mounts `target/identity-oracle/<test>` (one mount per test: the
+    /// tests of this binary run in parallel).
+    fn mount(test: &str) -> Option<Oracle> {
         // SAFETY: plain syscall, no memory involved.
         if unsafe { libc::geteuid() } != 0 {
             return None;
@@ -87,7 +89,9 @@ impl Oracle {
         let dir = Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../target/identity-oracle"
-        ));
+        ))
+        .join(test);
+        let dir = dir.as_path();
         std::fs::create_dir_all(dir).ok()?;
         let dst = cstr(dir.as_os_str().as_bytes());
         // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
@@ -309,7 +313,7 @@ fn ermfs_dirs(fs: &Fs) -> Vec<Node> {
 
 #[test]
 fn creation_by_each_identity_matches_the_kernel() {
-    let Some(oracle) = Oracle::mount() else {
+    let Some(oracle) = Oracle::mount("creation") else {
         eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
         return;
     };
@@ -341,6 +345,10 @@ fn creation_by_each_identity_matches_the_kernel() {
                 kernel.push((umask, i, rel, kind, mode, r));
             }
         }
+    }
+    // Every directory is writable by all: every creation succeeds.
+    for (_, i, rel, _, _, r) in &kernel {
+        assert!(r.is_ok(), "kernel: {rel} by identity {i}: {r:?}");
     }
     each_fs(|fs| {
         let dirs = ermfs_dirs(fs);
@@ -477,7 +485,7 @@ fn kernel_file(path: &CString, (uid, gid): (u32, u32), mode: u32) {
 
 #[test]
 fn writes_truncates_and_fallocate_by_each_identity_match_the_kernel() {
-    let Some(oracle) = Oracle::mount() else {
+    let Some(oracle) = Oracle::mount("changes") else {
         eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
         return;
     };
@@ -575,7 +583,7 @@ fn keep(id: u32) -> Option<u32> {
 
 #[test]
 fn chown_by_root_and_by_the_owner_matches_the_kernel() {
-    let Some(oracle) = Oracle::mount() else {
+    let Some(oracle) = Oracle::mount("chown") else {
         eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
         return;
     };
@@ -638,7 +646,7 @@ fn chown_by_root_and_by_the_owner_matches_the_kernel() {
 
 #[test]
 fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
-    let Some(oracle) = Oracle::mount() else {
+    let Some(oracle) = Oracle::mount("devices") else {
         eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
         return;
     };
