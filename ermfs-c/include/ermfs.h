@@ -50,6 +50,18 @@ struct timespec;
 // `ermfs_options_t.policy`: never compress (closed files stay raw in RAM).
 #define ERMFS_POLICY_NEVER 2
 
+// `ermfs_rename2` `flags`: fail with `EEXIST` if the target exists (the
+// value of `RENAME_NOREPLACE`).
+#define ERMFS_RENAME_NOREPLACE 1
+
+// `ermfs_rename2` `flags`: swap the two names, which must both exist (the
+// value of `RENAME_EXCHANGE`).
+#define ERMFS_RENAME_EXCHANGE 2
+
+// `ermfs_rename2` `flags`: leave a whiteout (a character device 0:0) at the
+// old name (the value of `RENAME_WHITEOUT`).
+#define ERMFS_RENAME_WHITEOUT 4
+
 // `ermfs_dirent_t.d_type` of a directory (the value of `DT_DIR`).
 #define ERMFS_DT_DIR 4
 
@@ -58,6 +70,18 @@ struct timespec;
 
 // `ermfs_dirent_t.d_type` of a symbolic link (the value of `DT_LNK`).
 #define ERMFS_DT_LNK 10
+
+// `ermfs_dirent_t.d_type` of a FIFO (the value of `DT_FIFO`).
+#define ERMFS_DT_FIFO 1
+
+// `ermfs_dirent_t.d_type` of a character device (the value of `DT_CHR`).
+#define ERMFS_DT_CHR 2
+
+// `ermfs_dirent_t.d_type` of a block device (the value of `DT_BLK`).
+#define ERMFS_DT_BLK 6
+
+// `ermfs_dirent_t.d_type` of a socket (the value of `DT_SOCK`).
+#define ERMFS_DT_SOCK 12
 
 // `ermfs_export_memfd` flag: seal the memfd (`F_SEAL_WRITE`, `F_SEAL_GROW`,
 // `F_SEAL_SHRINK`, `F_SEAL_SEAL`): a read-only snapshot safe to hand out.
@@ -106,8 +130,9 @@ typedef struct ermfs_options_t {
 typedef struct ermfs_dirent_t {
   // Inode number.
   uint64_t d_ino;
-  // `ERMFS_DT_REG`, `ERMFS_DT_DIR` or `ERMFS_DT_LNK` (equal to `DT_REG`,
-  // `DT_DIR`, `DT_LNK`).
+  // `ERMFS_DT_REG`, `ERMFS_DT_DIR`, `ERMFS_DT_LNK`, `ERMFS_DT_FIFO`,
+  // `ERMFS_DT_CHR`, `ERMFS_DT_BLK` or `ERMFS_DT_SOCK` (equal to libc's
+  // `DT_*`).
   uint8_t d_type;
   // The name, NUL-terminated (at most 255 bytes before the NUL).
   char d_name[256];
@@ -297,12 +322,12 @@ int ermfs_fs_ftruncate(const struct ermfs_t *fs, int fd, off_t length);
 // `st_mode`, `st_nlink`, `st_uid`/`st_gid` = the owner (the process's
 // real IDs unless `ermfs_chown` changed them), `st_size`, `st_blocks` =
 // memory held in 512-byte units, `st_blksize`, `st_atim`/`st_mtim`/`st_ctim`
-// to the nanosecond; `st_dev` and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
+// to the nanosecond; `st_rdev` = a device node's number from `ermfs_mknod`,
+// else 0; `st_dev` is 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
 //
 // # Safety
 // `buf` is NULL or a writable `struct stat`.
-int ermfs_fstat(int fd,
-                struct stat *buf);
+int ermfs_fstat(int fd, struct stat *buf);
 
 // `ermfs_fstat` on the instance `fs`.
 //
@@ -403,6 +428,30 @@ int ermfs_rename(const char *oldpath, const char *newpath);
 // `fs` is NULL or a live instance; both paths are NULL or NUL-terminated strings.
 int ermfs_fs_rename(const struct ermfs_t *fs, const char *oldpath, const char *newpath);
 
+// Renames `oldpath` to `newpath` as `renameat2(2)` with `flags`: 0 (as
+// `ermfs_rename`) or `ERMFS_RENAME_NOREPLACE` (fail if `newpath` exists,
+// checked and done in one step), `ERMFS_RENAME_EXCHANGE` (swap two existing
+// names atomically, directories and files alike), `ERMFS_RENAME_WHITEOUT`
+// (leave a character device 0:0 at `oldpath`; only for an instance owned
+// by root), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
+// same values. Returns 0, or -1 with `errno` (`EINVAL` for an unknown flag
+// bit or `EXCHANGE` with another flag, checked first, and as
+// `ermfs_rename`; `EEXIST` with `NOREPLACE`; `ENOENT` for a missing name,
+// with `EXCHANGE` either; `EPERM` for `WHITEOUT` otherwise; `EFAULT`).
+//
+// # Safety
+// Both paths are NULL or NUL-terminated strings.
+int ermfs_rename2(const char *oldpath, const char *newpath, unsigned int flags);
+
+// `ermfs_rename2` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; both paths are NULL or NUL-terminated strings.
+int ermfs_fs_rename2(const struct ermfs_t *fs,
+                     const char *oldpath,
+                     const char *newpath,
+                     unsigned int flags);
+
 // Creates directory `path` with permission bits `mode`. Returns 0, or -1
 // with `errno` (`EEXIST`, `ENOENT`, `ENOTDIR`, `EFAULT`).
 //
@@ -428,6 +477,41 @@ int ermfs_rmdir(const char *path);
 // # Safety
 // `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
 int ermfs_fs_rmdir(const struct ermfs_t *fs, const char *path);
+
+// Makes the node `path` as `mknod(2)`: the type from `mode & S_IFMT`
+// (`S_IFIFO`, `S_IFSOCK`, `S_IFREG` or 0 for a regular file, and for an
+// instance owned by root `S_IFCHR` and `S_IFBLK`, device number `dev` as
+// `makedev` makes it), permission bits `mode & 07777` less the umask.
+// `ermfs_stat` reports `dev` as `st_rdev`. Opening a FIFO, device or
+// socket gives `ENXIO`: nothing serves them in the process. Returns 0, or
+// -1 with `errno` (`EPERM` for `S_IFDIR` or a device made by an instance
+// not owned by root, `EINVAL` for any other type, both before the path is
+// looked at; `EEXIST`, `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ENOSPC`,
+// `EFAULT`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_mknod(const char *path, mode_t mode, dev_t dev);
+
+// `ermfs_mknod` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_mknod(const struct ermfs_t *fs, const char *path, mode_t mode, dev_t dev);
+
+// Makes the FIFO `path` with permission bits `mode & 07777` less the umask
+// (`ermfs_mknod` with `S_IFIFO`). Returns 0, or -1 with `errno` as
+// `ermfs_mknod`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string.
+int ermfs_mkfifo(const char *path, mode_t mode);
+
+// `ermfs_mkfifo` on the instance `fs`.
+//
+// # Safety
+// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+int ermfs_fs_mkfifo(const struct ermfs_t *fs, const char *path, mode_t mode);
 
 // Opens a stream over the entries of directory `path`. Returns it, or NULL
 // with `errno` (`ENOENT`, `ENOTDIR`, `EFAULT`). Close it with `ermfs_closedir`.

@@ -261,7 +261,8 @@ pub unsafe extern "C" fn ermfs_fs_ftruncate(fs: *const ermfs_t, fd: c_int, lengt
 /// `st_mode`, `st_nlink`, `st_uid`/`st_gid` = the owner (the process's
 /// real IDs unless `ermfs_chown` changed them), `st_size`, `st_blocks` =
 /// memory held in 512-byte units, `st_blksize`, `st_atim`/`st_mtim`/`st_ctim`
-/// to the nanosecond; `st_dev` and `st_rdev` are 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
+/// to the nanosecond; `st_rdev` = a device node's number from `ermfs_mknod`,
+/// else 0; `st_dev` is 0). Returns 0, or -1 with `errno` (`EBADF`, `EFAULT`).
 ///
 /// # Safety
 /// `buf` is NULL or a writable `struct stat`.

@@ -16,7 +16,7 @@
 //! - descriptor calls ([`fd`]): `open`, `read`, `write`, `pread`, `pwrite`,
 //!   `lseek`, `ftruncate`, `fstat`, `close`, `dup`, `dup2`, `fsync`;
 //! - path calls ([`names`]): `stat`, `truncate`, `unlink`, `rename`,
-//!   `mkdir`, `rmdir`; directory streams ([`dir`]): `opendir`, `readdir`,
+//!   `rename2` (`RENAME_*` flags), `mkdir`, `rmdir`, `mknod`, `mkfifo`; directory streams ([`dir`]): `opendir`, `readdir`,
 //!   `closedir`;
 //! - instance-wide calls ([`control`]): `set_lockless_mode`, `is_lockless`,
 //!   `settle`, `stats`;

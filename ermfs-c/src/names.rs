@@ -1,13 +1,14 @@
-//! Path calls: stat, truncate, unlink, rename, mkdir, rmdir, each as
-//! `ermfs_X` (default instance) and `ermfs_fs_X` (explicit instance).
+//! Path calls: stat, truncate, unlink, rename, rename2 (with `RENAME_*`
+//! flags), mkdir, rmdir, mknod, mkfifo, each as `ermfs_X` (default
+//! instance) and `ermfs_fs_X` (explicit instance).
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_uint};
 use std::io;
 
-use ermfs_core::Fs;
-use libc::{mode_t, off_t};
+use ermfs_core::{Fs, RenameFlags};
+use libc::{dev_t, mode_t, off_t};
 
-use crate::boundary::path;
+use crate::boundary::{err, path};
 use crate::instance::{ermfs_t, on, on_default};
 use crate::stat::fill;
 
@@ -32,6 +33,56 @@ fn rename(fs: &Fs, from: *const c_char, to: *const c_char) -> io::Result<c_int> 
     // SAFETY: both NULL or C strings, by the contract.
     let (from, to) = unsafe { (path(from)?, path(to)?) };
     fs.rename(from, to).map(|()| 0)
+}
+
+/// `ermfs_rename2` `flags`: fail with `EEXIST` if the target exists (the
+/// value of `RENAME_NOREPLACE`).
+pub const ERMFS_RENAME_NOREPLACE: c_uint = 1;
+/// `ermfs_rename2` `flags`: swap the two names, which must both exist (the
+/// value of `RENAME_EXCHANGE`).
+pub const ERMFS_RENAME_EXCHANGE: c_uint = 2;
+/// `ermfs_rename2` `flags`: leave a whiteout (a character device 0:0) at the
+/// old name (the value of `RENAME_WHITEOUT`).
+pub const ERMFS_RENAME_WHITEOUT: c_uint = 4;
+// Literals so cbindgen can write them into ermfs.h; checked against libc here.
+const _: () = assert!(
+    ERMFS_RENAME_NOREPLACE == libc::RENAME_NOREPLACE
+        && ERMFS_RENAME_EXCHANGE == libc::RENAME_EXCHANGE
+        && ERMFS_RENAME_WHITEOUT == libc::RENAME_WHITEOUT
+);
+
+fn rename2(fs: &Fs, from: *const c_char, to: *const c_char, flags: c_uint) -> io::Result<c_int> {
+    // Linux checks the flags before it reads either path (`do_renameat2`):
+    // unknown bits, then EXCHANGE with another flag.
+    let flags = RenameFlags::from_bits(flags)?;
+    if flags.contains(RenameFlags::EXCHANGE) && flags != RenameFlags::EXCHANGE {
+        return Err(err(libc::EINVAL));
+    }
+    // SAFETY: both NULL or C strings, by the contract.
+    let (from, to) = unsafe { (path(from)?, path(to)?) };
+    fs.rename_with_flags(from, to, flags).map(|()| 0)
+}
+
+fn mknod(fs: &Fs, p: *const c_char, mode: mode_t, dev: dev_t) -> io::Result<c_int> {
+    // Linux checks the type before it reads the path (`may_mknod` comes
+    // before the lookup that meets a bad pointer); `Fs::mknod` does the
+    // same for the paths it is given.
+    if p.is_null() {
+        return Err(err(match mode & libc::S_IFMT {
+            libc::S_IFDIR => libc::EPERM,
+            0 | libc::S_IFREG | libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {
+                libc::EFAULT
+            }
+            _ => libc::EINVAL,
+        }));
+    }
+    // SAFETY: as in `stat`.
+    fs.mknod(unsafe { path(p) }?, mode, dev).map(|()| 0)
+}
+
+fn mkfifo(fs: &Fs, p: *const c_char, mode: mode_t) -> io::Result<c_int> {
+    // SAFETY: as in `stat`.
+    fs.mkfifo(unsafe { path(p) }?, mode).map(|()| 0)
 }
 
 fn mkdir(fs: &Fs, p: *const c_char, mode: mode_t) -> io::Result<c_int> {
@@ -133,6 +184,42 @@ pub unsafe extern "C" fn ermfs_fs_rename(
     on(fs, |fs| rename(fs, oldpath, newpath))
 }
 
+/// Renames `oldpath` to `newpath` as `renameat2(2)` with `flags`: 0 (as
+/// `ermfs_rename`) or `ERMFS_RENAME_NOREPLACE` (fail if `newpath` exists,
+/// checked and done in one step), `ERMFS_RENAME_EXCHANGE` (swap two existing
+/// names atomically, directories and files alike), `ERMFS_RENAME_WHITEOUT`
+/// (leave a character device 0:0 at `oldpath`; only for an instance owned
+/// by root), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
+/// same values. Returns 0, or -1 with `errno` (`EINVAL` for an unknown flag
+/// bit or `EXCHANGE` with another flag, checked first, and as
+/// `ermfs_rename`; `EEXIST` with `NOREPLACE`; `ENOENT` for a missing name,
+/// with `EXCHANGE` either; `EPERM` for `WHITEOUT` otherwise; `EFAULT`).
+///
+/// # Safety
+/// Both paths are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_rename2(
+    oldpath: *const c_char,
+    newpath: *const c_char,
+    flags: c_uint,
+) -> c_int {
+    on_default(|fs| rename2(fs, oldpath, newpath, flags))
+}
+
+/// `ermfs_rename2` on the instance `fs`.
+///
+/// # Safety
+/// `fs` is NULL or a live instance; both paths are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_fs_rename2(
+    fs: *const ermfs_t,
+    oldpath: *const c_char,
+    newpath: *const c_char,
+    flags: c_uint,
+) -> c_int {
+    on(fs, |fs| rename2(fs, oldpath, newpath, flags))
+}
+
 /// Creates directory `path` with permission bits `mode`. Returns 0, or -1
 /// with `errno` (`EEXIST`, `ENOENT`, `ENOTDIR`, `EFAULT`).
 ///
@@ -173,4 +260,60 @@ pub unsafe extern "C" fn ermfs_rmdir(path: *const c_char) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ermfs_fs_rmdir(fs: *const ermfs_t, path: *const c_char) -> c_int {
     on(fs, |fs| rmdir(fs, path))
+}
+
+/// Makes the node `path` as `mknod(2)`: the type from `mode & S_IFMT`
+/// (`S_IFIFO`, `S_IFSOCK`, `S_IFREG` or 0 for a regular file, and for an
+/// instance owned by root `S_IFCHR` and `S_IFBLK`, device number `dev` as
+/// `makedev` makes it), permission bits `mode & 07777` less the umask.
+/// `ermfs_stat` reports `dev` as `st_rdev`. Opening a FIFO, device or
+/// socket gives `ENXIO`: nothing serves them in the process. Returns 0, or
+/// -1 with `errno` (`EPERM` for `S_IFDIR` or a device made by an instance
+/// not owned by root, `EINVAL` for any other type, both before the path is
+/// looked at; `EEXIST`, `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ENOSPC`,
+/// `EFAULT`).
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_mknod(path: *const c_char, mode: mode_t, dev: dev_t) -> c_int {
+    on_default(|fs| mknod(fs, path, mode, dev))
+}
+
+/// `ermfs_mknod` on the instance `fs`.
+///
+/// # Safety
+/// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_fs_mknod(
+    fs: *const ermfs_t,
+    path: *const c_char,
+    mode: mode_t,
+    dev: dev_t,
+) -> c_int {
+    on(fs, |fs| mknod(fs, path, mode, dev))
+}
+
+/// Makes the FIFO `path` with permission bits `mode & 07777` less the umask
+/// (`ermfs_mknod` with `S_IFIFO`). Returns 0, or -1 with `errno` as
+/// `ermfs_mknod`.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_mkfifo(path: *const c_char, mode: mode_t) -> c_int {
+    on_default(|fs| mkfifo(fs, path, mode))
+}
+
+/// `ermfs_mkfifo` on the instance `fs`.
+///
+/// # Safety
+/// `fs` is NULL or a live instance; `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ermfs_fs_mkfifo(
+    fs: *const ermfs_t,
+    path: *const c_char,
+    mode: mode_t,
+) -> c_int {
+    on(fs, |fs| mkfifo(fs, path, mode))
 }

@@ -43,6 +43,7 @@ pub(crate) unsafe fn fill(st: &Stat, out: *mut libc::stat) -> io::Result<()> {
     s.st_mode = st.mode as _;
     s.st_nlink = st.nlink as _;
     (s.st_uid, s.st_gid) = (st.uid, st.gid);
+    s.st_rdev = st.rdev as _;
     s.st_size = st.size.min(i64::MAX as u64) as _;
     s.st_blksize = st.blksize as _;
     s.st_blocks = st.blocks.min(i64::MAX as u64) as _;

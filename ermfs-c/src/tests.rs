@@ -570,3 +570,121 @@ fn links_bad_input() {
         }
     });
 }
+
+#[test]
+fn mknod_mkfifo_and_rename2() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    each(|fs| {
+        let (p, q, nul) = (c("/p"), c("/q"), null::<libc::c_char>());
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: every pointer below is NULL or a live C string or stat.
+        unsafe {
+            assert_eq!(ermfs_fs_mkfifo(fs, p.as_ptr(), 0o640), 0);
+            assert_eq!(ermfs_fs_stat(fs, p.as_ptr(), st.as_mut_ptr()), 0);
+            let s = st.assume_init();
+            assert_eq!((s.st_mode, s.st_rdev), (libc::S_IFIFO | 0o640, 0));
+            fails(ermfs_fs_mkfifo(fs, p.as_ptr(), 0o640), libc::EEXIST);
+            fails(ermfs_fs_mkfifo(fs, nul, 0o640), libc::EFAULT);
+            fails(
+                ermfs_fs_open(fs, p.as_ptr(), libc::O_RDONLY, 0),
+                libc::ENXIO,
+            );
+            assert_eq!(
+                ermfs_fs_mknod(fs, c("/s").as_ptr(), libc::S_IFSOCK | 0o600, 0),
+                0
+            );
+            fails(
+                ermfs_fs_open(fs, c("/s").as_ptr(), libc::O_RDWR, 0),
+                libc::ENXIO,
+            );
+            assert_eq!(ermfs_fs_mknod(fs, c("/r").as_ptr(), 0o600, 0), 0);
+            assert_eq!(ermfs_fs_lstat(fs, c("/r").as_ptr(), st.as_mut_ptr()), 0);
+            assert_eq!(st.assume_init().st_mode, libc::S_IFREG | 0o600);
+            // The type is checked before the path, as Linux's `may_mknod`.
+            fails(
+                ermfs_fs_mknod(fs, nul, libc::S_IFDIR | 0o755, 0),
+                libc::EPERM,
+            );
+            fails(
+                ermfs_fs_mknod(fs, nul, libc::S_IFLNK | 0o777, 0),
+                libc::EINVAL,
+            );
+            fails(ermfs_fs_mknod(fs, q.as_ptr(), 0o170000, 0), libc::EINVAL);
+            fails(ermfs_fs_mknod(fs, nul, libc::S_IFIFO, 0), libc::EFAULT);
+            fails(
+                ermfs_fs_mknod(fs, p.as_ptr(), libc::S_IFIFO, 0),
+                libc::EEXIST,
+            );
+            fails(ermfs_fs_mknod(fs, c("/no/x").as_ptr(), 0, 0), libc::ENOENT);
+            let dev = libc::makedev(1, 3);
+            let rc = ermfs_fs_mknod(fs, c("/null").as_ptr(), libc::S_IFCHR | 0o666, dev);
+            if root {
+                assert_eq!(rc, 0);
+                assert_eq!(ermfs_fs_stat(fs, c("/null").as_ptr(), st.as_mut_ptr()), 0);
+                let s = st.assume_init();
+                assert_eq!((s.st_mode, s.st_rdev), (libc::S_IFCHR | 0o666, dev));
+                fails(
+                    ermfs_fs_open(fs, c("/null").as_ptr(), libc::O_RDWR, 0),
+                    libc::ENXIO,
+                );
+            } else {
+                fails(rc, libc::EPERM);
+            }
+
+            // rename2: flags first (before a NULL path), then as rename.
+            fails(ermfs_fs_rename2(fs, nul, nul, 8), libc::EINVAL);
+            fails(ermfs_fs_rename2(fs, nul, nul, u32::MAX), libc::EINVAL);
+            fails(
+                ermfs_fs_rename2(fs, nul, nul, ERMFS_RENAME_EXCHANGE | ERMFS_RENAME_NOREPLACE),
+                libc::EINVAL,
+            );
+            fails(
+                ermfs_fs_rename2(fs, nul, q.as_ptr(), ERMFS_RENAME_NOREPLACE),
+                libc::EFAULT,
+            );
+            fails(
+                ermfs_fs_rename2(fs, p.as_ptr(), c("/r").as_ptr(), ERMFS_RENAME_NOREPLACE),
+                libc::EEXIST,
+            );
+            fails(
+                ermfs_fs_rename2(fs, p.as_ptr(), q.as_ptr(), ERMFS_RENAME_EXCHANGE),
+                libc::ENOENT,
+            );
+            assert_eq!(
+                ermfs_fs_rename2(fs, p.as_ptr(), c("/r").as_ptr(), ERMFS_RENAME_EXCHANGE),
+                0
+            );
+            assert_eq!(ermfs_fs_stat(fs, c("/r").as_ptr(), st.as_mut_ptr()), 0);
+            assert_eq!(st.assume_init().st_mode & libc::S_IFMT, libc::S_IFIFO);
+            assert_eq!(ermfs_fs_rename2(fs, p.as_ptr(), q.as_ptr(), 0), 0);
+            fails(ermfs_fs_stat(fs, p.as_ptr(), st.as_mut_ptr()), libc::ENOENT);
+            let rc = ermfs_fs_rename2(fs, q.as_ptr(), p.as_ptr(), ERMFS_RENAME_WHITEOUT);
+            if root {
+                assert_eq!(rc, 0);
+                assert_eq!(ermfs_fs_stat(fs, q.as_ptr(), st.as_mut_ptr()), 0);
+                let s = st.assume_init();
+                assert_eq!((s.st_mode & libc::S_IFMT, s.st_rdev), (libc::S_IFCHR, 0));
+            } else {
+                fails(rc, libc::EPERM);
+            }
+        }
+    });
+    // The default-instance spellings share the bodies.
+    let (a, b) = (c("/default-mknod-a"), c("/default-mknod-b"));
+    // SAFETY: live C strings.
+    unsafe {
+        assert_eq!(ermfs_mkfifo(a.as_ptr(), 0o600), 0);
+        assert_eq!(ermfs_mknod(b.as_ptr(), libc::S_IFSOCK | 0o600, 0), 0);
+        fails(
+            ermfs_rename2(a.as_ptr(), b.as_ptr(), ERMFS_RENAME_NOREPLACE),
+            libc::EEXIST,
+        );
+        assert_eq!(
+            ermfs_rename2(a.as_ptr(), b.as_ptr(), ERMFS_RENAME_EXCHANGE),
+            0
+        );
+        assert_eq!(ermfs_unlink(a.as_ptr()), 0);
+        assert_eq!(ermfs_unlink(b.as_ptr()), 0);
+    }
+}

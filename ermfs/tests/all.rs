@@ -14,6 +14,7 @@ mod all {
     mod export;
     mod fallocate;
     mod files;
+    mod identity_kernel;
     mod lazy;
     mod lifecycle;
     mod links;

@@ -18,6 +18,7 @@ const C_TESTS: &[&str] = &[
     "test_lockless_correctness",
     "test_lockless_concurrency",
     "test_metadata",
+    "test_nodes",
 ];
 
 /// The C benchmark; prints `ratio lockless/locked open-close 2t: R`.
