@@ -432,16 +432,17 @@ int ermfs_fs_rename(const struct ermfs_t *fs, const char *oldpath, const char *n
 // `ermfs_rename`) or `ERMFS_RENAME_NOREPLACE` (fail if `newpath` exists,
 // checked and done in one step), `ERMFS_RENAME_EXCHANGE` (swap two existing
 // names atomically, directories and files alike), `ERMFS_RENAME_WHITEOUT`
-// (leave a character device 0:0 at `oldpath`; only for an instance owned
-// by root), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
+// (leave a character device 0:0 at `oldpath`; any instance may), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
 // same values. Returns 0, or -1 with `errno` (`EINVAL` for an unknown flag
 // bit or `EXCHANGE` with another flag, checked first, and as
 // `ermfs_rename`; `EEXIST` with `NOREPLACE`; `ENOENT` for a missing name,
-// with `EXCHANGE` either; `EPERM` for `WHITEOUT` otherwise; `EFAULT`).
+// with `EXCHANGE` either; `EFAULT`).
 //
 // # Safety
 // Both paths are NULL or NUL-terminated strings.
-int ermfs_rename2(const char *oldpath, const char *newpath, unsigned int flags);
+int ermfs_rename2(const char *oldpath,
+                  const char *newpath,
+                  unsigned int flags);
 
 // `ermfs_rename2` on the instance `fs`.
 //
@@ -484,14 +485,16 @@ int ermfs_fs_rmdir(const struct ermfs_t *fs, const char *path);
 // `makedev` makes it), permission bits `mode & 07777` less the umask.
 // `ermfs_stat` reports `dev` as `st_rdev`. Opening a FIFO, device or
 // socket gives `ENXIO`: nothing serves them in the process. Returns 0, or
-// -1 with `errno` (`EPERM` for `S_IFDIR` or a device made by an instance
-// not owned by root, `EINVAL` for any other type, both before the path is
+// -1 with `errno` (`EPERM` for `S_IFDIR` or a device other than the
+// whiteout 0:0 made by an instance not owned by root, `EINVAL` for any other type, both before the path is
 // looked at; `EEXIST`, `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ENOSPC`,
 // `EFAULT`).
 //
 // # Safety
 // `path` is NULL or a NUL-terminated string.
-int ermfs_mknod(const char *path, mode_t mode, dev_t dev);
+int ermfs_mknod(const char *path,
+                mode_t mode,
+                dev_t dev);
 
 // `ermfs_mknod` on the instance `fs`.
 //

@@ -188,12 +188,11 @@ pub unsafe extern "C" fn ermfs_fs_rename(
 /// `ermfs_rename`) or `ERMFS_RENAME_NOREPLACE` (fail if `newpath` exists,
 /// checked and done in one step), `ERMFS_RENAME_EXCHANGE` (swap two existing
 /// names atomically, directories and files alike), `ERMFS_RENAME_WHITEOUT`
-/// (leave a character device 0:0 at `oldpath`; only for an instance owned
-/// by root), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
+/// (leave a character device 0:0 at `oldpath`; any instance may), or `NOREPLACE | WHITEOUT`; the platform's `RENAME_*` are the
 /// same values. Returns 0, or -1 with `errno` (`EINVAL` for an unknown flag
 /// bit or `EXCHANGE` with another flag, checked first, and as
 /// `ermfs_rename`; `EEXIST` with `NOREPLACE`; `ENOENT` for a missing name,
-/// with `EXCHANGE` either; `EPERM` for `WHITEOUT` otherwise; `EFAULT`).
+/// with `EXCHANGE` either; `EFAULT`).
 ///
 /// # Safety
 /// Both paths are NULL or NUL-terminated strings.
@@ -268,8 +267,8 @@ pub unsafe extern "C" fn ermfs_fs_rmdir(fs: *const ermfs_t, path: *const c_char)
 /// `makedev` makes it), permission bits `mode & 07777` less the umask.
 /// `ermfs_stat` reports `dev` as `st_rdev`. Opening a FIFO, device or
 /// socket gives `ENXIO`: nothing serves them in the process. Returns 0, or
-/// -1 with `errno` (`EPERM` for `S_IFDIR` or a device made by an instance
-/// not owned by root, `EINVAL` for any other type, both before the path is
+/// -1 with `errno` (`EPERM` for `S_IFDIR` or a device other than the
+/// whiteout 0:0 made by an instance not owned by root, `EINVAL` for any other type, both before the path is
 /// looked at; `EEXIST`, `ENOENT`, `ENOTDIR`, `ENAMETOOLONG`, `ENOSPC`,
 /// `EFAULT`).
 ///

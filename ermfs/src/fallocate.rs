@@ -98,7 +98,7 @@ impl Fs {
             return fail(libc::EBADF);
         }
         // As a write: set-ID bits and `security.capability` go first.
-        crate::fd::kill_privs(inode, &mut st, of.privileged);
+        crate::fd::kill_privs(inode, &mut st, of.writer.as_ref());
         let Body::File(Content::Raw(region)) = &mut st.body else {
             return fail(libc::EBADF);
         };

@@ -18,7 +18,7 @@ use crate::fs::{Follow, Fs, Inner, Last, ParentOf, gate};
 use crate::inode::{Body, Content, FileType, Inode, State};
 use crate::links::hop;
 use crate::namespace::{Stat, stat_of};
-use crate::node::{Make, privs_to_drop};
+use crate::node::{Make, Writer, privs_to_drop};
 use crate::path::{parse, parse_bytes};
 use crate::stats::add;
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read, write};
@@ -36,9 +36,9 @@ pub(crate) struct OpenFile {
     /// `O_RDONLY`, `O_WRONLY` or `O_RDWR`.
     access: i32,
     append: bool,
-    /// Opened by a caller with `CAP_FSETID` (root): its writes and
-    /// truncates keep the file's set-ID bits.
-    pub(crate) privileged: bool,
+    /// Who opened it, for the set-ID rules of its writes and truncates
+    /// (`None`: a caller with `CAP_FSETID`, whose writes keep them).
+    pub(crate) writer: Option<Writer>,
     offset: AtomicI64,
     /// Orders `read`/`write`/`lseek` through this description.
     pos: Mutex<()>,
@@ -163,10 +163,10 @@ fn write_at(
     buf: &[u8],
     offset: u64,
     append: bool,
-    privileged: bool,
+    writer: Option<&Writer>,
 ) -> io::Result<u64> {
     let mut st = write(&inode.state);
-    kill_privs(inode, &mut st, privileged);
+    kill_privs(inode, &mut st, writer);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EIO);
     };
@@ -185,22 +185,22 @@ fn write_at(
 
 /// What a data change does to the file's privileges, under its lock and in
 /// the same step (Linux's `file_remove_privs`): set-ID bits go unless the
-/// writer is `privileged` ([`privs_to_drop`]), `security.capability` goes
-/// whoever writes. Two loads for a file that has neither.
-pub(crate) fn kill_privs(inode: &Inode, st: &mut State, privileged: bool) {
-    let kill = privs_to_drop(inode.mode(), privileged);
+/// writer has `CAP_FSETID` ([`privs_to_drop`]), `security.capability`
+/// goes whoever writes. Two loads for a file that has neither.
+pub(crate) fn kill_privs(inode: &Inode, st: &mut State, writer: Option<&Writer>) {
+    let kill = privs_to_drop(inode.mode(), inode.owner().1, writer);
     if kill != 0 {
         inode.set_perm(inode.perm() & !kill);
     }
     crate::xattr::drop_capability(st);
 }
 
-/// Sets an open file's length, as a `privileged` caller or not.
+/// Sets an open file's length, as `writer`.
 pub(crate) fn truncate_open(
     shared: &Shared,
     inode: &Inode,
     len: i64,
-    privileged: bool,
+    writer: Option<&Writer>,
 ) -> io::Result<()> {
     let len = usize::try_from(offset_of(len)?).map_err(|_| err(libc::EFBIG))?;
     let mut st = write(&inode.state);
@@ -208,7 +208,7 @@ pub(crate) fn truncate_open(
         return fail(libc::EISDIR);
     };
     region.resize(len)?;
-    kill_privs(inode, &mut st, privileged);
+    kill_privs(inode, &mut st, writer);
     let now = Time::now(shared);
     st.mtime = now;
     st.ctime = now;
@@ -232,7 +232,7 @@ impl Inner {
         &self,
         inode: Arc<Inode>,
         flags: i32,
-        privileged: bool,
+        writer: Option<Writer>,
     ) -> io::Result<Option<i32>> {
         let access = flags & libc::O_ACCMODE;
         let directory = flags & libc::O_DIRECTORY != 0;
@@ -265,7 +265,7 @@ impl Inner {
             shared: Arc::clone(&self.shared),
             access,
             append: flags & libc::O_APPEND != 0,
-            privileged,
+            writer,
             offset: AtomicI64::new(0),
             pos: Mutex::new(()),
         });
@@ -278,13 +278,13 @@ impl Inner {
         &self,
         inode: Arc<Inode>,
         flags: i32,
-        privileged: bool,
+        writer: Option<Writer>,
     ) -> io::Result<i32> {
         if flags & libc::O_ACCMODE == libc::O_ACCMODE {
             return fail(libc::EINVAL);
         }
         let flags = flags & !libc::O_CREAT;
-        self.open_resolved(inode, flags, privileged)?
+        self.open_resolved(inode, flags, writer)?
             .ok_or_else(|| err(libc::ENOENT))
     }
 
@@ -402,7 +402,6 @@ impl Fs {
             return fail(libc::EINVAL);
         }
         let inner = &self.inner;
-        let privileged = inner.owner_identity().is_root();
         // An open that races with an unlink and the last close of the same
         // file can find the inode already freed; it then starts again.
         for _ in 0..16 {
@@ -413,7 +412,8 @@ impl Fs {
             } else {
                 inner.resolve(path.as_ref())?
             };
-            if let Some(fd) = inner.open_resolved(inode, flags, privileged)? {
+            let writer = Writer::of(&inner.owner_identity());
+            if let Some(fd) = inner.open_resolved(inode, flags, writer)? {
                 return Ok(fd);
             }
         }
@@ -519,7 +519,14 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = write_at(&of.shared, &of.inode, buf, off, of.append, of.privileged)?;
+        let end = write_at(
+            &of.shared,
+            &of.inode,
+            buf,
+            off,
+            of.append,
+            of.writer.as_ref(),
+        )?;
         of.offset.store(end as i64, Ordering::Release);
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
@@ -542,7 +549,14 @@ impl Fs {
         if buf.is_empty() {
             return Ok(0);
         }
-        write_at(&of.shared, &of.inode, buf, off, of.append, of.privileged)?;
+        write_at(
+            &of.shared,
+            &of.inode,
+            buf,
+            off,
+            of.append,
+            of.writer.as_ref(),
+        )?;
         add(&self.inner.shared.counters.bytes_written, buf.len() as u64);
         Ok(buf.len())
     }
@@ -596,7 +610,7 @@ impl Fs {
         if of.inode.is_dir() || !of.writable() {
             return fail(libc::EINVAL);
         }
-        truncate_open(&of.shared, &of.inode, len, of.privileged)
+        truncate_open(&of.shared, &of.inode, len, of.writer.as_ref())
     }
 
     /// Sets the length of file `path` (opening it, and so inflating it, for
@@ -614,8 +628,8 @@ impl Fs {
             _ => return fail(libc::EINVAL),
         }
         self.inner.shared.acquire(&inode, true, to_zero)?;
-        let privileged = self.inner.owner_identity().is_root();
-        let result = truncate_open(&self.inner.shared, &inode, len, privileged);
+        let writer = Writer::of(&self.inner.owner_identity());
+        let result = truncate_open(&self.inner.shared, &inode, len, writer.as_ref());
         self.inner.shared.release(&inode);
         result
     }

@@ -92,8 +92,8 @@ impl RenameFlags {
     pub const NOREPLACE: RenameFlags = RenameFlags(libc::RENAME_NOREPLACE);
     /// Swap the two names, which must both exist (atomically: no third name).
     pub const EXCHANGE: RenameFlags = RenameFlags(libc::RENAME_EXCHANGE);
-    /// Leave a whiteout (a character device 0:0) at the source name, as
-    /// overlay file systems ask; needs the privilege to make device nodes.
+    /// Leave a whiteout (a character device 0:0, owned by the caller) at
+    /// the source name, as overlay file systems ask.
     pub const WHITEOUT: RenameFlags = RenameFlags(libc::RENAME_WHITEOUT);
 
     /// The flags of Linux's raw `flags` argument.
@@ -180,16 +180,43 @@ fn is_dots(name: &[u8]) -> bool {
     name == b"." || name == b".."
 }
 
-/// Set-user-ID and set-group-ID bits a data change by `who` must clear
-/// from `mode` (Linux's `setattr_should_drop_suidgid`): none for a caller
-/// with `CAP_FSETID` (root); else set-user-ID, and set-group-ID when
-/// group-executable.
-pub(crate) fn privs_to_drop(mode: u32, who_is_root: bool) -> u32 {
-    if who_is_root || mode & libc::S_IFMT != libc::S_IFREG {
+/// Who writes through an open file description, as far as the set-ID
+/// rules care: `None` for a caller with `CAP_FSETID` (root), else its
+/// groups. An identity without supplementary groups costs no heap block.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    gid: u32,
+    groups: Box<[u32]>,
+}
+
+impl Writer {
+    /// The writer `who` is: `None` for root.
+    pub(crate) fn of(who: &Identity) -> Option<Writer> {
+        (!who.is_root()).then(|| Writer {
+            gid: who.gid,
+            groups: who.groups.clone().into_boxed_slice(),
+        })
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+/// Set-user-ID and set-group-ID bits a data change by `writer` must clear
+/// from a file of `mode` and group `gid` (Linux's
+/// `setattr_should_drop_suidgid`): none for a caller with `CAP_FSETID`
+/// (`None`); else set-user-ID, and set-group-ID when group-executable or
+/// when the writer is not in the file's group.
+pub(crate) fn privs_to_drop(mode: u32, gid: u32, writer: Option<&Writer>) -> u32 {
+    let Some(writer) = writer else {
+        return 0;
+    };
+    if mode & libc::S_IFMT != libc::S_IFREG {
         return 0;
     }
     let mut kill = mode & libc::S_ISUID;
-    if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+    if mode & libc::S_ISGID != 0 && (mode & libc::S_IXGRP != 0 || !writer.in_group(gid)) {
         kill |= libc::S_ISGID;
     }
     kill
@@ -355,8 +382,8 @@ impl Inner {
         if is_dots(name) {
             return fail(libc::EEXIST);
         }
-        if matches!(make.kind, FileType::CharDevice | FileType::BlockDevice) && !who.is_root() {
-            return fail(libc::EPERM); // CAP_MKNOD
+        if needs_mknod_cap(make.kind, make.rdev) && !who.is_root() {
+            return fail(libc::EPERM);
         }
         let _ns = lock(&self.ns);
         self.make_in(dir, name, make, who)
@@ -472,7 +499,7 @@ impl Inner {
         who: &Identity,
         slashes: (bool, bool),
     ) -> io::Result<()> {
-        check_rename_flags(flags, who)?;
+        check_rename_flags(flags)?;
         let exchange = flags.contains(RenameFlags::EXCHANGE);
         let whiteout = flags.contains(RenameFlags::WHITEOUT);
         if !src_dir.is_dir() || !dst_dir.is_dir() {
@@ -614,19 +641,23 @@ impl Inner {
     }
 }
 
-/// The checks `renameat2` makes of its flags before any lookup: `EINVAL`
-/// for `EXCHANGE` with another flag, `EPERM` for `WHITEOUT` by a caller
-/// without `CAP_MKNOD`.
-pub(crate) fn check_rename_flags(flags: RenameFlags, who: &Identity) -> io::Result<()> {
+/// The check `renameat2` makes of its flags before any lookup: `EINVAL`
+/// for `EXCHANGE` with another flag. (`WHITEOUT` needs no privilege since
+/// Linux 5.8: a whiteout is a device nobody can open.)
+pub(crate) fn check_rename_flags(flags: RenameFlags) -> io::Result<()> {
     let exchange = flags.contains(RenameFlags::EXCHANGE);
     let whiteout = flags.contains(RenameFlags::WHITEOUT);
     if exchange && (flags.contains(RenameFlags::NOREPLACE) || whiteout) {
         return fail(libc::EINVAL);
     }
-    if whiteout && !who.is_root() {
-        return fail(libc::EPERM);
-    }
     Ok(())
+}
+
+/// Whether making a node of `kind` with device `rdev` needs `CAP_MKNOD`
+/// (Linux's `vfs_mknod`): a block device, or a character device other than
+/// the whiteout 0:0.
+pub(crate) fn needs_mknod_cap(kind: FileType, rdev: u64) -> bool {
+    kind == FileType::BlockDevice || (kind == FileType::CharDevice && rdev != 0)
 }
 
 /// The type `mknod(2)` makes for `mode`, checked before any lookup as
@@ -740,7 +771,8 @@ impl Fs {
     }
 
     /// Makes `name` in directory `dir` by `who`: a regular file, FIFO,
-    /// socket, or (for root only) a character or block device `rdev`, as
+    /// socket, or (for root only, but for the whiteout 0:0) a character or
+    /// block device `rdev`, as
     /// `mknod(2)`: the type from `mode & S_IFMT` (0 is a regular file), the
     /// permission bits `mode & 0o7777` less `umask`. Owner and group are
     /// `who`'s, or the directory's group if it is set-group-ID.
@@ -924,8 +956,7 @@ impl Fs {
     ///
     /// # Errors
     /// `EINVAL` for `EXCHANGE` with another flag, or moving a directory
-    /// into its own subtree; `EPERM` for `WHITEOUT` by a caller other than
-    /// root; `EBUSY` for `.` or `..`; `ENOENT` if the source (or, with
+    /// into its own subtree; `EBUSY` for `.` or `..`; `ENOENT` if the source (or, with
     /// `EXCHANGE`, the target) is missing; `EEXIST` with `NOREPLACE`;
     /// `ENOTEMPTY` over a non-empty directory or an ancestor of the source;
     /// `EISDIR`/`ENOTDIR` for a type mismatch (not with `EXCHANGE`).
@@ -976,7 +1007,8 @@ impl Fs {
             }
             let len = i64::try_from(size).map_err(|_| err(libc::EINVAL))?;
             inner.shared.acquire(inode, true, size == 0)?;
-            let result = crate::fd::truncate_open(&inner.shared, inode, len, who.is_root());
+            let result =
+                crate::fd::truncate_open(&inner.shared, inode, len, Writer::of(who).as_ref());
             inner.shared.release(inode);
             result?;
         }
@@ -991,13 +1023,14 @@ impl Fs {
             inode.set_perm(perm);
         }
         if attr.uid.is_some() || attr.gid.is_some() {
+            // Judged by the group the file had (Linux's `chown_common`).
+            crate::perm::drop_privs_on_chown(inode, &mut st, who);
             if let Some(uid) = attr.uid {
                 inode.uid.store(uid, Ordering::Release);
             }
             if let Some(gid) = attr.gid {
                 inode.gid.store(gid, Ordering::Release);
             }
-            crate::perm::drop_privs_on_chown(inode, &mut st, who);
         }
         let pick = |spec: TimeSpec, old: Time| match spec {
             TimeSpec::Now => now,
@@ -1022,7 +1055,7 @@ impl Fs {
     /// for a symlink.
     pub fn open_node(&self, node: &Node, flags: i32, who: &Identity) -> io::Result<i32> {
         self.inner
-            .open_inode(Arc::clone(&node.inode), flags, who.is_root())
+            .open_inode(Arc::clone(&node.inode), flags, Writer::of(who))
     }
 
     /// The stream generation that a file handle pairs with an inode number:

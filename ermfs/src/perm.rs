@@ -142,7 +142,7 @@ fn set_mode(fs: &Fs, inode: &Inode, mode: u32) {
 /// `chown_common`: the set-user-ID bit goes (for root too), the
 /// set-group-ID bit when group-executable or when `who` is neither root
 /// nor in the file's group, and `security.capability`. The caller holds
-/// the inode's lock (`st`) and has stored the new owner.
+/// the inode's lock (`st`) and stores the new owner after this.
 pub(crate) fn drop_privs_on_chown(inode: &Inode, st: &mut State, who: &Identity) {
     if inode.is_dir() {
         return;
@@ -159,13 +159,14 @@ pub(crate) fn drop_privs_on_chown(inode: &Inode, st: &mut State, who: &Identity)
 /// would, with [`drop_privs_on_chown`], and sets `ctime`.
 pub(crate) fn set_owner(fs: &Fs, inode: &Inode, uid: u32, gid: u32) {
     let mut st = write(&inode.state);
+    // Judged by the group the file had (Linux's `chown_common`).
+    drop_privs_on_chown(inode, &mut st, &fs.inner.owner_identity());
     if uid != u32::MAX {
         inode.uid.store(uid, Ordering::Release);
     }
     if gid != u32::MAX {
         inode.gid.store(gid, Ordering::Release);
     }
-    drop_privs_on_chown(inode, &mut st, &fs.inner.owner_identity());
     st.ctime = fs.inner.shared.clock.now().into();
 }
 

@@ -607,9 +607,12 @@ fn chown_by_root_and_by_the_owner_matches_the_kernel() {
         for (before, i, uid, gid, mode, name, theirs) in &kernel {
             let who = &ids[*i];
             let node = ermfs_file(fs, &plain, name, *before, *mode);
+            // A `SetAttr` chowns when it names an owner: a kernel -1 keeps
+            // that id, so `chown(-1, -1)` is the current owner, given.
+            let (uid_now, gid_now) = *before;
             let attr = SetAttr {
-                uid: keep(*uid),
-                gid: keep(*gid),
+                uid: Some(keep(*uid).unwrap_or(uid_now)),
+                gid: Some(keep(*gid).unwrap_or(gid_now)),
                 ..SetAttr::default()
             };
             fs.setattr(&node, &attr, who).unwrap();
