@@ -30,6 +30,20 @@
 //!   [`lseek`](Fs::lseek), [`ftruncate`](Fs::ftruncate),
 //!   [`fstat`](Fs::fstat), [`close`](Fs::close), [`dup`](Fs::dup),
 //!   [`dup2`](Fs::dup2), [`fsync`](Fs::fsync);
+//! - the node API, shaped like the kernel's inode operations (the path
+//!   calls are a walk plus one of these): [`Node`] handles that keep an
+//!   inode valid while held ([`Fs::root`], [`Fs::node`], [`Fs::lookup`],
+//!   [`Fs::node_by_ino`] with [`Fs::generation`] for file handles),
+//!   [`getattr`](Fs::getattr), [`setattr`](Fs::setattr) ([`SetAttr`]: any
+//!   subset in one step), [`mknodat`](Fs::mknodat) (every file type:
+//!   FIFOs, devices, sockets), [`mkdirat`](Fs::mkdirat),
+//!   [`symlinkat`](Fs::symlinkat), [`linkat`](Fs::linkat),
+//!   [`unlinkat`](Fs::unlinkat), [`rmdirat`](Fs::rmdirat),
+//!   [`renameat2`](Fs::renameat2) ([`RenameFlags`]: `NOREPLACE`,
+//!   `EXCHANGE`, `WHITEOUT`, atomic), [`open_node`](Fs::open_node), and
+//!   directory streams ([`Fs::opendir_node`], [`DirStream`]: O(1) to open,
+//!   stable cookies); creation takes the caller's [`Identity`] and follows
+//!   Linux's set-group-ID and kill-privilege rules;
 //! - path calls: [`mkdir`](Fs::mkdir), [`rmdir`](Fs::rmdir),
 //!   [`unlink`](Fs::unlink), [`rename`](Fs::rename), [`stat`](Fs::stat)
 //!   ([`Stat`]), [`readdir`](Fs::readdir) ([`DirEntry`]),
@@ -69,6 +83,8 @@
 //! - [`Fs::settle`] (wait for background compressions),
 //!   [`Fs::set_lockless_mode`] (switch backends when no descriptor is open)
 //!   and [`Fs::stats`] ([`Stats`]);
+//! - [`mknod`](Fs::mknod), [`mkfifo`](Fs::mkfifo),
+//!   [`rename_with_flags`](Fs::rename_with_flags), [`opendir`](Fs::opendir);
 //! - [`PATH_MAX`], [`NAME_MAX`], [`MAX_SYMLINKS`], [`ROOT_INO`], [`FileType`].
 //!
 //! Paths are bytes; a relative path is resolved against `/` (there is no
@@ -135,7 +151,8 @@
 //! - compression charges the stream as it grows while the region is still
 //!   charged in full, so near the memory limit a file may stay uncompressed
 //!   (never lost);
-//! - no devices, FIFOs, sockets or `O_TMPFILE`; no `O_PATH` (so no
+//! - FIFOs, devices and sockets are nodes only: opening one in-process
+//!   gives `ENXIO`; no `O_TMPFILE`; no `O_PATH` (so no
 //!   descriptor of a symlink itself); `chmod` (as Linux) and the xattr
 //!   calls always follow a final symlink (no `l*xattr`); no call
 //!   checks permissions itself ([`Fs::access`] and [`Fs::may_delete`] are
