@@ -993,11 +993,16 @@ impl Fs {
     /// is set to now (or to the given value). Returns the new metadata.
     ///
     /// # Errors
-    /// `EISDIR` for a size on a directory, `EINVAL` on another
-    /// non-regular node or past `i64::MAX`; `ENOSPC` if the new size does
-    /// not fit the memory limit (nothing changed then).
+    /// `EOPNOTSUPP` for a mode on a symlink (its mode is always `0o777`,
+    /// as Linux's `chmod_common` answers); `EISDIR` for a size on a
+    /// directory, `EINVAL` on another non-regular node or past `i64::MAX`;
+    /// `ENOSPC` if the new size does not fit the memory limit. Nothing
+    /// changes on error.
     pub fn setattr(&self, node: &Node, attr: &SetAttr, who: &Identity) -> io::Result<Stat> {
         let inode = &node.inode;
+        if attr.mode.is_some() && inode.is_symlink() {
+            return fail(libc::EOPNOTSUPP);
+        }
         let inner = &self.inner;
         if let Some(size) = attr.size {
             match inode.kind() {

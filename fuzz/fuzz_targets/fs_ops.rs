@@ -584,12 +584,7 @@ fn apply(store: &mut Store, op: u8, args: &[u8]) -> Result<String, Option<i32>> 
             let has = |b: u8, bit: u8| b & bit != 0;
             let which = inp.byte();
             let attr = SetAttr {
-                // Not on a symlink: `setattr` there changes the bits that
-                // `Stat` documents as 0o777 (Linux refuses a symlink's
-                // mode change with EOPNOTSUPP); reported, left out so the
-                // target keeps looking for anything else.
-                mode: (has(which, 1) && node.kind() != FileType::Symlink)
-                    .then(|| u32::from(inp.byte()) * 0o101),
+                mode: has(which, 1).then(|| u32::from(inp.byte()) * 0o101),
                 uid: has(which, 2).then(|| u32::from(inp.byte() % 3) * 500),
                 gid: has(which, 4).then(|| u32::from(inp.byte() % 3) * 500),
                 size: has(which, 8).then(|| inp.pick(&SIZES)),

@@ -292,6 +292,14 @@ fn setattr_changes_everything_in_one_call() {
             ..SetAttr::default()
         };
         assert_eq!(errno(fs.setattr(&f, &too_big, &root())), libc::EINVAL);
+        // A symlink's mode is always 0o777 (Linux: EOPNOTSUPP).
+        let l = fs.symlinkat("f", &r, "l", &root()).unwrap();
+        let chmod = SetAttr {
+            mode: Some(0o600),
+            ..SetAttr::default()
+        };
+        assert_eq!(errno(fs.setattr(&l, &chmod, &root())), libc::EOPNOTSUPP);
+        assert_eq!(fs.getattr(&l).mode, libc::S_IFLNK | 0o777);
     });
 }
 
