@@ -171,47 +171,28 @@
 
 #![deny(unsafe_code)]
 
-mod acl;
-mod background;
-mod builder;
-mod child;
+mod api;
 mod content;
-mod dirstream;
-mod errno;
-mod export;
-mod fallocate;
-mod fd;
-mod fs;
-mod gate;
-mod hooks;
-mod inode;
-mod links;
-mod name;
 mod namespace;
-mod node;
-mod path;
-mod perm;
-mod statfs;
-mod stats;
-pub mod std_api;
 mod sync;
-mod times;
-#[cfg(feature = "vfs")]
-mod vfs_fs;
-mod xattr;
+mod types;
 
-pub use builder::{AtimePolicy, ClockFn, CompressionPolicy, FsBuilder, PARALLEL_MIN_BLOCKS};
-pub use dirstream::DirStream;
-pub use export::ExportFlags;
-pub use fs::{Fs, MAX_SYMLINKS, ROOT_INO};
-pub use inode::FileType;
-pub use name::NAME_MAX;
-pub use namespace::{DirEntry, Stat};
-pub use node::{Node, RenameFlags, SetAttr};
-pub use path::PATH_MAX;
-pub use perm::Identity;
-pub use statfs::StatFs;
-pub use stats::Stats;
-pub use std_api::{File, Metadata, OpenOptions, ReadDir};
-pub use times::TimeSpec;
-pub use xattr::{XATTR_NAME_MAX, XATTR_SIZE_MAX};
+pub use api::builder::FsBuilder;
+pub use api::dirstream::DirStream;
+pub use api::export::ExportFlags;
+pub use api::fs::Fs;
+pub use api::statfs::StatFs;
+pub use api::std_api;
+pub use api::std_api::{File, Metadata, OpenOptions, ReadDir};
+pub use namespace::names::ROOT_INO;
+pub use namespace::node::{Node, RenameFlags, SetAttr};
+pub use namespace::path::PATH_MAX;
+pub use namespace::walk::MAX_SYMLINKS;
+pub use types::config::{AtimePolicy, ClockFn, CompressionPolicy, PARALLEL_MIN_BLOCKS};
+pub use types::identity::Identity;
+pub use types::inode::FileType;
+pub use types::name::NAME_MAX;
+pub use types::stat::{DirEntry, Stat};
+pub use types::stats::Stats;
+pub use types::times::TimeSpec;
+pub use types::xattr::{XATTR_NAME_MAX, XATTR_SIZE_MAX};

@@ -244,13 +244,13 @@ fn lines_where(
 }
 
 /// Whether a line is a comment (line, doc or inner doc).
-fn is_comment(line: &str) -> bool {
+pub(crate) fn is_comment(line: &str) -> bool {
     line.trim_start().starts_with("//")
 }
 
 /// The line without a trailing `// ...` comment (a `//` inside a string
 /// literal is kept: quotes are counted).
-fn code_part(line: &str) -> &str {
+pub(crate) fn code_part(line: &str) -> &str {
     let mut in_str = false;
     let mut escaped = false;
     let bytes = line.as_bytes();
@@ -526,7 +526,7 @@ fn is_test_cfg(line: &str) -> bool {
 /// (`#[cfg(all(test, loom))]` and the like): from the attribute to the
 /// module's closing brace, found by counting braces outside strings, char
 /// literals and comments.
-fn test_module_lines(lines: &[&str]) -> Vec<bool> {
+pub(crate) fn test_module_lines(lines: &[&str]) -> Vec<bool> {
     fn depth_change(line: &str) -> i64 {
         let code = code_part(line).replace("'{'", "").replace("'}'", "");
         let mut in_str = false;

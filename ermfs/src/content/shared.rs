@@ -1,0 +1,580 @@
+//! The content lifecycle: open (inflate), last close (compress), free.
+//!
+//! Every transition happens under the inode's write lock, together with the
+//! change of its open count, so an open and a last close of the same file
+//! are ordered: an open that comes second inflates what the close packed.
+
+use std::io;
+use std::ops::Range;
+use std::sync::{Arc, Weak};
+
+use erm_alloc::{MemoryBudget, Region};
+use erm_compress::{Compressor, Decompressor, Index, Options};
+
+use crate::content::background::{Background, Packer, Scheduled};
+use crate::sync::{AtomicU32, Mutex, Ordering, RwLockWriteGuard, lock, write};
+use crate::types::config::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
+use crate::types::errno::{err, fail};
+use crate::types::inode::{Body, Content, Inode, Lazy, Packed, State};
+use crate::types::stats::{Counters, add, sub};
+
+/// Bytes a block may grow by when stored (header, trailer, stored-block
+/// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
+const BLOCK_OVERHEAD: usize = 64;
+
+/// New content for a file, made by an import before the file is touched.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// Bytes in a region of their own.
+    Raw(Region),
+    /// A blocked stream, already charged.
+    Packed(Packed),
+}
+
+/// What the file system and every open file description share: the budget,
+/// the compression settings and the counters (no fd table or registry, so
+/// an open file holding it makes no reference cycle).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub budget: Arc<MemoryBudget>,
+    pub options: Options,
+    pub policy: CompressionPolicy,
+    /// Threads for one big file's deflate or inflate pass.
+    pub threads: usize,
+    pub counters: Counters,
+    /// Where timestamps come from.
+    pub clock: Clock,
+    /// When reads move `atime`.
+    pub atime: AtimePolicy,
+    /// The `Background` policy's queue and worker (idle under the others).
+    pub bg: Background,
+    /// This `Shared` itself, handed to the worker when it starts.
+    me: Weak<Shared>,
+    compressors: Mutex<Vec<Compressor>>,
+    decompressors: Mutex<Vec<Decompressor>>,
+    /// Files that an open is waiting to lock while they are compressed.
+    wanted: Wanted,
+}
+
+/// The inode numbers of files an open waits for while a compression holds
+/// their lock. A compression looks here between chunks and stops (handing
+/// the raw bytes back) when its file is wanted, so an open waits for one
+/// chunk instead of a whole deflate. The count spares the compression a lock
+/// on the list while nobody waits, which is nearly always.
+#[derive(Debug, Default)]
+struct Wanted {
+    count: AtomicU32,
+    inos: Mutex<Vec<u64>>,
+}
+
+impl Wanted {
+    fn add(&self, ino: u64) {
+        lock(&self.inos).push(ino);
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn remove(&self, ino: u64) {
+        let mut inos = lock(&self.inos);
+        if let Some(i) = inos.iter().position(|&w| w == ino) {
+            inos.swap_remove(i);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn contains(&self, ino: u64) -> bool {
+        self.count.load(Ordering::Acquire) != 0 && lock(&self.inos).contains(&ino)
+    }
+}
+
+impl Packer for Shared {
+    fn background(&self) -> &Background {
+        &self.bg
+    }
+
+    fn pack(&self, ino: u64, content: &mut Content) {
+        Shared::pack(self, ino, content);
+    }
+}
+
+impl Shared {
+    pub fn new(
+        budget: Arc<MemoryBudget>,
+        options: Options,
+        policy: CompressionPolicy,
+        threads: usize,
+        clock: Clock,
+        atime: AtimePolicy,
+    ) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
+            budget,
+            options,
+            policy,
+            threads,
+            counters: Counters::default(),
+            clock,
+            atime,
+            bg: Background::default(),
+            me: me.clone(),
+            compressors: Mutex::new(Vec::new()),
+            decompressors: Mutex::new(Vec::new()),
+            wanted: Wanted::default(),
+        })
+    }
+
+    /// Takes one more open description of file `inode`. A packed file opened
+    /// for writing is inflated into a fresh region (or dropped when
+    /// `truncate`); opened read-only it stays packed and gets a region its
+    /// reads fill block by block ([`Shared::fill`]).
+    ///
+    /// # Errors
+    /// `ENOENT` if the file was freed meanwhile (unlinked and closed),
+    /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
+    /// corrupt; the file is then unchanged and not counted as open.
+    pub fn acquire(&self, inode: &Inode, writable: bool, truncate: bool) -> io::Result<()> {
+        let mut st = self.lock_for_open(inode);
+        let Body::File(content) = &mut st.body else {
+            return Ok(());
+        };
+        let old = std::mem::replace(content, Content::Freed);
+        let (new, result) = self.open_content(old, writable, truncate);
+        *content = new;
+        result?;
+        inode.open.fetch_add(1, Ordering::AcqRel);
+        if truncate {
+            let now = self.clock.now();
+            st.mtime = now.into();
+            st.ctime = st.mtime;
+        }
+        Ok(())
+    }
+
+    /// The inode's state, locked for an open. When the lock is busy (a
+    /// compression may hold it), the open says it is waiting, so that a
+    /// compression of this file stops at its next chunk (see [`Wanted`]).
+    fn lock_for_open<'a>(&self, inode: &'a Inode) -> RwLockWriteGuard<'a, State> {
+        if let Ok(st) = inode.state.try_write() {
+            return st;
+        }
+        self.wanted.add(inode.ino);
+        let st = write(&inode.state);
+        self.wanted.remove(inode.ino);
+        st
+    }
+
+    /// The content after one more open, and whether the open may go on (on
+    /// an error the content comes back as it was).
+    fn open_content(
+        &self,
+        content: Content,
+        writable: bool,
+        truncate: bool,
+    ) -> (Content, io::Result<()>) {
+        match content {
+            Content::Freed => (Content::Freed, fail(libc::ENOENT)),
+            Content::Raw(mut region) => {
+                let result = if truncate { region.resize(0) } else { Ok(()) };
+                (Content::Raw(region), result)
+            }
+            other if truncate => {
+                self.discard(other);
+                (Content::Raw(Region::new(&self.budget)), Ok(()))
+            }
+            Content::Packed(packed) if writable || packed.raw_len == 0 => {
+                match self.inflate(&packed) {
+                    Ok(region) => {
+                        self.drop_packed(packed);
+                        (Content::Raw(region), Ok(()))
+                    }
+                    Err(e) => (Content::Packed(packed), Err(e)),
+                }
+            }
+            Content::Packed(packed) => match packed
+                .index()
+                .and_then(|index| Ok((index, self.sized_region(&packed)?)))
+            {
+                Ok((index, region)) => {
+                    add(&self.counters.lazy_opens, 1);
+                    let filled = vec![false; index.blocks().len()];
+                    let lazy = Lazy {
+                        packed,
+                        index,
+                        region,
+                        filled,
+                    };
+                    (Content::Lazy(Box::new(lazy)), Ok(()))
+                }
+                Err(e) => (Content::Packed(packed), Err(e)),
+            },
+            Content::Lazy(mut lazy) if writable => {
+                let all = 0..lazy.filled.len();
+                match self.fill(&mut lazy, all) {
+                    Ok(()) => {
+                        add(&self.counters.inflations, 1);
+                        self.drop_packed(lazy.packed);
+                        (Content::Raw(lazy.region), Ok(()))
+                    }
+                    Err(e) => (Content::Lazy(lazy), Err(e)),
+                }
+            }
+            lazy @ Content::Lazy(_) => (lazy, Ok(())),
+        }
+    }
+
+    /// Inflates the blocks of `lazy` in `blocks` not inflated yet, each
+    /// straight into its place in the region.
+    ///
+    /// # Errors
+    /// `EIO` if a block is corrupt (the blocks before it stay inflated; the
+    /// corrupt one is tried again by the next read that touches it).
+    pub fn fill(&self, lazy: &mut Lazy, blocks: Range<usize>) -> io::Result<()> {
+        if lazy.is_filled(blocks.clone()) {
+            return Ok(());
+        }
+        let mut dec = self.decompressor()?;
+        let bs = lazy.index.block_size();
+        let mut result = Ok(());
+        for i in blocks {
+            if lazy.filled.get(i) != Some(&false) {
+                continue;
+            }
+            let raw_len = lazy.index.blocks()[i].raw_len as usize;
+            let dst = lazy
+                .region
+                .as_mut_slice()
+                .get_mut(i * bs..i * bs + raw_len)
+                .ok_or_else(|| err(libc::EIO));
+            result = dst.and_then(|dst| {
+                dec.inflate_block(&lazy.packed.stream, &lazy.index, i, dst)
+                    .map_err(|_| err(libc::EIO))
+            });
+            if result.is_err() {
+                break;
+            }
+            lazy.filled[i] = true;
+            add(&self.counters.bytes_inflated, raw_len as u64);
+            add(&self.counters.blocks_inflated, 1);
+        }
+        lock(&self.decompressors).push(dec);
+        result
+    }
+
+    /// Replaces the content of file `inode` with an import's result, taken
+    /// out of `incoming` only when it goes in. A stream goes in as is when
+    /// the file is not open; an open file must stay raw, so the stream is
+    /// inflated for it (its last close compresses it again). The old content
+    /// is freed.
+    ///
+    /// # Errors
+    /// `ENOENT` if the file was freed meanwhile (the caller looks it up
+    /// again); `EISDIR`; `ENOSPC`/`EIO` from the inflation. The file is
+    /// unchanged on error, and `incoming` still holds what it held.
+    pub fn replace(&self, inode: &Inode, incoming: &mut Option<Incoming>) -> io::Result<()> {
+        let mut st = write(&inode.state);
+        let Body::File(content) = &mut st.body else {
+            return fail(libc::EISDIR);
+        };
+        if let Content::Freed = content {
+            return fail(libc::ENOENT);
+        }
+        let open = inode.open.load(Ordering::Acquire) > 0;
+        let new = match incoming.take() {
+            None => return fail(libc::EINVAL),
+            Some(Incoming::Raw(region)) => Content::Raw(region),
+            Some(Incoming::Packed(packed)) if !open => Content::Packed(packed),
+            Some(Incoming::Packed(packed)) => match self.inflate(&packed) {
+                Ok(region) => {
+                    self.drop_packed(packed);
+                    Content::Raw(region)
+                }
+                Err(e) => {
+                    *incoming = Some(Incoming::Packed(packed));
+                    return Err(e);
+                }
+            },
+        };
+        self.discard(std::mem::replace(content, new));
+        let now = self.clock.now();
+        st.mtime = now.into();
+        st.ctime = st.mtime;
+        Ok(())
+    }
+
+    /// Drops an import's content that did not go in, crediting its charge.
+    pub fn discard_incoming(&self, incoming: Option<Incoming>) {
+        if let Some(Incoming::Packed(packed)) = incoming {
+            self.drop_packed(packed);
+        }
+    }
+
+    /// A stream and its index as a charged [`Packed`] (which keeps only the
+    /// index's total length: the index is rebuilt from the stream on use).
+    ///
+    /// # Errors
+    /// `ENOSPC` if its bytes do not fit the budget.
+    pub fn packed(&self, mut stream: Vec<u8>, index: Index) -> io::Result<Packed> {
+        stream.shrink_to_fit();
+        let charged = stream.len();
+        self.budget.try_charge(charged)?;
+        add(&self.counters.compressed_bytes, charged as u64);
+        Ok(Packed {
+            stream,
+            raw_len: index.raw_len(),
+        })
+    }
+
+    /// Drops one open description of file `inode`; at the last one, frees an
+    /// unlinked file or applies the compression policy.
+    pub fn release(&self, inode: &Arc<Inode>) {
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
+        st.closes = st.closes.wrapping_add(1);
+        let closes = st.closes;
+        let Body::File(content) = &mut st.body else {
+            return;
+        };
+        if inode.open.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if inode.nlink() == 0 {
+            self.free(content);
+            // Credited now, not when a lockless table reclaims the inode.
+            st.xattrs = None;
+            return;
+        }
+        if let Content::Lazy(_) = content {
+            // Only read: the stream is still the file. The region goes.
+            if let Content::Lazy(lazy) = std::mem::replace(content, Content::Freed) {
+                *content = Content::Packed(lazy.packed);
+            }
+            return;
+        }
+        match self.policy {
+            CompressionPolicy::Immediate => self.pack(inode.ino, content),
+            CompressionPolicy::Never => {}
+            CompressionPolicy::Background { delay } => {
+                if matches!(content, Content::Raw(r) if r.is_empty()) {
+                    return; // nothing to gain, as in `pack`
+                }
+                match self.bg.schedule(&self.me, inode, closes, delay) {
+                    Scheduled::Queued | Scheduled::Stopped => {}
+                    Scheduled::NoWorker => self.pack(inode.ino, content),
+                }
+            }
+        }
+    }
+
+    /// Frees the content of an unlinked file nobody has open (called by
+    /// unlink and rename-over; the last close frees it otherwise).
+    pub fn free_if_unused(&self, inode: &Inode) {
+        let mut guard = write(&inode.state);
+        let st = &mut *guard;
+        if let Body::File(content) = &mut st.body {
+            if inode.open.load(Ordering::Acquire) == 0 && inode.nlink() == 0 {
+                self.free(content);
+                st.xattrs = None;
+            }
+        }
+    }
+
+    fn free(&self, content: &mut Content) {
+        self.discard(std::mem::replace(content, Content::Freed));
+    }
+
+    /// Drops `content`, crediting what it was charged (a region credits
+    /// its pages itself when dropped).
+    fn discard(&self, content: Content) {
+        match content {
+            Content::Packed(packed) => self.drop_packed(packed),
+            Content::Lazy(lazy) => self.drop_packed(lazy.packed),
+            Content::Raw(_) | Content::Freed => {}
+        }
+    }
+
+    /// Credits a packed stream's charge and drops it.
+    pub fn drop_packed(&self, packed: Packed) {
+        self.budget.credit(packed.charged());
+        sub(&self.counters.compressed_bytes, packed.charged() as u64);
+    }
+
+    /// Compresses a raw region in place of `content`; on any failure the
+    /// raw region stays (its bytes intact).
+    pub fn pack(&self, ino: u64, content: &mut Content) {
+        let Content::Raw(region) = content else {
+            return;
+        };
+        if region.is_empty() {
+            return; // an empty region holds no memory: nothing to gain
+        }
+        let started = std::time::Instant::now();
+        let packed = self.compress(ino, region);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        add(&self.counters.compress_nanos, nanos);
+        if let Some(packed) = packed {
+            add(&self.counters.compressions, 1);
+            add(&self.counters.bytes_deflated, packed.raw_len);
+            *content = Content::Packed(packed);
+        }
+    }
+
+    /// Deflates `region` block by block, giving each block's pages back as
+    /// soon as it is compressed. The stream's bytes are charged to the budget
+    /// as each block is appended, so a full budget stops the compression
+    /// (the file then stays raw) instead of passing the limit. A stream that
+    /// is not smaller than the data is dropped and the file kept raw, and so
+    /// is the file when an open waits for it (file `ino` is [`Wanted`]):
+    /// checked before each chunk, the bytes compressed so far go back.
+    fn compress(&self, ino: u64, region: &mut Region) -> Option<Packed> {
+        let len = region.len();
+        // Trim the growth reserve first: it is charged and holds no data.
+        let _ = region.resize(len);
+        let block = self.options.get_block_size();
+        let mut comp = match lock(&self.compressors).pop() {
+            Some(c) => c,
+            None => Compressor::new(self.options).ok()?,
+        };
+        // Taken before any page is released, so that putting the bytes back
+        // after a failure can never fail for want of a decompressor.
+        let mut dec = match self.decompressor() {
+            Ok(dec) => dec,
+            Err(_) => {
+                lock(&self.compressors).push(comp);
+                return None;
+            }
+        };
+        // Room for the worst case up front, so the stream never moves while
+        // it grows; untouched capacity costs no RAM and is not charged.
+        let bound = len.saturating_add(len.div_ceil(block).saturating_add(1) * BLOCK_OVERHEAD);
+        let mut stream = Vec::new();
+        let mut charged = 0usize;
+        let mut released = 0usize;
+        let result = stream
+            .try_reserve_exact(bound)
+            .map_err(|_| err(libc::ENOMEM))
+            .and_then(|()| {
+                // Big files go `threads` runs at a time, a few blocks per
+                // thread, so the pages still go back chunk by chunk.
+                let step = self.parallel_step(len);
+                let mut start = 0;
+                while start < len {
+                    if self.wanted.contains(ino) {
+                        add(&self.counters.compressions_cancelled, 1);
+                        return Err(err(libc::ECANCELED));
+                    }
+                    let range: Range<usize> = start..len.min(start + step);
+                    let src = &region.as_slice()[range.clone()];
+                    if step > block {
+                        // Joining the runs copies their compressed bytes once:
+                        // counted with the internal copies.
+                        let joined = erm_compress::copied_bytes();
+                        comp.compress_parallel(src, &mut stream, self.threads, |_| Ok(()))?;
+                        let joined = erm_compress::copied_bytes() - joined;
+                        self.budget
+                            .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
+                    } else {
+                        comp.compress(src, &mut stream, |_| Ok(()))?;
+                    }
+                    self.budget.try_charge(stream.len() - charged)?;
+                    charged = stream.len();
+                    released += region.release(range.clone())?;
+                    start = range.end;
+                }
+                Index::rebuild(&stream)
+            });
+        lock(&self.compressors).push(comp);
+        let index = match result {
+            Ok(index) if stream.len() < len => index,
+            _ => {
+                // Failed or did not shrink: the released blocks come back from
+                // the stream (none were released for a small file).
+                if released > 0 {
+                    Self::restore(&mut dec, region, &stream);
+                }
+                lock(&self.decompressors).push(dec);
+                self.budget.credit(charged);
+                return None;
+            }
+        };
+        lock(&self.decompressors).push(dec);
+        // Exactly the stream's length stays allocated: that is what is charged.
+        stream.shrink_to_fit();
+        debug_assert_eq!(charged, stream.len(), "the charge follows the stream");
+        add(&self.counters.compressed_bytes, charged as u64);
+        Some(Packed {
+            stream,
+            raw_len: index.raw_len(),
+        })
+    }
+
+    /// Inflates the blocks of a partial stream back into `region`. The
+    /// stream holds only whole members just written in memory (a failed
+    /// `compress` call truncates its partial member), so neither the rebuild
+    /// nor the inflate can fail short of a bug; a debug build checks it.
+    fn restore(dec: &mut Decompressor, region: &mut Region, stream: &[u8]) {
+        let restored = Index::rebuild(stream).and_then(|index| {
+            let end = usize::try_from(index.raw_len()).map_err(|_| err(libc::EFBIG))?;
+            let dst = region
+                .as_mut_slice()
+                .get_mut(..end)
+                .ok_or_else(|| err(libc::EINVAL))?;
+            dec.decompress_into(stream, &index, dst)
+        });
+        debug_assert!(
+            restored.is_ok(),
+            "restoring a stream just written failed: {restored:?}"
+        );
+    }
+
+    fn decompressor(&self) -> io::Result<Decompressor> {
+        match lock(&self.decompressors).pop() {
+            Some(d) => Ok(d),
+            None => Decompressor::new(self.options.get_backend()),
+        }
+    }
+
+    /// A fresh region of `packed`'s size (charged in full; untouched pages
+    /// hold no RAM).
+    fn sized_region(&self, packed: &Packed) -> io::Result<Region> {
+        let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
+        let mut region = Region::new(&self.budget);
+        region.resize(len)?;
+        Ok(region)
+    }
+
+    /// Bytes compressed per step: one block, or `PARALLEL_MIN_BLOCKS`
+    /// blocks per thread when the file is big enough to share out.
+    fn parallel_step(&self, len: usize) -> usize {
+        let block = self.options.get_block_size();
+        let chunk = block * PARALLEL_MIN_BLOCKS * self.threads;
+        if self.threads > 1 && len >= chunk {
+            chunk
+        } else {
+            block
+        }
+    }
+
+    /// Inflates a whole stream into `dst`, on several threads when it is big.
+    /// The index comes from walking the member headers first (one header
+    /// read per block, nothing inflated: noise beside the inflate pass).
+    pub fn inflate_into(&self, packed: &Packed, dst: &mut [u8]) -> io::Result<()> {
+        let index = packed.index()?;
+        let mut dec = self.decompressor()?;
+        let (stream, index) = (&packed.stream, &index);
+        let result = if self.parallel_step(dst.len()) > self.options.get_block_size() {
+            dec.decompress_parallel(stream, index, dst, self.threads)
+        } else {
+            dec.decompress_into(stream, index, dst)
+        };
+        lock(&self.decompressors).push(dec);
+        result.map_err(|_| err(libc::EIO))
+    }
+
+    /// Inflates `packed` straight into a fresh region of its size.
+    pub fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+        let mut region = self.sized_region(packed)?;
+        let result = self.inflate_into(packed, region.as_mut_slice());
+        result?;
+        add(&self.counters.inflations, 1);
+        add(&self.counters.bytes_inflated, region.len() as u64);
+        Ok(region)
+    }
+}
