@@ -11,6 +11,7 @@ mod demo;
 mod doc_refs;
 mod fuse;
 mod fuzz;
+mod module_tree;
 mod plot;
 mod tidy;
 mod util;

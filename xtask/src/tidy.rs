@@ -17,7 +17,10 @@
 //!   std's or loom's atomics and locks;
 //! - [`LAYERS`]: dependencies between our crates point down the layers;
 //! - [`SYSCALLS`]: in a crate with a `sys.rs`, every libc call is there and
-//!   the other modules are `deny(unsafe_code)` or say why not.
+//!   the other modules are `deny(unsafe_code)` or say why not;
+//! - [`MODULE_TREE`](crate::module_tree::MODULE_TREE): inside `ermfs`,
+//!   imports point down its module trees, with no circle but the
+//!   builder/`Fs` pair (`module_tree.rs`).
 //!
 //! Every rule is a function from in-memory sources to [`Offence`]s, so the
 //! unit tests below feed each one small synthetic inputs and show it fails.
@@ -176,6 +179,7 @@ pub fn check(rust: &[Source], manifests: &[Source]) -> Vec<Offence> {
     all.extend(sync_modules(rust));
     all.extend(layering(manifests));
     all.extend(syscalls(rust));
+    all.extend(crate::module_tree::check(rust));
     all
 }
 

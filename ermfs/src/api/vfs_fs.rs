@@ -74,7 +74,7 @@ fn vfs_err(e: io::Error) -> VfsError {
 /// calls refuse that one only when the walk reaches it).
 fn checked(path: &str) -> VfsResult<&Path> {
     let p = path_of(path);
-    let long_name = |c: &crate::namespace::path::Comp<'_>| matches!(c, crate::namespace::path::Comp::Name(n) if n.len() > crate::NAME_MAX);
+    let long_name = |c: &crate::namespace::path::Comp<'_>| matches!(c, crate::namespace::path::Comp::Name(n) if n.len() > crate::types::name::NAME_MAX);
     let shape = crate::namespace::path::parse(p).and_then(|parsed| {
         if parsed.comps.iter().any(long_name) {
             Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG))

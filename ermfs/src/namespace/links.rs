@@ -4,9 +4,9 @@
 //! A hard link is one more registry entry for the same inode: `nlink`
 //! counts the names of a file or symlink, and a file's content is freed
 //! when the last name and the last open description are both gone (the
-//! name side in `Inner::drop_link`, the descriptor side in
+//! name side in `Namespace::drop_link`, the descriptor side in
 //! `Shared::release`). A symlink is an inode holding its target's bytes;
-//! the path walk (`Inner::walk_on`) follows it.
+//! the path walk (`Namespace::walk_on`) follows it.
 
 use std::io;
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! The node API: calls on inodes held by handle ([`Node`]), shaped like the
 //! kernel's inode operations. A call takes a directory node and one name,
 //! never a path, and the caller's [`Identity`]; the path calls of the other
-//! modules are a walk (`fs.rs`) plus one of these.
+//! modules are a walk (`namespace/walk.rs`) plus one of these.
 //!
-//! Every namespace change runs under the namespace lock (`Inner::ns`), which
+//! Every namespace change runs under the namespace lock (`Namespace::ns`), which
 //! is what makes `RENAME_NOREPLACE` and `RENAME_EXCHANGE` atomic: the check
 //! and the change happen under one lock, and an exchange swaps the two
 //! registry entries with two `replace`s, so a lookup of either name finds
