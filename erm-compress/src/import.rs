@@ -76,19 +76,22 @@ fn import_inner(src: &[u8], opts: Options, out: &mut Vec<u8>, sparse: bool) -> i
     let mut reader = GzReader::new()?;
     let mut block = vec![0u8; bs];
     let mut fill = 0;
+    // How much of block[..fill], from its start, came from hole members.
+    let mut known_zero = 0;
     let mut pos = 0;
     if src.is_empty() {
         return Err(corrupt("empty gzip stream"));
     }
     let too_long = || corrupt("gzip stream longer than i64::MAX bytes");
-    // Writes block[..n] (a whole block, or the last one), a hole if sparse and zero.
-    let put = |w: &mut SparseOut<'_>, comp: &mut Compressor, block: &[u8]| {
+    // Writes `block` (a whole block, or the last one): a hole if it all came
+    // from hole members, or if sparse and zero.
+    let put = |w: &mut SparseOut<'_>, comp: &mut Compressor, block: &[u8], known_zero: usize| {
         let end = w
             .cursor()
             .checked_add(block.len() as u64)
             .filter(|&e| e <= MAX_RAW_LEN);
         let end = end.ok_or_else(too_long)?;
-        if sparse && is_zero(block) {
+        if known_zero == block.len() || (sparse && is_zero(block)) {
             w.hole_to(end);
             Ok(())
         } else {
@@ -112,11 +115,14 @@ fn import_inner(src: &[u8], opts: Options, out: &mut Vec<u8>, sparse: bool) -> i
                     // Complete the block in progress.
                     let k = (bs - fill).min(usize::try_from(zeros).unwrap_or(usize::MAX));
                     block[fill..fill + k].fill(0);
+                    if known_zero == fill {
+                        known_zero += k;
+                    }
                     fill += k;
                     zeros -= k as u64;
                     if fill == bs {
-                        put(&mut w, &mut comp, &block)?;
-                        fill = 0;
+                        put(&mut w, &mut comp, &block, known_zero)?;
+                        (fill, known_zero) = (0, 0);
                     }
                 }
                 if zeros > 0 {
@@ -124,7 +130,7 @@ fn import_inner(src: &[u8], opts: Options, out: &mut Vec<u8>, sparse: bool) -> i
                     let rem = (zeros % bs as u64) as usize;
                     w.hole_to(w.cursor() + (zeros - rem as u64));
                     block[..rem].fill(0);
-                    fill = rem;
+                    (fill, known_zero) = (rem, rem);
                 }
                 if pos == src.len() {
                     break;
@@ -137,8 +143,8 @@ fn import_inner(src: &[u8], opts: Options, out: &mut Vec<u8>, sparse: bool) -> i
         pos += used;
         fill += made;
         if fill == bs {
-            put(&mut w, &mut comp, &block)?;
-            fill = 0;
+            put(&mut w, &mut comp, &block, known_zero)?;
+            (fill, known_zero) = (0, 0);
         }
         if ended {
             if pos == src.len() {
@@ -154,7 +160,7 @@ fn import_inner(src: &[u8], opts: Options, out: &mut Vec<u8>, sparse: bool) -> i
         }
     }
     if fill > 0 {
-        put(&mut w, &mut comp, &block[..fill])?;
+        put(&mut w, &mut comp, &block[..fill], known_zero)?;
     }
     let end = w.cursor();
     w.finish(comp.codec(), end)
