@@ -192,7 +192,8 @@ impl Decompressor {
         let mut at = 0u64;
         for r in &runs[1..] {
             let cut = blocks[r.start].raw_offset;
-            let len = usize::try_from(cut - at).map_err(|_| invalid())?;
+            let len = cut.checked_sub(at).ok_or_else(invalid)?;
+            let len = usize::try_from(len).map_err(|_| invalid())?;
             let (part, tail) = rest.split_at_mut_checked(len).ok_or_else(invalid)?;
             parts.push((part, at));
             rest = tail;
