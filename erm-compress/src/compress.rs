@@ -7,7 +7,7 @@ use crate::backend::{Backend, Codec, DEFAULT_LEVEL};
 use crate::error::invalid;
 use crate::format::{self, HEADER_LEN, OVERHEAD, TRAILER_LEN};
 use crate::index::{BlockInfo, DEFAULT_BLOCK_SIZE, Index, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
-use crate::{copies, parallel};
+use crate::{copies, parallel, sparse};
 
 /// How to compress: block size, level, backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,16 +255,103 @@ impl Compressor {
         Ok((index, rest))
     }
 
-    /// Compresses one block (up to the block size) into a member at the end
-    /// of `out`; `offset` of the result counts from `base`. Used by import.
+    /// The codec, for the sparse writer (import).
     #[cfg(any(feature = "zlib", feature = "zlib-ng"))]
-    pub(crate) fn push_block(
+    pub(crate) fn codec(&mut self) -> &mut dyn Codec {
+        &mut *self.codec
+    }
+
+    /// Compresses a sparse file: `total` bytes long, of which `src` is the
+    /// mapped prefix (the bytes past it are zeros), and of which only the
+    /// `extents` (byte ranges sorted by start; they may overlap or touch)
+    /// may hold data: everything else is known to be zero and is never read.
+    ///
+    /// Each block (of the block size, the last one shorter) that meets an
+    /// extent within `src` is read: if it is all zeros (a cheap check before
+    /// deflating) it becomes part of a hole, otherwise it is deflated as a
+    /// data member; a block straddling the end of `src` is deflated with its
+    /// zero tail (through one block of scratch, counted in
+    /// [`copied_bytes`](crate::copied_bytes)). Every other block is a hole.
+    /// Consecutive hole blocks become ONE hole member (51 bytes, however
+    /// long the run: see [`SUBFIELD_ID`](crate::SUBFIELD_ID)), so the work
+    /// and the output grow with the data, not with `total`.
+    ///
+    /// `on_block(range)` is called after each block that was read (deflated
+    /// or found zero), with its range in `src`: the caller may release those
+    /// pages at once.
+    ///
+    /// For a dense file (`total == src.len()`, one extent covering it, no
+    /// all-zero block) the output is byte-for-byte [`Compressor::compress`]'s.
+    /// Returns the index; its stream offsets count from where `out` ended.
+    ///
+    /// # Errors
+    /// `EINVAL` if `src` is longer than `total` or the extents are not
+    /// sorted by start; `EFBIG` if `total` exceeds
+    /// [`MAX_RAW_LEN`](crate::MAX_RAW_LEN); the backend's errors, or
+    /// `on_block`'s. `out` is then restored to its length before the call.
+    pub fn compress_sparse(
         &mut self,
-        raw: &[u8],
+        total: u64,
+        src: &[u8],
+        extents: &[Range<u64>],
         out: &mut Vec<u8>,
-        base: usize,
-    ) -> io::Result<BlockInfo> {
-        push_block(&mut *self.codec, self.opts.block_size, raw, out, base)
+        mut on_block: impl FnMut(Range<usize>) -> io::Result<()>,
+    ) -> io::Result<Index> {
+        let base = out.len();
+        let result = sparse::compress(
+            &mut *self.codec,
+            &self.opts,
+            sparse::Input {
+                total,
+                src,
+                extents,
+            },
+            out,
+            &mut on_block,
+        );
+        if result.is_err() {
+            out.truncate(base);
+        }
+        result
+    }
+
+    /// Like [`Compressor::compress_sparse`], deflating the data blocks on
+    /// `threads` threads (each with its own codec; the blocks to read are
+    /// shared out evenly, holes cost no thread). The output is byte-for-byte
+    /// what [`Compressor::compress_sparse`] writes. The first thread deflates
+    /// straight into `out`; the other threads' members are appended after
+    /// it (counted in [`copied_bytes`](crate::copied_bytes)), with the hole
+    /// members between them written as they are joined. `on_block` is called
+    /// from the worker threads, in order within each thread's share.
+    ///
+    /// # Errors
+    /// As [`Compressor::compress_sparse`]; the first error in stream order wins.
+    pub fn compress_sparse_parallel(
+        &mut self,
+        total: u64,
+        src: &[u8],
+        extents: &[Range<u64>],
+        out: &mut Vec<u8>,
+        threads: usize,
+        on_block: impl Fn(Range<usize>) -> io::Result<()> + Sync,
+    ) -> io::Result<Index> {
+        let base = out.len();
+        let result = sparse::compress_parallel(
+            &mut *self.codec,
+            &self.opts,
+            sparse::Input {
+                total,
+                src,
+                extents,
+            },
+            out,
+            threads,
+            &on_block,
+        );
+        if result.is_err() {
+            out.truncate(base);
+        }
+        result
     }
 }
 
@@ -282,24 +369,27 @@ fn compress_with(
     let bs = opts.block_size;
     let mut index = Index::new(bs);
     if src.is_empty() {
-        index.push(push_block(codec, bs, &[], out, base)?);
+        index.push(push_block(codec, bs, &[], out, base, 0)?);
         return Ok(index);
     }
     for (i, chunk) in src.chunks(bs).enumerate() {
-        index.push(push_block(codec, bs, chunk, out, base)?);
+        index.push(push_block(codec, bs, chunk, out, base, (i * bs) as u64)?);
         let start = raw_base + i * bs;
         on_block(start..start + chunk.len())?;
     }
     Ok(index)
 }
 
-/// Deflates `raw` into a member at the end of `out`, stored if it does not shrink.
-fn push_block(
+/// Deflates `raw` into a member at the end of `out`, stored if it does not
+/// shrink; the member's offset counts from `base`, its data starts at
+/// `raw_offset` of the uncompressed bytes.
+pub(crate) fn push_block(
     codec: &mut dyn Codec,
     block_size: usize,
     raw: &[u8],
     out: &mut Vec<u8>,
     base: usize,
+    raw_offset: u64,
 ) -> io::Result<BlockInfo> {
     debug_assert!(raw.len() <= block_size);
     let start = out.len();
@@ -335,6 +425,7 @@ fn push_block(
             member_len: member_len as u32,
             block_size: block_size as u32,
             stored,
+            hole: None,
         },
     );
     out.truncate(start + member_len);
@@ -343,5 +434,6 @@ fn push_block(
         len: member_len as u32,
         raw_len: raw.len() as u32,
         stored,
+        raw_offset,
     })
 }

@@ -9,7 +9,8 @@ use crate::error::corrupt;
 
 /// The two-letter FEXTRA subfield id of this format (`'E' 'R'`, for ERMFS).
 ///
-/// Member header layout (25 bytes, all little-endian):
+/// A stream holds two kinds of member. A **data member** (one block of
+/// bytes) has a 25-byte header, all little-endian:
 ///
 /// | bytes | value |
 /// | --- | --- |
@@ -24,8 +25,31 @@ use crate::error::corrupt;
 /// | 24 | flags: bit 0 = body is stored (raw) deflate; other bits 0 |
 ///
 /// The raw deflate body (stored-deflate blocks when flag bit 0 is set)
-/// and the standard trailer (CRC-32, ISIZE) follow. Every header byte is
-/// fixed or checked, so any bit flip in a header is caught before inflating.
+/// and the standard trailer (CRC-32, ISIZE) follow.
+///
+/// A **hole member** stands for a run of zero bytes (whole blocks, or the
+/// stream's tail) and has no payload. It is always 51 bytes:
+///
+/// | bytes | value |
+/// | --- | --- |
+/// | 0-9 | as a data member |
+/// | 10-11 | XLEN = 29 |
+/// | 12-13 | subfield id `"ER"` |
+/// | 14-15 | subfield LEN = 25 |
+/// | 16-19 | member length = 51 |
+/// | 20-23 | block size of the stream |
+/// | 24 | flags = `02` (bit 1 = hole; no other bit) |
+/// | 25-32 | length of the run in uncompressed bytes (u64, not 0) |
+/// | 33-40 | the same length, bitwise inverted |
+/// | 41-42 | `03 00`: one empty final fixed-Huffman deflate block |
+/// | 43-50 | CRC-32 = 0, ISIZE = 0 (those of an empty member) |
+///
+/// So a stream with holes is still a valid multi-member gzip file, but a
+/// plain `gunzip` reads each hole as nothing: [`export`](crate::export)
+/// writes the standard form with the zeros in. Every header byte of both
+/// kinds is fixed or checked (the run length against its inverted copy), so
+/// any bit flip in a header is caught before inflating; a hole member's
+/// body and trailer are fixed too.
 pub const SUBFIELD_ID: [u8; 2] = *b"ER";
 /// Length of our member header.
 pub(crate) const HEADER_LEN: usize = 25;
@@ -35,6 +59,33 @@ pub(crate) const TRAILER_LEN: usize = 8;
 pub(crate) const OVERHEAD: usize = HEADER_LEN + TRAILER_LEN;
 /// Flag bit: the body is stored deflate.
 const FLAG_STORED: u8 = 1;
+/// Flag bit: a hole member.
+const FLAG_HOLE: u8 = 2;
+/// Length of a hole member's header.
+const HOLE_HEADER_LEN: usize = 41;
+/// Length of a whole hole member.
+pub(crate) const HOLE_MEMBER_LEN: usize = HOLE_HEADER_LEN + EMPTY_BODY.len() + TRAILER_LEN;
+/// An empty final deflate block (fixed Huffman, end-of-block only), as gzip writes for no data.
+const EMPTY_BODY: [u8; 2] = [3, 0];
+/// The fixed first 16 bytes of a hole member's header.
+const FIXED_HOLE: [u8; 16] = [
+    0x1f,
+    0x8b,
+    8,
+    4,
+    0,
+    0,
+    0,
+    0,
+    0,
+    255,
+    29,
+    0,
+    SUBFIELD_ID[0],
+    SUBFIELD_ID[1],
+    25,
+    0,
+];
 /// The fixed first 16 bytes of every header.
 const FIXED: [u8; 16] = [
     0x1f,
@@ -63,6 +114,8 @@ pub(crate) struct Header {
     pub(crate) member_len: u32,
     pub(crate) block_size: u32,
     pub(crate) stored: bool,
+    /// `Some(run length)` for a hole member (then `stored` is false).
+    pub(crate) hole: Option<u64>,
 }
 
 /// Writes `h` into the first [`HEADER_LEN`] bytes of `dst`.
@@ -73,11 +126,15 @@ pub(crate) fn write_header(dst: &mut [u8; HEADER_LEN], h: Header) {
     dst[24] = if h.stored { FLAG_STORED } else { 0 };
 }
 
-/// Parses the member header at the start of `src`.
+/// Parses the member header at the start of `src` (either kind; a hole
+/// member's body and trailer are checked by [`check_hole`]).
 pub(crate) fn parse_header(src: &[u8]) -> io::Result<Header> {
     let Some(head) = src.first_chunk::<HEADER_LEN>() else {
         return Err(corrupt("truncated gzip member header"));
     };
+    if head[..16] == FIXED_HOLE {
+        return parse_hole_header(src);
+    }
     if head[..16] != FIXED {
         return Err(corrupt("not an erm-compress gzip member header"));
     }
@@ -88,11 +145,72 @@ pub(crate) fn parse_header(src: &[u8]) -> io::Result<Header> {
         member_len: u32_at(head, 16),
         block_size: u32_at(head, 20),
         stored: head[24] & FLAG_STORED != 0,
+        hole: None,
     };
     if (h.member_len as usize) < OVERHEAD + 2 {
         return Err(corrupt("gzip member length too small"));
     }
     Ok(h)
+}
+
+/// Parses a hole member's header (its first 16 bytes are [`FIXED_HOLE`]).
+fn parse_hole_header(src: &[u8]) -> io::Result<Header> {
+    let Some(head) = src.first_chunk::<HOLE_HEADER_LEN>() else {
+        return Err(corrupt("truncated gzip hole member header"));
+    };
+    if u32_at(head, 16) as usize != HOLE_MEMBER_LEN {
+        return Err(corrupt("gzip hole member has a payload"));
+    }
+    if head[24] != FLAG_HOLE {
+        return Err(corrupt("unknown flags in gzip hole member header"));
+    }
+    let (len, inverted) = (u64_at(head, 25), u64_at(head, 33));
+    if len != !inverted {
+        return Err(corrupt("gzip hole member length is damaged"));
+    }
+    if len == 0 {
+        return Err(corrupt("empty gzip hole member"));
+    }
+    Ok(Header {
+        member_len: HOLE_MEMBER_LEN as u32,
+        block_size: u32_at(head, 20),
+        stored: false,
+        hole: Some(len),
+    })
+}
+
+/// Whether `src` starts like a hole member (its first 16 bytes).
+#[cfg(any(feature = "zlib", feature = "zlib-ng"))]
+pub(crate) fn is_hole_start(src: &[u8]) -> bool {
+    src.starts_with(&FIXED_HOLE)
+}
+
+/// Checks a whole hole member (`member` exactly its bytes): its header, its
+/// empty body and its empty member's trailer. Returns the header.
+pub(crate) fn check_hole(member: &[u8]) -> io::Result<Header> {
+    let h = parse_header(member)?;
+    if h.hole.is_none() || member.len() != HOLE_MEMBER_LEN {
+        return Err(corrupt("not a gzip hole member"));
+    }
+    if member[HOLE_HEADER_LEN..HOLE_HEADER_LEN + 2] != EMPTY_BODY
+        || member[HOLE_HEADER_LEN + 2..] != [0; TRAILER_LEN]
+    {
+        return Err(corrupt("gzip hole member has a payload"));
+    }
+    Ok(h)
+}
+
+/// Appends a hole member for `len` (> 0) zero bytes to `out`.
+pub(crate) fn write_hole(out: &mut Vec<u8>, block_size: u32, len: u64) {
+    debug_assert!(len > 0);
+    out.extend_from_slice(&FIXED_HOLE);
+    out.extend_from_slice(&(HOLE_MEMBER_LEN as u32).to_le_bytes());
+    out.extend_from_slice(&block_size.to_le_bytes());
+    out.push(FLAG_HOLE);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(&EMPTY_BODY);
+    out.extend_from_slice(&[0; TRAILER_LEN]);
 }
 
 /// Writes the trailer: CRC-32 then ISIZE.
@@ -110,6 +228,12 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(w)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 /// Size of `n` bytes as stored deflate blocks (at least one, even if empty).
@@ -150,6 +274,7 @@ mod tests {
             member_len: 1234,
             block_size: 262_144,
             stored: true,
+            hole: None,
         };
         let mut buf = [0u8; HEADER_LEN];
         write_header(&mut buf, h);
@@ -161,6 +286,37 @@ mod tests {
                 assert!(parse_header(&b).is_err(), "byte {byte} bit {bit}");
             }
         }
+    }
+
+    #[test]
+    fn hole_member_round_trips_and_every_bit_flip_is_caught() {
+        let mut m = Vec::new();
+        write_hole(&mut m, 4096, 1 << 40);
+        assert_eq!(m.len(), HOLE_MEMBER_LEN);
+        let h = check_hole(&m).unwrap();
+        assert_eq!(h.hole, Some(1 << 40));
+        assert_eq!(h.block_size, 4096);
+        for byte in (0..HOLE_MEMBER_LEN).filter(|b| !(20..24).contains(b)) {
+            for bit in 0..8 {
+                let mut b = m.clone();
+                b[byte] ^= 1 << bit;
+                assert!(check_hole(&b).is_err(), "byte {byte} bit {bit}");
+            }
+        }
+        // A data header with the hole flag set is rejected.
+        let mut d = [0u8; HEADER_LEN];
+        write_header(
+            &mut d,
+            Header {
+                member_len: 100,
+                block_size: 4096,
+                stored: false,
+                hole: None,
+            },
+        );
+        d[24] |= FLAG_HOLE;
+        assert!(parse_header(&d).is_err());
+        assert!(parse_header(&m[..30]).is_err());
     }
 
     #[test]

@@ -12,6 +12,35 @@
 //! independent, they can be inflated one at a time (random access) or on
 //! several threads.
 //!
+//! **Sparse data.** A run of whole blocks of zeros (a hole) is ONE member
+//! with no payload, whatever its length (up to [`MAX_RAW_LEN`], i64::MAX):
+//! a valid, empty gzip member whose subfield flags a hole and carries the
+//! run's length. The [`Index`] holds data blocks and hole runs, not one entry
+//! per block, so a 1 TiB file with 4 KiB of data is two members (its data
+//! block deflated plus 51 bytes) and compresses in under a millisecond
+//! ([`Compressor::compress_sparse`]). A plain `gunzip` reads a hole member
+//! as nothing: [`export`] writes the standard form with the zeros deflated.
+//!
+//! ```
+//! use erm_compress::{Compressor, Decompressor, Options, Segment};
+//!
+//! let head = b"a 1 TiB file, with data only here".repeat(100);
+//! let total = 1u64 << 40;
+//! let mut comp = Compressor::new(Options::new())?;
+//! let mut stream = Vec::new();
+//! let extents = [0..head.len() as u64];
+//! let index = comp.compress_sparse(total, &head, &extents, &mut stream, |_| Ok(()))?;
+//! assert_eq!((index.blocks().len(), index.holes().len()), (1, 1));
+//! assert!(stream.len() < 500); // the data block deflated, then a 51-byte hole
+//! assert!(matches!(index.segment_at(total / 2), Some(Segment::Hole { .. })));
+//!
+//! let mut dec = Decompressor::new(comp.options().get_backend())?;
+//! let mut page = [1u8; 4096];
+//! dec.read_at(&stream, &index, total - 4096, &mut page)?;
+//! assert!(page.iter().all(|&b| b == 0));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! Provided:
 //! - [`Compressor`] with [`Options`]: streaming block-by-block compression
 //!   from a `&[u8]` straight into the caller's `Vec`, a callback after each
@@ -20,14 +49,24 @@
 //!   ([`Compressor::compress_parallel`], identical bytes in one buffer;
 //!   [`Compressor::compress_parallel_parts`], the same bytes left in one
 //!   [`Part`] per thread, with no copy at all);
+//! - sparse compression: [`Compressor::compress_sparse`] and
+//!   [`Compressor::compress_sparse_parallel`] take the total length, the
+//!   mapped prefix and the extents that may hold data; holes cost nothing;
 //! - [`Decompressor`]: inflate into a caller `&mut [u8]` with no intermediate
 //!   buffer ([`Decompressor::decompress_into`], multicore
 //!   [`Decompressor::decompress_parallel`]), one block
 //!   ([`Decompressor::inflate_block`]) or any byte range
-//!   ([`Decompressor::read_at`]);
+//!   ([`Decompressor::read_at`]); holes read as zeros, or are left untouched
+//!   in the destination ([`Decompressor::decompress_skip_holes`],
+//!   [`Decompressor::decompress_parallel_skip_holes`]), or are reported
+//!   for the caller to skip ([`Decompressor::for_each_segment`]);
 //! - [`import`]: any standard gzip stream (gzip, pigz, bgzip, one member or
-//!   many) re-cut into the blocked form;
-//! - [`Index`] and [`Index::rebuild`]; [`BlockInfo`] per member;
+//!   many) re-cut into the blocked form, hole members kept as holes;
+//!   [`import_sparse`] also turns all-zero blocks into holes;
+//! - [`export`]: a blocked stream with holes as a standard gzip stream;
+//! - [`Index`] and [`Index::rebuild`]; [`BlockInfo`] per data member,
+//!   [`HoleRun`] per hole member, [`Segment`]s in order
+//!   ([`Index::segments`], [`Index::segments_in`] by binary search);
 //! - [`Backend`] and the [`Codec`] trait: zlib (`zlib` feature, libz-sys),
 //!   zlib-ng (`zlib-ng` feature, libz-ng-sys: its `zng_` API links beside
 //!   zlib, so all features combine) and libdeflate (`libdeflate` feature);
@@ -83,15 +122,21 @@ mod compress;
 mod copies;
 mod decompress;
 mod error;
+mod export;
 mod format;
 mod import;
 mod index;
 mod parallel;
+mod sparse;
 
 pub use backend::{Backend, Codec, DEFAULT_LEVEL};
 pub use compress::{Compressor, Options, Part};
 pub use copies::copied_bytes;
 pub use decompress::Decompressor;
+pub use export::export;
 pub use format::SUBFIELD_ID;
-pub use import::import;
-pub use index::{BlockInfo, DEFAULT_BLOCK_SIZE, Index, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
+pub use import::{import, import_sparse};
+pub use index::{
+    BlockInfo, DEFAULT_BLOCK_SIZE, HoleRun, Index, MAX_BLOCK_SIZE, MAX_RAW_LEN, MIN_BLOCK_SIZE,
+    Segment,
+};

@@ -7,3 +7,4 @@ mod common;
 mod corruption;
 mod interop;
 mod roundtrip;
+mod sparse;
