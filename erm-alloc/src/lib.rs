@@ -35,13 +35,16 @@
 #![deny(unsafe_code)]
 
 mod budget;
+mod extents;
+#[cfg(test)]
+mod model_tests;
 mod region;
 mod small;
 mod sync;
 mod sys;
 
 pub use budget::{BudgetStats, MemoryBudget};
-pub use region::{MAX_LEN, Region, RegionKind};
+pub use region::{DataExtents, MAX_LEN, Region, RegionKind};
 
 /// The size of a memory page on this machine, in bytes (usually 4096).
 pub fn page_size() -> usize {
