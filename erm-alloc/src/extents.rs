@@ -8,64 +8,104 @@
 use std::ops::Range;
 
 /// Sorted, non-overlapping, non-adjacent runs of page indexes.
+///
+/// One pointer wide (a region, and so an inode, stays small); the empty set
+/// allocates nothing.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Extents {
-    runs: Vec<Range<usize>>,
-    /// Pages in all runs.
-    pages: usize,
-}
+pub(crate) struct Extents(Option<Box<Runs>>);
 
 impl Extents {
     /// The empty set.
     pub(crate) const fn new() -> Extents {
-        Extents {
-            runs: Vec::new(),
-            pages: 0,
-        }
+        Extents(None)
     }
 
     /// Number of pages in the set.
     pub(crate) fn pages(&self) -> usize {
-        self.pages
+        self.0.as_ref().map_or(0, |r| r.pages)
     }
 
     /// Whether the set is empty.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.runs.is_empty()
+        self.0.is_none()
     }
 
     /// The runs, in order.
     pub(crate) fn runs(&self) -> &[Range<usize>] {
-        &self.runs
+        self.0.as_ref().map_or(&[], |r| &r.runs)
     }
 
     /// One past the last page in the set (0 when empty).
     #[cfg(test)]
     pub(crate) fn end(&self) -> usize {
-        self.runs.last().map_or(0, |r| r.end)
+        self.runs().last().map_or(0, |r| r.end)
     }
 
-    /// Empties the set.
+    /// Empties the set (and frees its runs).
     pub(crate) fn clear(&mut self) {
-        self.runs.clear();
-        self.pages = 0;
+        self.0 = None;
     }
 
     /// Index of the first run that ends after `page`.
     pub(crate) fn first_ending_after(&self, page: usize) -> usize {
-        self.runs.partition_point(|r| r.end <= page)
+        self.runs().partition_point(|r| r.end <= page)
     }
 
     /// Whether `page` is in the set.
     pub(crate) fn contains(&self, page: usize) -> bool {
-        self.runs
+        self.runs()
             .get(self.first_ending_after(page))
             .is_some_and(|r| r.start <= page)
     }
 
     /// Pages of `range` that are in the set.
     pub(crate) fn present(&self, range: Range<usize>) -> usize {
+        self.0.as_ref().map_or(0, |r| r.present(range))
+    }
+
+    /// Pages of `range` that are not in the set.
+    pub(crate) fn missing(&self, range: Range<usize>) -> usize {
+        range.len() - self.present(range)
+    }
+
+    /// Adds `range`; returns the number of pages that were not in the set.
+    pub(crate) fn insert(&mut self, range: Range<usize>) -> usize {
+        if range.is_empty() {
+            return 0;
+        }
+        self.0.get_or_insert_with(Box::default).insert(range)
+    }
+
+    /// Removes `range`; returns the number of pages that were in the set.
+    pub(crate) fn remove(&mut self, range: Range<usize>) -> usize {
+        let Some(runs) = &mut self.0 else {
+            return 0;
+        };
+        let removed = runs.remove(range);
+        if runs.runs.is_empty() {
+            self.0 = None;
+        }
+        removed
+    }
+}
+
+/// The runs behind a non-empty [`Extents`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Runs {
+    runs: Vec<Range<usize>>,
+    /// Pages in all runs.
+    pages: usize,
+}
+
+impl Runs {
+    /// Index of the first run that ends after `page`.
+    fn first_ending_after(&self, page: usize) -> usize {
+        self.runs.partition_point(|r| r.end <= page)
+    }
+
+    /// Pages of `range` that are in the set.
+    fn present(&self, range: Range<usize>) -> usize {
         if range.is_empty() {
             return 0;
         }
@@ -76,13 +116,8 @@ impl Extents {
             .sum()
     }
 
-    /// Pages of `range` that are not in the set.
-    pub(crate) fn missing(&self, range: Range<usize>) -> usize {
-        range.len() - self.present(range)
-    }
-
     /// Adds `range`; returns the number of pages that were not in the set.
-    pub(crate) fn insert(&mut self, range: Range<usize>) -> usize {
+    fn insert(&mut self, range: Range<usize>) -> usize {
         if range.is_empty() {
             return 0;
         }
@@ -120,7 +155,7 @@ impl Extents {
     }
 
     /// Removes `range`; returns the number of pages that were in the set.
-    pub(crate) fn remove(&mut self, range: Range<usize>) -> usize {
+    fn remove(&mut self, range: Range<usize>) -> usize {
         if range.is_empty() {
             return 0;
         }

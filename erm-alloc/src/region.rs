@@ -42,11 +42,17 @@ enum Storage {
     Empty,
     Small(SmallBuf),
     Pages(Mapping),
-    /// The file always exists; the mapping only while it is non-empty.
-    Memfd {
-        fd: OwnedFd,
-        map: Option<Mapping>,
-    },
+    /// Boxed: memfd regions are rare (exports), and a region stays small.
+    Memfd(Box<MemfdStorage>),
+}
+
+/// A memfd region's file and mapping.
+#[derive(Debug)]
+struct MemfdStorage {
+    /// The file always exists.
+    fd: OwnedFd,
+    /// The mapping, only while it is non-empty.
+    map: Option<Mapping>,
 }
 
 /// Whether a commit may refuse (`ENOSPC`) or must charge past the limit.
@@ -184,7 +190,7 @@ impl Region {
         let name = CString::new(name).map_err(|_| einval())?;
         let fd = sys::memfd_create(&name)?;
         Ok(Region {
-            storage: Storage::Memfd { fd, map: None },
+            storage: Storage::Memfd(Box::new(MemfdStorage { fd, map: None })),
             len: 0,
             data: Extents::new(),
             budget: Arc::clone(budget),
@@ -241,7 +247,7 @@ impl Region {
     /// the first `len` bytes are meaningful, and the rest of the file reads as zeros.
     pub fn memfd(&self) -> Option<BorrowedFd<'_>> {
         match &self.storage {
-            Storage::Memfd { fd, .. } => Some(fd.as_fd()),
+            Storage::Memfd(m) => Some(m.fd.as_fd()),
             _ => None,
         }
     }
@@ -249,18 +255,23 @@ impl Region {
     /// All the bytes of the slot or mapping (length a size class or a page multiple).
     fn storage_bytes(&self) -> &[u8] {
         match &self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => &[],
+            Storage::Empty => &[],
             Storage::Small(buf) => buf.bytes(),
-            Storage::Pages(map) | Storage::Memfd { map: Some(map), .. } => map.bytes(),
+            Storage::Pages(map) => map.bytes(),
+            Storage::Memfd(m) => m.map.as_ref().map_or(&[], Mapping::bytes),
         }
     }
 
     /// As [`storage_bytes`](Self::storage_bytes), mutable.
     fn storage_bytes_mut(&mut self) -> &mut [u8] {
         match &mut self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => &mut [],
+            Storage::Empty => &mut [],
             Storage::Small(buf) => buf.bytes_mut(),
-            Storage::Pages(map) | Storage::Memfd { map: Some(map), .. } => map.bytes_mut(),
+            Storage::Pages(map) => map.bytes_mut(),
+            Storage::Memfd(m) => match &mut m.map {
+                Some(map) => map.bytes_mut(),
+                None => &mut [],
+            },
         }
     }
 
@@ -577,7 +588,8 @@ impl Region {
     fn remap_pages(&mut self, new_len: usize) -> io::Result<()> {
         match &mut self.storage {
             Storage::Pages(map) => map.remap(new_len),
-            Storage::Memfd { fd, map } => {
+            Storage::Memfd(m) => {
+                let MemfdStorage { fd, map } = &mut **m;
                 sys::ftruncate(fd.as_fd(), new_len)?;
                 let result = match map {
                     Some(map) => map.remap(new_len),
@@ -654,7 +666,7 @@ impl Region {
         }
         let mapped_end = end.min(self.storage_len());
         match &mut self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => {}
+            Storage::Empty => {}
             Storage::Small(buf) => {
                 if start == 0 {
                     let slot = buf.capacity();
@@ -667,9 +679,9 @@ impl Region {
                     map.discard_anonymous(start, mapped_end - start)?;
                 }
             }
-            Storage::Memfd { fd, .. } => {
+            Storage::Memfd(m) => {
                 if start < mapped_end {
-                    sys::punch_hole(fd.as_fd(), start, mapped_end - start)?;
+                    sys::punch_hole(m.fd.as_fd(), start, mapped_end - start)?;
                 }
             }
         }
@@ -749,7 +761,7 @@ impl Region {
         let map_len = self.storage_len();
         let keep = new_len.div_ceil(page);
         match &mut self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => {}
+            Storage::Empty => {}
             Storage::Small(buf) => {
                 let cap = buf.capacity();
                 if new_len == 0 {
@@ -766,9 +778,9 @@ impl Region {
                 let small = !memfd && new_len <= SMALL_MAX / 2;
                 if self.data.present(0..keep) == 0 || (small && !self.data.contains(0)) {
                     // No data left: no storage at all.
-                    if let Storage::Memfd { fd, map } = &mut self.storage {
-                        sys::ftruncate(fd.as_fd(), 0)?;
-                        *map = None;
+                    if let Storage::Memfd(m) = &mut self.storage {
+                        sys::ftruncate(m.fd.as_fd(), 0)?;
+                        m.map = None;
                     } else {
                         self.storage = Storage::Empty;
                     }
@@ -787,7 +799,11 @@ impl Region {
                     if new_map < map_len {
                         match &mut self.storage {
                             Storage::Pages(map) => map.remap(new_map)?,
-                            Storage::Memfd { fd, map: Some(map) } => {
+                            Storage::Memfd(m) => {
+                                let MemfdStorage { fd, map } = &mut **m;
+                                let Some(map) = map else {
+                                    return Err(einval());
+                                };
                                 // Shrinking the file frees its pages past the
                                 // new end. It goes first because it is the
                                 // step that can fail (a sealed memfd).
@@ -848,4 +864,10 @@ impl Drop for Region {
     fn drop(&mut self) {
         self.budget.credit(self.capacity());
     }
+}
+#[cfg(all(test, target_pointer_width = "64"))]
+#[test]
+fn a_region_stays_six_words() {
+    // ermfs keeps one per file inode; it was this size before it was sparse.
+    assert_eq!(std::mem::size_of::<Region>(), 48);
 }
