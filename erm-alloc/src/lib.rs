@@ -12,8 +12,9 @@
 //! Regions are sparse: only *data pages* (written, or committed for a bulk
 //! writer or a reservation) are charged to the shared [`MemoryBudget`],
 //! which can refuse them past a limit with `ENOSPC`. Holes cost nothing: a
-//! region's length may reach `i64::MAX` ([`MAX_LEN`]) while its mapping
-//! only reaches its last data page, the rest reading as zeros.
+//! region's length may reach `i64::MAX` ([`MAX_LEN`]); its mapping reaches
+//! the length up to [`MAP_AHEAD_MAX`] (64 GiB, address space only) and past
+//! that only the last data page, the rest reading as zeros.
 //!
 //! Provided:
 //! - [`Region`]: a length and its data pages, with
@@ -39,9 +40,9 @@
 //! - Data has page granularity: a byte written in a hole makes its whole
 //!   page data. Only the data needs address space, but all of it: a write
 //!   past what the process can map (hundreds of TiB) fails with `EFBIG`.
-//! - [`Region::as_slice`] covers the mapped prefix only; a region grown by
-//!   `resize` past its data has a virtual tail that only
-//!   [`Region::read_at`] and the queries see. [`Region::as_mut_slice`]
+//! - [`Region::as_slice`] covers the mapped prefix only: a region grown by
+//!   `resize` past [`MAP_AHEAD_MAX`] beyond its data has a virtual tail that
+//!   only [`Region::read_at`] and the queries see. [`Region::as_mut_slice`]
 //!   commits the whole length (charging it even past the limit).
 //! - Committed pages never written are data (as `st_blocks` counts them on
 //!   tmpfs), though tmpfs's `SEEK_DATA` skips fallocated pages never written.
@@ -59,7 +60,7 @@ mod sync;
 mod sys;
 
 pub use budget::{BudgetStats, MemoryBudget};
-pub use region::{DataExtents, MAX_LEN, Region, RegionKind};
+pub use region::{DataExtents, MAP_AHEAD_MAX, MAX_LEN, Region, RegionKind};
 
 /// The size of a memory page on this machine, in bytes (usually 4096).
 pub fn page_size() -> usize {

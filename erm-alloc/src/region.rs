@@ -19,6 +19,14 @@ pub const MAX_LEN: usize = if usize::BITS >= 64 {
     isize::MAX as usize
 };
 
+/// Lengths up to this are mapped as they grow (address space only:
+/// `MAP_NORESERVE`, uncharged, no RAM), so [`Region::as_slice`] covers the
+/// whole length of any region this long or shorter; a longer length keeps
+/// its tail past the last data page virtual, mapping nothing. The bound
+/// keeps a truncation from taking a large share of the process's address
+/// space (128 TiB on x86-64).
+pub const MAP_AHEAD_MAX: usize = 64 << 30;
+
 /// Page mappings grow geometrically (so appends cost few `mremap` calls)
 /// but by at most this much at a time past what is needed. The reserve is
 /// address space only (`MAP_NORESERVE`): it is neither charged nor backed.
@@ -78,10 +86,11 @@ enum Charge {
 /// A page region tracks its *data pages*: the pages written at least once
 /// ([`write_at`](Self::write_at)) or committed ([`commit`](Self::commit),
 /// [`reserve`](Self::reserve), the mutable views). Every other page is a
-/// *hole*. The mapping covers at least every data page; the bytes between
-/// the mapped prefix ([`mapped_len`](Self::mapped_len)) and `len` are a
-/// virtual hole that maps nothing, so a growing [`resize`](Self::resize)
-/// maps and charges nothing.
+/// *hole*. The mapping covers at least every data page, and the whole
+/// length up to [`MAP_AHEAD_MAX`] (address space only); past that, the
+/// bytes between the mapped prefix ([`mapped_len`](Self::mapped_len)) and
+/// `len` are a virtual hole that maps nothing. A growing
+/// [`resize`](Self::resize) charges nothing either way.
 ///
 /// Invariants every method keeps:
 /// - every byte outside the data pages (or outside the slot), and every byte
@@ -281,9 +290,11 @@ impl Region {
     }
 
     /// The mapped prefix: `min(len, bytes of the slot or mapping)`. Equal to
-    /// [`len`](Self::len) for every region whose last page is data (any file
-    /// written up to its end); shorter when [`resize`](Self::resize) grew it
-    /// past its data (the rest is a virtual hole that reads as zeros).
+    /// [`len`](Self::len) for every region no longer than
+    /// [`MAP_AHEAD_MAX`] and every region whose last page is data (any file
+    /// written up to its end); shorter only when [`resize`](Self::resize)
+    /// grew it past `MAP_AHEAD_MAX` beyond its data (the rest is a virtual
+    /// hole that reads as zeros).
     pub fn mapped_len(&self) -> usize {
         self.len.min(self.storage_len())
     }
@@ -435,23 +446,47 @@ impl Region {
         n
     }
 
-    /// Sets the length. Growing maps and charges nothing: the new bytes are
-    /// a hole that reads as zeros. Shrinking gives the pages past the new
-    /// end back to the OS at once (and credits them), and moves a region
-    /// that became small enough back into a size class, or to no storage at
-    /// all when its first page is a hole.
+    /// Sets the length. Growing charges nothing and commits nothing: the new
+    /// bytes are a hole that reads as zeros. Up to [`MAP_AHEAD_MAX`] the
+    /// mapping is extended to the new length (address space only, so
+    /// [`as_slice`](Self::as_slice) still covers every byte; a slot moves
+    /// to page 0 of a mapping, charged one page); past it, nothing is
+    /// mapped and the tail is virtual. Shrinking gives the pages past the
+    /// new end back to the OS at once (and credits them), and moves a region
+    /// that became small enough, and whose first page holds data, back into
+    /// a size class.
     ///
-    /// Fails with `EFBIG` past [`MAX_LEN`], or the kernel's error; the region
-    /// is then unchanged.
+    /// Fails with `EFBIG` past [`MAX_LEN`] or when the address space for the
+    /// mapping is refused, `ENOSPC` if a slot's move to a page is refused,
+    /// or the kernel's error; the region is then unchanged.
     pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
         if new_len > MAX_LEN {
             return Err(efbig());
         }
         if new_len >= self.len {
+            if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
+                self.map_to(new_len)?;
+            }
             self.len = new_len;
             return Ok(());
         }
-        self.shrink(new_len)
+        self.shrink(new_len)?;
+        if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
+            // Shrunk from a virtual length: map what is left, best effort
+            // (the shrink itself has succeeded; a refusal only leaves a
+            // virtual tail, which `read_at` reads all the same).
+            let _ = self.map_to(new_len);
+        }
+        Ok(())
+    }
+
+    /// Maps (address space only) up to `new_len` (> the slot or mapping).
+    fn map_to(&mut self, new_len: usize) -> io::Result<()> {
+        let need = page_round_up(new_len)?;
+        if let Storage::Small(_) = self.storage {
+            return self.small_to_pages(0..0, need, Charge::Checked);
+        }
+        self.grow_mapping(need)
     }
 
     /// Commits `len..len + additional` as data (see [`commit`](Self::commit)),
@@ -776,8 +811,8 @@ impl Region {
                 // Shrink back into a size class only well below its top, so a
                 // file hovering around 2 KiB does not move back and forth.
                 let small = !memfd && new_len <= SMALL_MAX / 2;
-                if self.data.present(0..keep) == 0 || (small && !self.data.contains(0)) {
-                    // No data left: no storage at all.
+                if new_len == 0 || (new_len > MAP_AHEAD_MAX && self.data.present(0..keep) == 0) {
+                    // No data left, and no mapping needed: no storage at all.
                     if let Storage::Memfd(m) = &mut self.storage {
                         sys::ftruncate(m.fd.as_fd(), 0)?;
                         m.map = None;
@@ -786,7 +821,7 @@ impl Region {
                     }
                     self.budget.credit(self.capacity());
                     self.data.clear();
-                } else if small {
+                } else if small && self.data.contains(0) {
                     self.len = new_len;
                     let class =
                         small::class_for(new_len).expect("new_len <= SMALL_MAX has a class");

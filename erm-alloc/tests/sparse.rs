@@ -169,46 +169,61 @@ fn small_regions_and_holes() {
     let page = page_size();
     let budget = Arc::new(MemoryBudget::unlimited());
     let mut r = Region::new(&budget);
-    // A truncated-up empty file takes no slot.
+    // A truncated-up empty file takes no slot: an uncharged mapping, so
+    // `as_slice` covers it.
     r.resize(1000).expect("grow");
     assert_eq!(
         (r.kind(), budget.used(), r.data_bytes()),
-        (RegionKind::Empty, 0, 0)
+        (RegionKind::Pages, 0, 0)
     );
+    assert_eq!(r.as_slice(), &[0; 1000][..]);
+    r.resize(0).expect("shrink");
+    assert_eq!(r.kind(), RegionKind::Empty);
     // A small write takes a slot, reported as one page of data.
     r.write_at(10, b"abc").expect("write");
     assert_eq!(
         (r.kind(), budget.used(), r.data_bytes()),
         (RegionKind::Small, 64, page)
     );
-    assert_eq!(r.seek_hole(0).expect("hole"), 1000);
-    r.resize(3 * TIB).expect("a virtual tail keeps the slot");
-    assert_eq!((r.kind(), budget.used()), (RegionKind::Small, 64));
+    assert_eq!(r.seek_hole(0).expect("hole"), 13);
+    // Growing within MAP_AHEAD_MAX moves the slot to page 0 of a mapping.
+    r.resize(10 * page).expect("grow");
+    assert_eq!((r.kind(), budget.used()), (RegionKind::Pages, page));
+    assert_eq!(r.mapped_len(), r.len());
     assert_eq!(r.seek_hole(0).expect("hole"), page);
-    assert_eq!(r.data_extents().collect::<Vec<_>>(), vec![0..64]);
-    assert_eq!(r.as_slice().len(), 64);
+    // Shrinking below 1 KiB with page 0 data goes back to a slot ...
+    r.resize(500).expect("shrink");
+    assert_eq!((r.kind(), budget.used()), (RegionKind::Small, 512));
+    assert_eq!(&r.as_slice()[10..13], b"abc");
+    // ... which a virtual length keeps.
+    r.resize(3 * TIB).expect("a virtual tail keeps the slot");
+    assert_eq!(
+        (r.kind(), budget.used(), r.mapped_len()),
+        (RegionKind::Small, 512, 512)
+    );
+    assert_eq!(r.seek_hole(0).expect("hole"), page);
+    assert_eq!(r.data_extents().collect::<Vec<_>>(), vec![0..512]);
     // A far write moves the slot to page 0 of a mapping.
     r.write_at(TIB, b"far").expect("write");
     assert_eq!((r.kind(), budget.used()), (RegionKind::Pages, 2 * page));
     let mut buf = [0u8; 3];
     r.read_at(10, &mut buf);
     assert_eq!(&buf, b"abc");
-    // Shrinking below 1 KiB with page 0 data goes back to a slot ...
-    r.resize(500).expect("shrink");
-    assert_eq!((r.kind(), budget.used()), (RegionKind::Small, 512));
-    assert_eq!(&r.as_slice()[10..13], b"abc");
-    // ... and punching the slot's page out frees it.
-    r.resize(2 * page).expect("grow");
+    // Pages whose first page is a hole stay pages, uncharged.
     assert_eq!(r.release(0..page).expect("punch"), page);
-    assert_eq!((r.kind(), budget.used()), (RegionKind::Empty, 0));
-    // Pages whose first page is a hole go to no storage at all.
-    r.write_at(5 * page, &[1; 10]).expect("write");
     r.resize(100).expect("shrink");
     assert_eq!(
         (r.kind(), budget.used(), r.len()),
-        (RegionKind::Empty, 0, 100)
+        (RegionKind::Pages, 0, 100)
     );
-    assert_eq!(r.read_at(0, &mut [1; 200]), 100);
+    assert_eq!(r.as_slice(), &[0; 100][..]);
+    // Punching a slot's page out of a virtual length frees it.
+    let mut s = Region::new(&budget);
+    s.resize(MAX_LEN).expect("grow");
+    s.write_at(0, b"slot").expect("write");
+    assert_eq!(s.kind(), RegionKind::Small);
+    assert_eq!(s.release(0..page).expect("punch"), page);
+    assert_eq!((s.kind(), budget.used()), (RegionKind::Empty, 0));
 }
 
 #[test]
@@ -217,7 +232,11 @@ fn as_mut_slice_commits_everything() {
     let budget = Arc::new(MemoryBudget::with_limit(4 * page));
     let mut r = Region::new(&budget);
     r.resize(8 * page).expect("grow");
-    assert_eq!(r.mapped_len(), 0);
+    assert_eq!(
+        (r.mapped_len(), budget.used()),
+        (8 * page, 0),
+        "mapped, not charged"
+    );
     let all = r.as_mut_slice();
     assert_eq!(all.len(), 8 * page);
     all[8 * page - 1] = 1;
