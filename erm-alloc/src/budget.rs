@@ -6,9 +6,10 @@ use std::io;
 
 /// A shared account of the bytes held by regions, with an optional limit.
 ///
-/// Every [`Region`](crate::Region) charges its capacity here before it takes
-/// memory and credits it when it gives memory back, so [`used`](Self::used)
-/// is always the sum of the live regions' capacities. A charge that would
+/// Every [`Region`](crate::Region) charges its data pages (or its slot) here
+/// before it takes memory and credits them when it gives memory back, so
+/// [`used`](Self::used) is always the sum of the live regions'
+/// [`capacity`](crate::Region::capacity); holes cost nothing. A charge that would
 /// pass the limit fails with `ENOSPC` (kind [`io::ErrorKind::StorageFull`])
 /// and changes nothing, so a file system on top can refuse a write instead of
 /// the process being killed for running out of memory.
@@ -24,9 +25,11 @@ use std::io;
 /// let mut region = Region::new(&budget);
 /// region.write_at(0, b"hello")?;
 /// assert_eq!(budget.used(), region.capacity());
-/// let err = region.resize(2 << 20).unwrap_err();
+/// let err = region.reserve(2 << 20).unwrap_err(); // data pages are charged
 /// assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
 /// assert_eq!(region.as_slice(), b"hello"); // unchanged
+/// region.resize(1 << 40)?; // a hole is not: a 1 TiB sparse file fits
+/// assert_eq!(budget.used(), region.capacity());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
@@ -40,7 +43,7 @@ pub struct MemoryBudget {
 /// A snapshot of a [`MemoryBudget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetStats {
-    /// Bytes currently charged (the sum of live region capacities).
+    /// Bytes currently charged (the sum of live regions' data pages and slots).
     pub used: usize,
     /// The highest `used` seen since creation or the last [`MemoryBudget::reset_peak`].
     pub peak: usize,
@@ -119,6 +122,16 @@ impl MemoryBudget {
             .map_err(|_| io::Error::from_raw_os_error(libc::ENOSPC))?;
         self.peak.fetch_max(previous + bytes, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Charges `bytes` whatever the limit, for the one caller that cannot
+    /// refuse ([`Region::as_mut_slice`](crate::Region::as_mut_slice), which
+    /// must account the pages it hands out); `used` may then pass the limit,
+    /// and further [`try_charge`](Self::try_charge)s fail until enough is credited.
+    pub(crate) fn force_charge(&self, bytes: usize) {
+        let previous = self.used.fetch_add(bytes, Ordering::Relaxed);
+        self.peak
+            .fetch_max(previous.saturating_add(bytes), Ordering::Relaxed);
     }
 
     /// Credits `bytes` back (what an earlier [`try_charge`](Self::try_charge) took).

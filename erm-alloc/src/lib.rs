@@ -3,18 +3,29 @@
 //! A file's bytes live in a [`Region`]. Small contents (up to 2 KiB) sit in a
 //! slot of a size class carved from shared 64 KiB slabs, so a 10-byte file
 //! costs 64 bytes. Larger contents get their own anonymous mapping (or a
-//! memfd's pages) that grows and shrinks with `mremap`: the kernel moves page
-//! tables, never bytes, so growth copies nothing and, since every large
-//! buffer is its own mapping, freeing or shrinking one gives its pages
-//! straight back to the OS instead of leaving holes in a heap. Every region
-//! charges its capacity to a shared [`MemoryBudget`] that can refuse growth
-//! past a limit with `ENOSPC`.
+//! memfd's pages), reserved with `MAP_NORESERVE` and grown and shrunk with
+//! `mremap`: the kernel moves page tables, never bytes, so growth copies
+//! nothing and, since every large buffer is its own mapping, freeing or
+//! shrinking one gives its pages straight back to the OS instead of leaving
+//! holes in a heap.
+//!
+//! Regions are sparse: only *data pages* (written, or committed for a bulk
+//! writer or a reservation) are charged to the shared [`MemoryBudget`],
+//! which can refuse them past a limit with `ENOSPC`. Holes cost nothing: a
+//! region's length may reach `i64::MAX` ([`MAX_LEN`]); its mapping reaches
+//! the length up to [`MAP_AHEAD_MAX`] (64 GiB, address space only) and past
+//! that only the last data page, the rest reading as zeros.
 //!
 //! Provided:
-//! - [`Region`]: `len` initialized bytes in `capacity` reserved bytes, with
-//!   [`write_at`](Region::write_at), [`resize`](Region::resize),
-//!   [`release`](Region::release) (hand a range's pages back, e.g. once a
-//!   block is compressed) and slice views; anonymous or memfd-backed
+//! - [`Region`]: a length and its data pages, with
+//!   [`write_at`](Region::write_at), [`read_at`](Region::read_at),
+//!   [`resize`](Region::resize), [`commit`](Region::commit) and
+//!   [`as_mut_range`](Region::as_mut_range) (fill a range in place),
+//!   [`reserve`](Region::reserve) (fallocate), [`release`](Region::release)
+//!   (punch a hole, e.g. once a block is compressed), the queries
+//!   [`data_bytes`](Region::data_bytes), [`seek_data`](Region::seek_data),
+//!   [`seek_hole`](Region::seek_hole) and [`data_extents`](Region::data_extents),
+//!   and slice views of the mapped prefix; anonymous or memfd-backed
 //!   ([`Region::new_memfd`]);
 //! - [`MemoryBudget`] and [`BudgetStats`]: the shared account, its optional
 //!   limit, its peak, and the count of bytes copied internally;
@@ -22,26 +33,34 @@
 //!   holds in RAM, the figure tests, demos and benchmarks check against.
 //!
 //! # Limitations
-//! - Linux only (`mremap`, `memfd_create`, `MADV_DONTNEED`).
+//! - Linux only (`mremap`, `memfd_create`, `MADV_DONTNEED`, `MAP_NORESERVE`).
 //! - Size classes are shared by the whole process and guarded by one mutex per
 //!   class; slab overhead (free slots of partly used slabs) is not charged to
 //!   any budget.
-//! - A page region's capacity runs ahead of its length by up to 2x (at most
-//!   64 MiB) while it grows, and that reserve is charged to the budget; pages
-//!   never written cost no RAM. When the budget cannot give the reserve, the
-//!   region grows by exactly what is needed instead.
+//! - Data has page granularity: a byte written in a hole makes its whole
+//!   page data. Only the data needs address space, but all of it: a write
+//!   past what the process can map (hundreds of TiB) fails with `EFBIG`.
+//! - [`Region::as_slice`] covers the mapped prefix only: a region grown by
+//!   `resize` past [`MAP_AHEAD_MAX`] beyond its data has a virtual tail that
+//!   only [`Region::read_at`] and the queries see. [`Region::as_mut_slice`]
+//!   commits the whole length (charging it even past the limit).
+//! - Committed pages never written are data (as `st_blocks` counts them on
+//!   tmpfs), though tmpfs's `SEEK_DATA` skips fallocated pages never written.
 //! - A region is not internally synchronized: share it behind the caller's lock.
 
 #![deny(unsafe_code)]
 
 mod budget;
+mod extents;
+#[cfg(test)]
+mod model_tests;
 mod region;
 mod small;
 mod sync;
 mod sys;
 
 pub use budget::{BudgetStats, MemoryBudget};
-pub use region::{MAX_LEN, Region, RegionKind};
+pub use region::{DataExtents, MAP_AHEAD_MAX, MAX_LEN, Region, RegionKind};
 
 /// The size of a memory page on this machine, in bytes (usually 4096).
 pub fn page_size() -> usize {

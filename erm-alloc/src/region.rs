@@ -1,6 +1,7 @@
-//! [`Region`]: a growable byte buffer made of a size-class slot or of whole pages.
+//! [`Region`]: a sparse, growable byte buffer made of a size-class slot or of whole pages.
 
 use crate::budget::MemoryBudget;
+use crate::extents::Extents;
 use crate::small::{self, SMALL_MAX, SmallBuf};
 use crate::sys::{self, Backing, Mapping};
 use std::ffi::CString;
@@ -9,18 +10,32 @@ use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-/// The largest length a region can hold: beyond it, a slice could not describe it.
-pub const MAX_LEN: usize = isize::MAX as usize / 2;
+/// The largest length a region can have: `i64::MAX`, the largest file size
+/// (`off_t`). Only the data pages need address space, so a region may be far
+/// longer than this process could map.
+pub const MAX_LEN: usize = if usize::BITS >= 64 {
+    i64::MAX as usize
+} else {
+    isize::MAX as usize
+};
 
-/// Page regions grow their capacity geometrically (so appends cost few
-/// `mremap` calls) but by at most this much at a time past what is needed,
-/// so a large file never reserves much more than it holds.
+/// Lengths up to this are mapped as they grow (address space only:
+/// `MAP_NORESERVE`, uncharged, no RAM), so [`Region::as_slice`] covers the
+/// whole length of any region this long or shorter; a longer length keeps
+/// its tail past the last data page virtual, mapping nothing. The bound
+/// keeps a truncation from taking a large share of the process's address
+/// space (128 TiB on x86-64).
+pub const MAP_AHEAD_MAX: usize = 64 << 30;
+
+/// Page mappings grow geometrically (so appends cost few `mremap` calls)
+/// but by at most this much at a time past what is needed. The reserve is
+/// address space only (`MAP_NORESERVE`): it is neither charged nor backed.
 const MAX_GROW_STEP: usize = 64 << 20;
 
 /// How a region's bytes are stored right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegionKind {
-    /// No memory at all (capacity 0).
+    /// No memory at all (nothing charged; every byte reads as zero).
     Empty,
     /// A slot of a size class (64 B to 2 KiB).
     Small,
@@ -35,40 +50,75 @@ enum Storage {
     Empty,
     Small(SmallBuf),
     Pages(Mapping),
-    /// The file always exists; the mapping only while the capacity is non-zero.
-    Memfd {
-        fd: OwnedFd,
-        map: Option<Mapping>,
-    },
+    /// Boxed: memfd regions are rare (exports), and a region stays small.
+    Memfd(Box<MemfdStorage>),
 }
 
-/// A growable run of bytes in page-granular memory, charged to a [`MemoryBudget`].
+/// A memfd region's file and mapping.
+#[derive(Debug)]
+struct MemfdStorage {
+    /// The file always exists.
+    fd: OwnedFd,
+    /// The mapping, only while it is non-empty.
+    map: Option<Mapping>,
+}
+
+/// Whether a commit may refuse (`ENOSPC`) or must charge past the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charge {
+    Checked,
+    Forced,
+}
+
+/// A sparse, growable run of bytes in page-granular memory, charged to a
+/// [`MemoryBudget`] for its data only.
 ///
-/// A region holds `len` initialized bytes in `capacity` reserved bytes. Below
-/// 2 KiB it lives in a size-class slot (a 10-byte file costs 64 bytes, not a
-/// page); beyond, in its own mapping that grows and shrinks with `mremap`, so
-/// growing never copies the bytes and shrinking gives the pages back to the OS
-/// at once. It can also be backed by a memfd, so that a later export can hand
-/// the same pages to the kernel.
+/// A region has a length [`len`](Self::len) (up to [`MAX_LEN`], `i64::MAX`)
+/// and holds data in one of these storages ([`kind`](Self::kind)):
+/// - nothing ([`RegionKind::Empty`]): every byte reads as zero and nothing
+///   is charged, whatever the length (a file truncated up costs nothing);
+/// - a size-class slot (up to 2 KiB): a 10-byte file costs 64 bytes;
+/// - its own page mapping (anonymous, or a memfd's pages so a later export
+///   can hand them to the kernel), reserved with `MAP_NORESERVE` and grown
+///   and shrunk with `mremap`, so growing never copies and shrinking gives
+///   the pages back to the OS at once.
+///
+/// A page region tracks its *data pages*: the pages written at least once
+/// ([`write_at`](Self::write_at)) or committed ([`commit`](Self::commit),
+/// [`reserve`](Self::reserve), the mutable views). Every other page is a
+/// *hole*. The mapping covers at least every data page, and the whole
+/// length up to [`MAP_AHEAD_MAX`] (address space only); past that, the
+/// bytes between the mapped prefix ([`mapped_len`](Self::mapped_len)) and
+/// `len` are a virtual hole that maps nothing. A growing
+/// [`resize`](Self::resize) charges nothing either way.
 ///
 /// Invariants every method keeps:
-/// - the bytes in `len..capacity` read as zero, so growing never needs to clear;
-/// - the budget is charged exactly `capacity` for this region;
+/// - every byte outside the data pages (or outside the slot), and every byte
+///   at or past `len`, reads as zero;
+/// - the budget is charged exactly the data pages (page size each), or the
+///   slot, of this region: [`capacity`](Self::capacity);
+/// - mutable views only ever cover data pages (they commit first);
 /// - a failed call leaves the region exactly as it was.
 ///
 /// ```
-/// use erm_alloc::{MemoryBudget, Region, RegionKind};
+/// use erm_alloc::{MemoryBudget, Region, RegionKind, page_size};
 /// use std::sync::Arc;
 ///
 /// let budget = Arc::new(MemoryBudget::unlimited());
 /// let mut region = Region::new(&budget);
 /// region.write_at(0, b"ten bytes!")?;
 /// assert_eq!(region.kind(), RegionKind::Small);
-/// region.write_at(1 << 20, b"far away")?;          // grows to pages; the gap reads as zeros
+/// region.write_at(1 << 40, b"far away")?;          // 1 TiB: a hole between
 /// assert_eq!(region.kind(), RegionKind::Pages);
-/// assert_eq!(&region.as_slice()[..10], b"ten bytes!");
-/// assert!(region.as_slice()[10..1 << 20].iter().all(|&b| b == 0));
-/// region.resize(0)?;                                // every page goes back to the OS
+/// assert_eq!(budget.used(), 2 * page_size());     // two data pages
+/// assert_eq!(region.seek_hole(0)?, page_size());
+/// assert_eq!(region.seek_data(page_size())?, 1 << 40);
+/// let mut buf = [1u8; 4];
+/// region.read_at(1 << 30, &mut buf);               // inside the hole
+/// assert_eq!(buf, [0; 4]);
+/// region.resize(i64::MAX as usize)?;               // a virtual tail: maps nothing
+/// assert_eq!(budget.used(), 2 * page_size());
+/// region.resize(0)?;                               // every page goes back to the OS
 /// assert_eq!(budget.used(), 0);
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -76,15 +126,37 @@ enum Storage {
 pub struct Region {
     storage: Storage,
     len: usize,
+    /// The data pages of a page storage (always empty for `Empty` and `Small`).
+    data: Extents,
     budget: Arc<MemoryBudget>,
 }
 
+fn errno(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
 fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
+    errno(libc::EINVAL)
 }
 
 fn efbig() -> io::Error {
-    io::Error::from_raw_os_error(libc::EFBIG)
+    errno(libc::EFBIG)
+}
+
+fn enxio() -> io::Error {
+    errno(libc::ENXIO)
+}
+
+/// The kernel refusing address space (`ENOMEM` from `mmap`/`mremap`, or
+/// `EINVAL` for a size past the address space, our arguments being valid
+/// otherwise) means the offset is too large for one region of this
+/// process: `EFBIG`, see [`Region::write_at`].
+fn address_space(e: io::Error) -> io::Error {
+    if matches!(e.raw_os_error(), Some(libc::ENOMEM | libc::EINVAL)) {
+        efbig()
+    } else {
+        e
+    }
 }
 
 /// Fresh pages a write must fill before they are populated in one call.
@@ -97,12 +169,19 @@ fn page_round_up(n: usize) -> io::Result<usize> {
         .ok_or_else(efbig)
 }
 
+/// The pages that hold any byte of `range` (non-empty).
+fn pages_touched(range: &Range<usize>) -> Range<usize> {
+    let page = crate::page_size();
+    range.start / page..range.end.div_ceil(page)
+}
+
 impl Region {
     /// An empty anonymous region charged to `budget`. Takes no memory until written.
     pub fn new(budget: &Arc<MemoryBudget>) -> Region {
         Region {
             storage: Storage::Empty,
             len: 0,
+            data: Extents::new(),
             budget: Arc::clone(budget),
         }
     }
@@ -120,13 +199,14 @@ impl Region {
         let name = CString::new(name).map_err(|_| einval())?;
         let fd = sys::memfd_create(&name)?;
         Ok(Region {
-            storage: Storage::Memfd { fd, map: None },
+            storage: Storage::Memfd(Box::new(MemfdStorage { fd, map: None })),
             len: 0,
+            data: Extents::new(),
             budget: Arc::clone(budget),
         })
     }
 
-    /// Number of initialized bytes.
+    /// The length in bytes (the logical size; holes included).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -136,12 +216,23 @@ impl Region {
         self.len == 0
     }
 
-    /// Bytes reserved (and charged to the budget): a size class, or a multiple of the page size.
+    /// Bytes charged to the budget for this region: the slot's size, or its
+    /// data pages times the page size. Holes and the address space reserved
+    /// ahead of the data cost nothing and are not counted.
     pub fn capacity(&self) -> usize {
         match &self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => 0,
             Storage::Small(buf) => buf.capacity(),
-            Storage::Pages(map) | Storage::Memfd { map: Some(map), .. } => map.len(),
+            _ => self.data.pages() * crate::page_size(),
+        }
+    }
+
+    /// Bytes of data pages, what `st_blocks * 512` reports for the file: the
+    /// data pages (those past `len` too, as tmpfs counts fallocated pages),
+    /// and for a slot one page, as tmpfs reports a 10-byte file as 8 blocks.
+    pub fn data_bytes(&self) -> usize {
+        match &self.storage {
+            Storage::Small(_) => crate::page_size(),
+            _ => self.data.pages() * crate::page_size(),
         }
     }
 
@@ -161,45 +252,125 @@ impl Region {
     }
 
     /// The memfd holding the bytes, for memfd-backed regions. Its size is the
-    /// region's capacity; only the first [`len`](Self::len) bytes are meaningful.
+    /// mapping's, which may be shorter or longer than [`len`](Self::len): only
+    /// the first `len` bytes are meaningful, and the rest of the file reads as zeros.
     pub fn memfd(&self) -> Option<BorrowedFd<'_>> {
         match &self.storage {
-            Storage::Memfd { fd, .. } => Some(fd.as_fd()),
+            Storage::Memfd(m) => Some(m.fd.as_fd()),
             _ => None,
         }
     }
 
-    /// The initialized bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        let all: &[u8] = match &self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => &[],
+    /// All the bytes of the slot or mapping (length a size class or a page multiple).
+    fn storage_bytes(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Empty => &[],
             Storage::Small(buf) => buf.bytes(),
-            Storage::Pages(map) | Storage::Memfd { map: Some(map), .. } => map.bytes(),
-        };
-        &all[..self.len]
-    }
-
-    /// The initialized bytes, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        let len = self.len;
-        &mut self.spare_and_data()[..len]
-    }
-
-    /// All `capacity` bytes, mutable.
-    fn spare_and_data(&mut self) -> &mut [u8] {
-        match &mut self.storage {
-            Storage::Empty | Storage::Memfd { map: None, .. } => &mut [],
-            Storage::Small(buf) => buf.bytes_mut(),
-            Storage::Pages(map) | Storage::Memfd { map: Some(map), .. } => map.bytes_mut(),
+            Storage::Pages(map) => map.bytes(),
+            Storage::Memfd(m) => m.map.as_ref().map_or(&[], Mapping::bytes),
         }
     }
 
-    /// Copies `data` into the region at `offset`, growing it as needed; bytes
-    /// between the old end and `offset` read as zeros. This is the one copy of
-    /// a write (caller to region); it is not counted as an internal copy.
+    /// As [`storage_bytes`](Self::storage_bytes), mutable.
+    fn storage_bytes_mut(&mut self) -> &mut [u8] {
+        match &mut self.storage {
+            Storage::Empty => &mut [],
+            Storage::Small(buf) => buf.bytes_mut(),
+            Storage::Pages(map) => map.bytes_mut(),
+            Storage::Memfd(m) => match &mut m.map {
+                Some(map) => map.bytes_mut(),
+                None => &mut [],
+            },
+        }
+    }
+
+    /// Bytes of the slot or the mapping.
+    fn storage_len(&self) -> usize {
+        self.storage_bytes().len()
+    }
+
+    /// The mapped prefix: `min(len, bytes of the slot or mapping)`. Equal to
+    /// [`len`](Self::len) for every region no longer than
+    /// [`MAP_AHEAD_MAX`] and every region whose last page is data (any file
+    /// written up to its end); shorter only when [`resize`](Self::resize)
+    /// grew it past `MAP_AHEAD_MAX` beyond its data (the rest is a virtual
+    /// hole that reads as zeros).
+    pub fn mapped_len(&self) -> usize {
+        self.len.min(self.storage_len())
+    }
+
+    /// The mapped prefix of the bytes, `0..mapped_len()`: the whole content
+    /// whenever `mapped_len() == len()`. Past it the content is a virtual
+    /// hole of zeros that no slice covers; [`read_at`](Self::read_at) reads
+    /// any range. Holes inside the prefix read as zeros (for a memfd region,
+    /// reading them through this slice makes the kernel allocate them,
+    /// uncharged; `read_at` does not).
+    pub fn as_slice(&self) -> &[u8] {
+        let all = self.storage_bytes();
+        &all[..self.len.min(all.len())]
+    }
+
+    /// All `len` bytes, mutable, for callers that may write anywhere: every
+    /// page of `0..len` becomes data first, so writes through the slice are
+    /// accounted and the holes are gone (a sparse region becomes dense;
+    /// bulk writers should [`commit`](Self::commit) and use
+    /// [`as_mut_range`](Self::as_mut_range) block by block instead).
     ///
-    /// Fails with `EFBIG` if the end would pass [`MAX_LEN`], `ENOSPC` if the
-    /// budget refuses the growth, or the kernel's error; the region is then unchanged.
+    /// It cannot fail, so the commit is charged even past the budget's limit
+    /// (later charges then fail until enough is credited); use
+    /// [`try_as_mut_slice`](Self::try_as_mut_slice) to get `ENOSPC` instead.
+    /// When the address space cannot hold `len` bytes (a virtual length of
+    /// terabytes), it returns only the mapped prefix, `mapped_len()` bytes.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        let len = self.len;
+        if self.commit_inner(0..len, Charge::Forced).is_err() {
+            // Only the mapping can fail a forced commit: make the part
+            // already mapped data, which needs no new mapping.
+            let mapped = self.mapped_len();
+            let committed = self.commit_inner(0..mapped, Charge::Forced);
+            debug_assert!(committed.is_ok(), "a mapped commit cannot fail");
+        }
+        let mapped = self.mapped_len();
+        &mut self.storage_bytes_mut()[..mapped]
+    }
+
+    /// All `len` bytes, mutable, after committing every page of `0..len`
+    /// (see [`commit`](Self::commit) for the errors; the region is then unchanged).
+    pub fn try_as_mut_slice(&mut self) -> io::Result<&mut [u8]> {
+        self.as_mut_range(0..self.len)
+    }
+
+    /// The bytes of `range` (inside `0..len`), mutable, after committing its
+    /// pages: the way to fill a region grown by [`resize`](Self::resize)
+    /// piece by piece (inflating a compressed block, reading a stream)
+    /// without making the rest of it data.
+    ///
+    /// Fails with `EINVAL` if the range is reversed or passes `len`, and as
+    /// [`commit`](Self::commit) does; the region is then unchanged.
+    pub fn as_mut_range(&mut self, range: Range<usize>) -> io::Result<&mut [u8]> {
+        if range.start > range.end || range.end > self.len {
+            return Err(einval());
+        }
+        if range.is_empty() {
+            return Ok(&mut []);
+        }
+        self.commit_inner(range.clone(), Charge::Checked)?;
+        Ok(&mut self.storage_bytes_mut()[range])
+    }
+
+    /// Copies `data` into the region at `offset`, growing it as needed; bytes
+    /// between the old end and `offset` are a hole and read as zeros. The
+    /// pages the write touches become data and are charged. This is the one
+    /// copy of a write (caller to region); it is not counted as an internal copy.
+    ///
+    /// Fails with `EFBIG` if the end would pass [`MAX_LEN`], or if the
+    /// process has no address space for a mapping up to the end (a write at
+    /// hundreds of TiB: the kernel's `ENOMEM`). `EFBIG` rather than `ENOSPC`
+    /// because the offset is what is at fault: the store is not full (its
+    /// budget may have room, and a write at a lower offset succeeds), the
+    /// file is too large for this implementation, which is what `EFBIG`
+    /// means to write(2) callers. Fails with `ENOSPC` if the budget refuses
+    /// the new data pages, or the kernel's error; the region is then unchanged.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
         let end = offset
             .checked_add(data.len())
@@ -208,11 +379,9 @@ impl Region {
         if data.is_empty() {
             return Ok(());
         }
-        if end > self.capacity() {
-            self.grow_capacity(end)?;
-        }
+        self.commit_inner(offset..end, Charge::Checked)?;
         self.populate_fresh(offset, end);
-        self.spare_and_data()[offset..end].copy_from_slice(data);
+        self.storage_bytes_mut()[offset..end].copy_from_slice(data);
         self.len = self.len.max(end);
         Ok(())
     }
@@ -239,126 +408,228 @@ impl Region {
         self.write_at(self.len, data)
     }
 
-    /// Copies bytes from `offset` into `buf`; returns how many (0 at or past the end).
+    /// Copies bytes from `offset` into `buf`; returns how many (0 at or past
+    /// the end). Holes, the virtual tail included, read as zeros without
+    /// touching the mapping.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> usize {
-        let data = self.as_slice();
-        let Some(available) = data.get(offset..) else {
+        if offset >= self.len {
             return 0;
-        };
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
+        }
+        let n = buf.len().min(self.len - offset);
+        let (buf, end) = (&mut buf[..n], offset + n);
+        let bytes = self.storage_bytes();
+        let mut pos = offset;
+        match &self.storage {
+            Storage::Small(_) if pos < bytes.len() => {
+                let stop = end.min(bytes.len());
+                buf[..stop - pos].copy_from_slice(&bytes[pos..stop]);
+                pos = stop;
+            }
+            Storage::Small(_) => {}
+            Storage::Pages(_) | Storage::Memfd { .. } => {
+                let page = crate::page_size();
+                let first = self.data.first_ending_after(offset / page);
+                for run in &self.data.runs()[first..] {
+                    let start = (run.start * page).max(pos);
+                    if start >= end {
+                        break;
+                    }
+                    let stop = (run.end * page).min(end);
+                    buf[pos - offset..start - offset].fill(0);
+                    buf[start - offset..stop - offset].copy_from_slice(&bytes[start..stop]);
+                    pos = stop;
+                }
+            }
+            Storage::Empty => {}
+        }
+        buf[pos - offset..].fill(0);
         n
     }
 
-    /// Sets the length: growing reads back zeros, shrinking gives the pages
-    /// past the new end back to the OS at once (and moves a region that became
-    /// small enough back into a size class).
+    /// Sets the length. Growing charges nothing and commits nothing: the new
+    /// bytes are a hole that reads as zeros. Up to [`MAP_AHEAD_MAX`] the
+    /// mapping is extended to the new length (address space only, so
+    /// [`as_slice`](Self::as_slice) still covers every byte; a slot moves
+    /// to page 0 of a mapping, charged one page); past it, nothing is
+    /// mapped and the tail is virtual. Shrinking gives the pages past the
+    /// new end back to the OS at once (and credits them), and moves a region
+    /// that became small enough, and whose first page holds data, back into
+    /// a size class.
     ///
-    /// Fails with `EFBIG` past [`MAX_LEN`], `ENOSPC` if the budget refuses, or
-    /// the kernel's error; the region is then unchanged.
+    /// Fails with `EFBIG` past [`MAX_LEN`] or when the address space for the
+    /// mapping is refused, `ENOSPC` if a slot's move to a page is refused,
+    /// or the kernel's error; the region is then unchanged.
     pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
         if new_len > MAX_LEN {
             return Err(efbig());
         }
-        if new_len > self.len {
-            if new_len > self.capacity() {
-                self.grow_capacity(new_len)?;
+        if new_len >= self.len {
+            if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
+                self.map_to(new_len)?;
             }
             self.len = new_len;
             return Ok(());
         }
-        self.shrink(new_len)
+        self.shrink(new_len)?;
+        if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
+            // Shrunk from a virtual length: map what is left, best effort
+            // (the shrink itself has succeeded; a refusal only leaves a
+            // virtual tail, which `read_at` reads all the same).
+            let _ = self.map_to(new_len);
+        }
+        Ok(())
     }
 
-    /// Makes room for at least `additional` more bytes past `len` without
-    /// changing the contents.
+    /// Maps (address space only) up to `new_len` (> the slot or mapping).
+    fn map_to(&mut self, new_len: usize) -> io::Result<()> {
+        let need = page_round_up(new_len)?;
+        if let Storage::Small(_) = self.storage {
+            return self.small_to_pages(0..0, need, Charge::Checked);
+        }
+        self.grow_mapping(need)
+    }
+
+    /// Commits `len..len + additional` as data (see [`commit`](Self::commit)),
+    /// without changing the length or the contents: fallocate(2)'s
+    /// reservation, whose pages count as data on tmpfs too.
+    ///
+    /// Fails with `EFBIG` past [`MAX_LEN`], and as `commit` does.
     pub fn reserve(&mut self, additional: usize) -> io::Result<()> {
         let want = self
             .len
             .checked_add(additional)
             .filter(|&w| w <= MAX_LEN)
             .ok_or_else(efbig)?;
-        if want > self.capacity() {
-            self.grow_capacity(want)
-        } else {
-            Ok(())
-        }
+        self.commit_inner(self.len..want, Charge::Checked)
     }
 
-    /// Gives back to the OS the pages that lie wholly inside `range` (which
-    /// must be within `0..len`); they then read as zeros, and the length and
-    /// capacity stay as they are. Returns the number of bytes released. The
-    /// compressor calls this on each block as soon as the block is compressed,
-    /// so a file's peak memory stays near one copy. Size-class regions have no
-    /// whole page and release nothing.
+    /// Makes the pages that hold any byte of `range` data: charges those
+    /// that were holes and maps up to them (`mremap`), leaving their bytes as
+    /// they were (zeros for a hole). The range may pass `len` (the pages then
+    /// count as data, as fallocated ones past the end of a tmpfs file); the
+    /// length does not change. A region without page storage and a range
+    /// ending within 2 KiB takes a slot instead.
     ///
-    /// Fails with `EINVAL` if the range is reversed or passes `len`.
-    pub fn release(&mut self, range: Range<usize>) -> io::Result<usize> {
-        if range.start > range.end || range.end > self.len {
+    /// Fails with `EINVAL` for a reversed range, `EFBIG` past [`MAX_LEN`] or
+    /// for want of address space (see [`write_at`](Self::write_at)),
+    /// `ENOSPC` if the budget refuses the new data pages, or the kernel's
+    /// error; the region is then unchanged.
+    pub fn commit(&mut self, range: Range<usize>) -> io::Result<()> {
+        if range.start > range.end {
             return Err(einval());
         }
-        let page = crate::page_size();
-        let start = page_round_up(range.start)?;
-        let end = range.end & !(page - 1);
-        if start >= end {
-            return Ok(0);
+        if range.end > MAX_LEN {
+            return Err(efbig());
         }
-        match &mut self.storage {
-            Storage::Pages(map) => map.discard_anonymous(start, end - start)?,
-            Storage::Memfd { fd, .. } => sys::punch_hole(fd.as_fd(), start, end - start)?,
-            Storage::Empty | Storage::Small(_) => return Ok(0),
-        }
-        Ok(end - start)
+        self.commit_inner(range, Charge::Checked)
     }
 
-    /// Grows the capacity to at least `need` (> capacity), moving a small
-    /// region to a larger class or to pages as needed.
-    fn grow_capacity(&mut self, need: usize) -> io::Result<()> {
-        let memfd = matches!(self.storage, Storage::Memfd { .. });
-        if !memfd && need <= SMALL_MAX {
-            let class = small::class_for(need).expect("need <= SMALL_MAX has a class");
-            return self.move_to_small(class);
+    /// [`commit`](Self::commit) after the argument checks.
+    fn commit_inner(&mut self, range: Range<usize>, mode: Charge) -> io::Result<()> {
+        if range.is_empty() {
+            return Ok(());
         }
-        let current = self.capacity();
-        let exact = page_round_up(need)?;
+        let memfd = matches!(self.storage, Storage::Memfd { .. });
+        let slotted = matches!(self.storage, Storage::Empty | Storage::Small(_));
+        if !memfd && slotted && range.end <= SMALL_MAX {
+            if range.end <= self.storage_len() {
+                return Ok(());
+            }
+            let class = small::class_for(range.end).expect("end <= SMALL_MAX has a class");
+            return self.move_to_small(class, mode);
+        }
+        let page = crate::page_size();
+        let pages = pages_touched(&range);
+        let map_need = pages.end.checked_mul(page).ok_or_else(efbig)?;
+        if let Storage::Small(_) = self.storage {
+            return self.small_to_pages(pages, map_need, mode);
+        }
+        // Data pages are always mapped: nothing new means nothing to do
+        // (rewrites and appends inside the last page stop here).
+        let new = self.data.missing(pages.clone()) * page;
+        if new == 0 {
+            return Ok(());
+        }
+        self.charge(new, mode)?;
+        if map_need > self.storage_len() {
+            if let Err(e) = self.grow_mapping(map_need) {
+                self.budget.credit(new);
+                return Err(e);
+            }
+        }
+        self.data.insert(pages);
+        Ok(())
+    }
+
+    fn charge(&self, bytes: usize, mode: Charge) -> io::Result<()> {
+        match mode {
+            Charge::Checked => self.budget.try_charge(bytes),
+            Charge::Forced => {
+                self.budget.force_charge(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves a slot's bytes to a fresh mapping of `map_len` bytes whose data
+    /// pages are page 0 (the slot's) and `pages`.
+    fn small_to_pages(
+        &mut self,
+        pages: Range<usize>,
+        map_len: usize,
+        mode: Charge,
+    ) -> io::Result<()> {
+        let page = crate::page_size();
+        let mut data = Extents::new();
+        data.insert(0..1);
+        data.insert(pages);
+        // The slot's charge turns into part of the pages' (a page is larger).
+        let slot = self.capacity();
+        let charge = data.pages() * page - slot;
+        self.charge(charge, mode)?;
+        let mut map = match Mapping::new(map_len.max(page), Backing::Anonymous) {
+            Ok(map) => map,
+            Err(e) => {
+                self.budget.credit(charge);
+                return Err(address_space(e));
+            }
+        };
+        let n = self.mapped_len();
+        map.bytes_mut()[..n].copy_from_slice(&self.storage_bytes()[..n]);
+        self.budget.record_copy(n);
+        self.storage = Storage::Pages(map);
+        self.data = data;
+        Ok(())
+    }
+
+    /// Grows the mapping to at least `need` bytes (page multiple, > the
+    /// mapping), geometrically when the address space allows. Charges nothing.
+    fn grow_mapping(&mut self, need: usize) -> io::Result<()> {
+        let current = self.storage_len();
         let geometric = page_round_up(
             current
                 .saturating_mul(2)
                 .min(current.saturating_add(MAX_GROW_STEP)),
         )?;
-        let preferred = exact.max(geometric);
-        // Ask for the geometric step first; if the budget cannot give it, the
-        // exact need may still fit.
-        match self.grow_pages(preferred) {
-            Err(e) if preferred > exact && e.raw_os_error() == Some(libc::ENOSPC) => {
-                self.grow_pages(exact)
-            }
+        let preferred = need.max(geometric);
+        match self.remap_pages(preferred) {
+            Err(_) if preferred > need => self.remap_pages(need),
             other => other,
         }
+        .map_err(address_space)
     }
 
-    /// Grows to exactly `new_cap` bytes of pages (page multiple, > capacity).
-    fn grow_pages(&mut self, new_cap: usize) -> io::Result<()> {
-        let old_cap = self.capacity();
-        let delta = new_cap - old_cap;
-        self.budget.try_charge(delta)?;
-        let result = self.remap_pages(new_cap);
-        if result.is_err() {
-            self.budget.credit(delta);
-        }
-        result
-    }
-
-    /// The unaccounted part of growing to `new_cap` pages (budget handled by the caller).
-    fn remap_pages(&mut self, new_cap: usize) -> io::Result<()> {
+    /// Grows the mapping (of a page storage, or none yet) to exactly `new_len` bytes.
+    fn remap_pages(&mut self, new_len: usize) -> io::Result<()> {
         match &mut self.storage {
-            Storage::Pages(map) => map.remap(new_cap),
-            Storage::Memfd { fd, map } => {
-                sys::ftruncate(fd.as_fd(), new_cap)?;
+            Storage::Pages(map) => map.remap(new_len),
+            Storage::Memfd(m) => {
+                let MemfdStorage { fd, map } = &mut **m;
+                sys::ftruncate(fd.as_fd(), new_len)?;
                 let result = match map {
-                    Some(map) => map.remap(new_cap),
+                    Some(map) => map.remap(new_len),
                     None => {
-                        Mapping::new(new_cap, Backing::Shared(fd.as_fd())).map(|m| *map = Some(m))
+                        Mapping::new(new_len, Backing::Shared(fd.as_fd())).map(|m| *map = Some(m))
                     }
                 };
                 if result.is_err() {
@@ -369,27 +640,23 @@ impl Region {
                 result
             }
             Storage::Empty => {
-                self.storage = Storage::Pages(Mapping::new(new_cap, Backing::Anonymous)?);
+                self.storage = Storage::Pages(Mapping::new(new_len, Backing::Anonymous)?);
                 Ok(())
             }
-            Storage::Small(buf) => {
-                let mut map = Mapping::new(new_cap, Backing::Anonymous)?;
-                map.bytes_mut()[..self.len].copy_from_slice(&buf.bytes()[..self.len]);
-                self.budget.record_copy(self.len);
-                // The caller charged the difference between the slot and the
-                // pages, so the account is already right once the slot is gone.
-                self.storage = Storage::Pages(map);
-                Ok(())
+            Storage::Small(_) => {
+                debug_assert!(false, "a slot moves to pages in small_to_pages");
+                Err(einval())
             }
         }
     }
 
-    /// Moves the bytes into a slot of `class` (from nothing, another class, or pages).
-    fn move_to_small(&mut self, class: usize) -> io::Result<()> {
+    /// Moves the bytes into a slot of `class` (from nothing, another class,
+    /// or pages whose first page is data), crediting what was charged before.
+    fn move_to_small(&mut self, class: usize, mode: Charge) -> io::Result<()> {
         let new_cap = small::CLASSES[class];
         let old_cap = self.capacity();
         if new_cap > old_cap {
-            self.budget.try_charge(new_cap - old_cap)?;
+            self.charge(new_cap - old_cap, mode)?;
         }
         let mut buf = match SmallBuf::new(class) {
             Ok(buf) => buf,
@@ -400,75 +667,198 @@ impl Region {
                 return Err(e);
             }
         };
-        debug_assert!(self.len <= new_cap);
-        buf.bytes_mut()[..self.len].copy_from_slice(self.as_slice());
-        self.budget.record_copy(self.len);
+        let n = self.mapped_len().min(new_cap);
+        buf.bytes_mut()[..n].copy_from_slice(&self.storage_bytes()[..n]);
+        self.budget.record_copy(n);
         self.storage = Storage::Small(buf);
+        self.data.clear();
         if old_cap > new_cap {
             self.budget.credit(old_cap - new_cap);
         }
         Ok(())
     }
 
-    /// Shrinks the length to `new_len <= len`, releasing what is no longer needed.
-    fn shrink(&mut self, new_len: usize) -> io::Result<()> {
-        let old_len = self.len;
-        let old_cap = self.capacity();
+    /// Gives back to the OS the pages that lie wholly inside `range` (which
+    /// must be within `0..len`): they become holes (read as zeros) and the
+    /// budget is credited those that were data; the length stays. Returns
+    /// the bytes of those whole pages (holes among them included), 0 when
+    /// the range holds no whole page. The compressor calls this on each
+    /// block as soon as the block is compressed, so a file's peak memory
+    /// stays near one copy; fallocate(2)'s `PUNCH_HOLE` is this plus zeroing
+    /// the partial pages at the edges. A slot counts as page 0.
+    ///
+    /// Fails with `EINVAL` if the range is reversed or passes `len`, or the
+    /// kernel's error; the region is then unchanged.
+    pub fn release(&mut self, range: Range<usize>) -> io::Result<usize> {
+        if range.start > range.end || range.end > self.len {
+            return Err(einval());
+        }
+        let page = crate::page_size();
+        let start = page_round_up(range.start)?;
+        let end = range.end & !(page - 1);
+        if start >= end {
+            return Ok(0);
+        }
+        let mapped_end = end.min(self.storage_len());
         match &mut self.storage {
             Storage::Empty => {}
             Storage::Small(buf) => {
-                if new_len == 0 {
+                if start == 0 {
+                    let slot = buf.capacity();
                     self.storage = Storage::Empty;
-                    self.budget.credit(old_cap);
-                } else {
-                    buf.bytes_mut()[new_len..old_len].fill(0);
+                    self.budget.credit(slot);
                 }
             }
             Storage::Pages(map) => {
-                // Shrink back into a size class only well below its top, so a
-                // file hovering around 2 KiB does not move back and forth.
+                if start < mapped_end {
+                    map.discard_anonymous(start, mapped_end - start)?;
+                }
+            }
+            Storage::Memfd(m) => {
+                if start < mapped_end {
+                    sys::punch_hole(m.fd.as_fd(), start, mapped_end - start)?;
+                }
+            }
+        }
+        let removed = self.data.remove(start / page..end / page);
+        self.budget.credit(removed * page);
+        Ok(end - start)
+    }
+
+    /// The first data offset at or after `offset`, as lseek(2)'s `SEEK_DATA`
+    /// on tmpfs (page granularity: a data page is data from its first byte).
+    ///
+    /// Fails with `ENXIO` if `offset >= len` or no data lies at or after it
+    /// before `len`.
+    pub fn seek_data(&self, offset: usize) -> io::Result<usize> {
+        if offset >= self.len {
+            return Err(enxio());
+        }
+        let page = crate::page_size();
+        let found = match &self.storage {
+            Storage::Small(_) => (offset < page).then_some(offset),
+            Storage::Empty => None,
+            Storage::Pages(_) | Storage::Memfd { .. } => self
+                .data
+                .runs()
+                .get(self.data.first_ending_after(offset / page))
+                .map(|run| (run.start * page).max(offset)),
+        };
+        found.filter(|&at| at < self.len).ok_or_else(enxio)
+    }
+
+    /// The first hole offset at or after `offset`, as lseek(2)'s
+    /// `SEEK_HOLE` on tmpfs: `len` when no hole lies before the end (the end
+    /// of a file counts as a hole).
+    ///
+    /// Fails with `ENXIO` if `offset >= len`.
+    pub fn seek_hole(&self, offset: usize) -> io::Result<usize> {
+        if offset >= self.len {
+            return Err(enxio());
+        }
+        let page = crate::page_size();
+        let at = match &self.storage {
+            Storage::Small(_) if offset < page => page,
+            Storage::Small(_) | Storage::Empty => offset,
+            Storage::Pages(_) | Storage::Memfd { .. } => {
+                let p = offset / page;
+                match self.data.runs().get(self.data.first_ending_after(p)) {
+                    Some(run) if run.start <= p => run.end * page,
+                    _ => offset,
+                }
+            }
+        };
+        Ok(at.min(self.len))
+    }
+
+    /// The byte ranges that hold data, in order, clamped to `len`; every
+    /// byte outside them reads as zero, and each lies inside the
+    /// [`as_slice`](Self::as_slice) prefix. Whole data pages for page
+    /// storage; the slot's bytes for a slot. The compressor walks these to
+    /// skip holes.
+    pub fn data_extents(&self) -> DataExtents<'_> {
+        let small = match &self.storage {
+            Storage::Small(_) => Some(0..self.mapped_len()).filter(|r| !r.is_empty()),
+            _ => None,
+        };
+        DataExtents {
+            runs: self.data.runs().iter(),
+            small,
+            len: self.len,
+            page: crate::page_size(),
+        }
+    }
+
+    /// Shrinks the length to `new_len < len`, releasing what is no longer needed.
+    fn shrink(&mut self, new_len: usize) -> io::Result<()> {
+        let page = crate::page_size();
+        let old_len = self.len;
+        let map_len = self.storage_len();
+        let keep = new_len.div_ceil(page);
+        match &mut self.storage {
+            Storage::Empty => {}
+            Storage::Small(buf) => {
+                let cap = buf.capacity();
                 if new_len == 0 {
                     self.storage = Storage::Empty;
-                    self.budget.credit(old_cap);
-                } else if new_len <= SMALL_MAX / 2 {
+                    self.budget.credit(cap);
+                } else if new_len < cap {
+                    buf.bytes_mut()[new_len..old_len.min(cap)].fill(0);
+                }
+            }
+            Storage::Pages(_) | Storage::Memfd { .. } => {
+                let memfd = matches!(self.storage, Storage::Memfd { .. });
+                // Shrink back into a size class only well below its top, so a
+                // file hovering around 2 KiB does not move back and forth.
+                let small = !memfd && new_len <= SMALL_MAX / 2;
+                if new_len == 0 || (new_len > MAP_AHEAD_MAX && self.data.present(0..keep) == 0) {
+                    // No data left, and no mapping needed: no storage at all.
+                    if let Storage::Memfd(m) = &mut self.storage {
+                        sys::ftruncate(m.fd.as_fd(), 0)?;
+                        m.map = None;
+                    } else {
+                        self.storage = Storage::Empty;
+                    }
+                    self.budget.credit(self.capacity());
+                    self.data.clear();
+                } else if small && self.data.contains(0) {
                     self.len = new_len;
                     let class =
                         small::class_for(new_len).expect("new_len <= SMALL_MAX has a class");
-                    if let Err(e) = self.move_to_small(class) {
+                    if let Err(e) = self.move_to_small(class, Charge::Checked) {
                         self.len = old_len;
                         return Err(e);
                     }
                 } else {
-                    let new_cap = page_round_up(new_len)?;
-                    if new_cap < old_cap {
-                        map.remap(new_cap)?;
-                        self.budget.credit(old_cap - new_cap);
-                    }
-                    map.bytes_mut()[new_len..old_len.min(new_cap)].fill(0);
-                }
-            }
-            Storage::Memfd { fd, map } => {
-                let new_cap = page_round_up(new_len)?;
-                if new_cap < old_cap {
-                    // Shrinking the file frees its pages past the new end. It
-                    // goes first because it is the step that can fail (a
-                    // sealed memfd); nothing touches the mapping's tail
-                    // between the two calls, as we hold `&mut self`.
-                    sys::ftruncate(fd.as_fd(), new_cap)?;
-                    match map {
-                        Some(m) if new_cap > 0 => {
-                            if let Err(e) = m.remap(new_cap) {
-                                // Give the file its size back so the mapping stays whole.
-                                let _ = sys::ftruncate(fd.as_fd(), old_cap);
-                                return Err(e);
+                    let new_map = map_len.min(keep * page);
+                    if new_map < map_len {
+                        match &mut self.storage {
+                            Storage::Pages(map) => map.remap(new_map)?,
+                            Storage::Memfd(m) => {
+                                let MemfdStorage { fd, map } = &mut **m;
+                                let Some(map) = map else {
+                                    return Err(einval());
+                                };
+                                // Shrinking the file frees its pages past the
+                                // new end. It goes first because it is the
+                                // step that can fail (a sealed memfd).
+                                sys::ftruncate(fd.as_fd(), new_map)?;
+                                if let Err(e) = map.remap(new_map) {
+                                    // Give the file its size back so the mapping stays whole.
+                                    let _ = sys::ftruncate(fd.as_fd(), map_len);
+                                    return Err(e);
+                                }
                             }
+                            _ => {}
                         }
-                        _ => *map = None,
                     }
-                    self.budget.credit(old_cap - new_cap);
-                }
-                if let Some(m) = map {
-                    m.bytes_mut()[new_len..old_len.min(new_cap)].fill(0);
+                    let removed = self.data.remove(keep..usize::MAX);
+                    self.budget.credit(removed * page);
+                    // The kept part of the last page must read as zeros past the end.
+                    if new_len % page != 0 && self.data.contains(new_len / page) {
+                        let stop = old_len.min(keep * page);
+                        self.storage_bytes_mut()[new_len..stop].fill(0);
+                    }
                 }
             }
         }
@@ -477,8 +867,42 @@ impl Region {
     }
 }
 
+/// The data extents of a region ([`Region::data_extents`]): byte ranges in
+/// order, clamped to the region's length.
+#[derive(Debug, Clone)]
+pub struct DataExtents<'a> {
+    runs: std::slice::Iter<'a, Range<usize>>,
+    small: Option<Range<usize>>,
+    len: usize,
+    page: usize,
+}
+
+impl Iterator for DataExtents<'_> {
+    type Item = Range<usize>;
+
+    fn next(&mut self) -> Option<Range<usize>> {
+        if let Some(small) = self.small.take() {
+            return Some(small);
+        }
+        let run = self.runs.next()?;
+        let start = run.start * self.page;
+        if start >= self.len {
+            // Runs are sorted: every later one lies past the end too.
+            self.runs = [].iter();
+            return None;
+        }
+        Some(start..(run.end * self.page).min(self.len))
+    }
+}
+
 impl Drop for Region {
     fn drop(&mut self) {
         self.budget.credit(self.capacity());
     }
+}
+#[cfg(all(test, target_pointer_width = "64"))]
+#[test]
+fn a_region_stays_six_words() {
+    // ermfs keeps one per file inode; it was this size before it was sparse.
+    assert_eq!(std::mem::size_of::<Region>(), 48);
 }

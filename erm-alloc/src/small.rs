@@ -25,6 +25,8 @@ pub(crate) const CLASSES: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
 /// The largest size a small buffer holds.
 pub(crate) const SMALL_MAX: usize = CLASSES[CLASSES.len() - 1];
 const SLAB_BYTES: usize = 64 * 1024;
+// Slot indexes are stored as u16.
+const _: () = assert!(SLAB_BYTES / CLASSES[0] <= 1 << 16);
 
 /// The smallest class index whose slots hold `len` bytes.
 pub(crate) fn class_for(len: usize) -> Option<usize> {
@@ -66,7 +68,8 @@ pub(crate) struct SmallBuf {
     ptr: NonNull<u8>,
     class: u8,
     slab: u32,
-    slot: u32,
+    /// At most `SLAB_BYTES / CLASSES[0]` (1024) slots a slab.
+    slot: u16,
 }
 
 // SAFETY: a SmallBuf exclusively owns its slot (module invariant); the pool
@@ -136,7 +139,7 @@ impl SmallBuf {
             ptr,
             class: class as u8,
             slab: slab_index as u32,
-            slot: slot as u32,
+            slot: slot as u16,
         };
         // Slots are zeroed on the way out so the region invariant (bytes past
         // `len` read as zero) holds however the previous owner left it.

@@ -36,6 +36,14 @@ unsafe impl Send for Mapping {}
 // SAFETY: see `Send`: `&Mapping` only gives out shared, read-only views.
 unsafe impl Sync for Mapping {}
 
+/// `ENOMEM` for a length no slice may have (`isize::MAX` is the limit).
+fn check_slice_len(len: usize) -> io::Result<()> {
+    if isize::try_from(len).is_err() {
+        return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+    }
+    Ok(())
+}
+
 fn check(ret: libc::c_int) -> io::Result<()> {
     if ret == -1 {
         Err(io::Error::last_os_error())
@@ -45,12 +53,19 @@ fn check(ret: libc::c_int) -> io::Result<()> {
 }
 
 impl Mapping {
-    /// Maps `len` bytes (a non-zero multiple of the page size).
+    /// Maps `len` bytes (a non-zero multiple of the page size) of address
+    /// space with `MAP_NORESERVE`: no memory is committed until a page is
+    /// touched. Fails with `ENOMEM` past `isize::MAX` bytes (no slice could
+    /// describe it) or when the kernel has no room for it.
     pub(crate) fn new(len: usize, backing: Backing<'_>) -> io::Result<Mapping> {
         debug_assert!(len > 0 && len % crate::page_size() == 0);
+        check_slice_len(len)?;
         let (flags, fd) = match backing {
-            Backing::Anonymous => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1),
-            Backing::Shared(fd) => (libc::MAP_SHARED, fd.as_raw_fd()),
+            Backing::Anonymous => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+            ),
+            Backing::Shared(fd) => (libc::MAP_SHARED | libc::MAP_NORESERVE, fd.as_raw_fd()),
         };
         // SAFETY: a fresh mapping at an address the kernel chooses cannot alias
         // any existing Rust object; the arguments are plain values.
@@ -100,6 +115,7 @@ impl Mapping {
     /// is unchanged.
     pub(crate) fn remap(&mut self, new_len: usize) -> io::Result<()> {
         debug_assert!(new_len > 0 && new_len % crate::page_size() == 0);
+        check_slice_len(new_len)?;
         // SAFETY: we own [ptr, ptr+len); mremap either moves/resizes it as a whole
         // or fails leaving it intact. `&mut self` guarantees no slice into it is live.
         let new = unsafe {
@@ -212,4 +228,77 @@ pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(size).unwrap_or(4096)
+}
+
+/// Test-only calls: the kernel's own tmpfs (a memfd) as the oracle that the
+/// model tests compare a region's holes against.
+#[cfg(test)]
+pub(crate) mod oracle {
+    use super::check;
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    /// `pwrite` of all of `buf` at `offset`.
+    pub(crate) fn pwrite_all(
+        fd: BorrowedFd<'_>,
+        mut buf: &[u8],
+        mut offset: usize,
+    ) -> io::Result<()> {
+        while !buf.is_empty() {
+            let off = libc::off_t::try_from(offset)
+                .map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+            // SAFETY: `buf` is a live slice of `buf.len()` readable bytes; the
+            // descriptor is borrowed and open.
+            let n = unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let n = n as usize;
+            buf = &buf[n..];
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// `lseek(fd, offset, whence)` for `SEEK_DATA`/`SEEK_HOLE`.
+    pub(crate) fn lseek(
+        fd: BorrowedFd<'_>,
+        offset: usize,
+        whence: libc::c_int,
+    ) -> io::Result<usize> {
+        let off =
+            libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+        // SAFETY: plain syscall on a borrowed, open descriptor.
+        let ret = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(ret as usize)
+    }
+
+    /// `fallocate(fd, mode, offset, len)`.
+    pub(crate) fn fallocate(
+        fd: BorrowedFd<'_>,
+        mode: libc::c_int,
+        offset: usize,
+        len: usize,
+    ) -> io::Result<()> {
+        let big = |_| io::Error::from_raw_os_error(libc::EFBIG);
+        let (off, len) = (
+            libc::off_t::try_from(offset).map_err(big)?,
+            libc::off_t::try_from(len).map_err(big)?,
+        );
+        // SAFETY: plain syscall on a borrowed, open descriptor.
+        check(unsafe { libc::fallocate(fd.as_raw_fd(), mode, off, len) })
+    }
+
+    /// `st_blocks` (512-byte units) from `fstat`.
+    pub(crate) fn blocks(fd: BorrowedFd<'_>) -> io::Result<u64> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `st` is writable memory of the right size for the kernel to fill.
+        check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+        // SAFETY: fstat succeeded, so it filled the whole struct.
+        let st = unsafe { st.assume_init() };
+        Ok(st.st_blocks as u64)
+    }
 }

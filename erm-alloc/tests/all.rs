@@ -3,6 +3,7 @@
 mod bad_input;
 mod model;
 mod resident;
+mod sparse;
 
 use erm_alloc::{MemoryBudget, Region};
 use std::sync::Arc;

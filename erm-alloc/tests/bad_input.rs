@@ -10,13 +10,14 @@ fn errno(e: std::io::Error) -> i32 {
 }
 
 #[test]
-fn sizes_near_isize_max_fail_without_change() {
+fn sizes_past_i64_max_are_efbig_and_change_nothing() {
+    assert_eq!(MAX_LEN, i64::MAX as usize);
     for backing in BACKINGS {
         let budget = Arc::new(MemoryBudget::unlimited());
         let mut r = region(backing, &budget);
         r.write_at(0, b"keep me").expect("write");
         let cap = r.capacity();
-        for len in [MAX_LEN + 1, isize::MAX as usize, usize::MAX] {
+        for len in [MAX_LEN + 1, usize::MAX] {
             assert_eq!(
                 errno(r.resize(len).unwrap_err()),
                 libc::EFBIG,
@@ -27,26 +28,47 @@ fn sizes_near_isize_max_fail_without_change() {
                 libc::EFBIG,
                 "{backing:?} reserve({len})"
             );
+            assert_eq!(errno(r.commit(0..len).unwrap_err()), libc::EFBIG);
         }
         assert_eq!(
             errno(r.write_at(usize::MAX, b"x").unwrap_err()),
             libc::EFBIG
         );
         assert_eq!(errno(r.write_at(MAX_LEN, b"x").unwrap_err()), libc::EFBIG);
-        // Within MAX_LEN but far beyond the address space: the kernel says no.
-        let err = r.resize(MAX_LEN).unwrap_err();
-        assert!(
-            matches!(errno(err), libc::ENOMEM | libc::EFBIG | libc::EINVAL),
-            "{backing:?}"
+        // Within MAX_LEN but far beyond the address space: EFBIG too.
+        assert_eq!(
+            errno(r.write_at(MAX_LEN - 1, b"x").unwrap_err()),
+            libc::EFBIG
         );
+        assert_eq!(errno(r.write_at(1 << 50, b"x").unwrap_err()), libc::EFBIG);
+        assert_eq!(errno(r.reserve(MAX_LEN - 8).unwrap_err()), libc::EFBIG);
         assert_eq!(r.as_slice(), b"keep me");
-        assert_eq!(r.capacity(), cap);
+        assert_eq!((r.len(), r.capacity()), (7, cap));
         assert_eq!(
             budget.used(),
             cap,
             "{backing:?}: a failed growth leaves the budget as it was"
         );
+        // A virtual length is fine up to MAX_LEN itself.
+        r.resize(MAX_LEN).expect("a hole maps nothing");
+        assert_eq!(r.len(), MAX_LEN);
+        assert_eq!(budget.used(), cap);
+        // The mutable view of a length no address space holds is the mapped prefix.
+        assert!(r.as_mut_slice().len() < 1 << 47);
     }
+}
+
+#[test]
+fn reversed_commits_are_einval() {
+    let budget = Arc::new(MemoryBudget::unlimited());
+    let mut r = Region::new(&budget);
+    r.resize(10_000).expect("resize");
+    #[allow(clippy::reversed_empty_ranges)]
+    let reversed = 10..5;
+    assert_eq!(errno(r.commit(reversed.clone()).unwrap_err()), libc::EINVAL);
+    assert_eq!(errno(r.as_mut_range(reversed).unwrap_err()), libc::EINVAL);
+    assert_eq!(errno(r.as_mut_range(0..10_001).unwrap_err()), libc::EINVAL);
+    assert_eq!(budget.used(), 0);
 }
 
 #[test]
@@ -70,8 +92,7 @@ fn release_out_of_bounds_is_einval() {
     for backing in BACKINGS {
         let budget = Arc::new(MemoryBudget::unlimited());
         let mut r = region(backing, &budget);
-        r.resize(3 * page_size()).expect("resize");
-        r.as_mut_slice().fill(5);
+        r.write_at(0, &vec![5; 3 * page_size()]).expect("write");
         #[allow(clippy::reversed_empty_ranges)]
         let reversed = 10..5;
         assert_eq!(errno(r.release(reversed).unwrap_err()), libc::EINVAL);
@@ -98,15 +119,24 @@ fn growth_past_the_limit_is_enospc_and_changes_nothing() {
         let mut r = region(backing, &budget);
         r.write_at(0, &[3; 1000]).expect("small write fits");
         let (cap, len) = (r.capacity(), r.len());
-        let err = r.write_at(limit, b"x").unwrap_err();
+        let err = r.write_at(1000, &vec![4; limit]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::StorageFull);
         assert_eq!(errno(err), libc::ENOSPC);
         assert_eq!((r.capacity(), r.len()), (cap, len), "{backing:?}");
         assert_eq!(r.as_slice(), &[3; 1000][..]);
         assert_eq!(budget.used(), cap);
-        // Exactly up to the limit still works even though geometric growth would ask for more.
-        r.resize(limit).expect("exactly the limit fits");
+        let err = r.reserve(limit).unwrap_err();
+        assert_eq!(errno(err), libc::ENOSPC);
+        assert_eq!(errno(r.commit(0..limit + 1).unwrap_err()), libc::ENOSPC);
+        assert_eq!((r.capacity(), r.len()), (cap, len), "{backing:?}");
+        // Growing the length charges no hole (a slot moves to its page);
+        // data up to exactly the limit still fits.
+        r.resize(limit).expect("a hole costs nothing");
+        assert_eq!(budget.used(), page_size());
+        r.commit(0..limit).expect("exactly the limit fits");
         assert_eq!(budget.used(), limit);
+        assert_eq!(r.data_bytes(), limit);
+        assert_eq!(&r.as_slice()[..1000], &[3; 1000][..]);
     }
 }
 
@@ -115,10 +145,11 @@ fn other_regions_count_against_the_same_limit() {
     let budget = Arc::new(MemoryBudget::with_limit(16 * page_size()));
     let mut a = Region::new(&budget);
     let mut b = Region::new(&budget);
-    a.resize(10 * page_size()).expect("fits");
-    assert_eq!(errno(b.resize(8 * page_size()).unwrap_err()), libc::ENOSPC);
+    a.reserve(10 * page_size()).expect("fits");
+    assert_eq!(errno(b.reserve(8 * page_size()).unwrap_err()), libc::ENOSPC);
+    b.resize(8 * page_size()).expect("a hole needs no budget");
     drop(a);
-    b.resize(8 * page_size()).expect("fits once a is gone");
+    b.reserve(8 * page_size()).expect("fits once a is gone");
 }
 
 #[test]

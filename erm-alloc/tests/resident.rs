@@ -1,7 +1,8 @@
 //! Memory given back is really returned to the OS: checked against the kernel's RSS.
 //!
 //! Figures come from `/proc/self/statm`, so other threads of the same test
-//! process can add noise; the margins below are a quarter of the sizes moved.
+//! process can add noise; the margins below are a quarter of the sizes moved,
+//! and the tests here take turns (one lock) so they do not measure each other.
 
 use crate::{BACKINGS, region};
 use erm_alloc::{MemoryBudget, resident_bytes};
@@ -9,8 +10,17 @@ use std::sync::Arc;
 
 const MIB: usize = 1 << 20;
 
+/// Held by each test while it measures.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn shrinking_returns_pages_to_the_os() {
+    let _turn = turn();
     for backing in BACKINGS {
         let budget = Arc::new(MemoryBudget::unlimited());
         let mut r = region(backing, &budget);
@@ -36,6 +46,7 @@ fn shrinking_returns_pages_to_the_os() {
 
 #[test]
 fn release_returns_a_ranges_pages_to_the_os() {
+    let _turn = turn();
     for backing in BACKINGS {
         let budget = Arc::new(MemoryBudget::unlimited());
         let mut r = region(backing, &budget);
@@ -63,6 +74,7 @@ fn release_returns_a_ranges_pages_to_the_os() {
 
 #[test]
 fn dropping_returns_everything() {
+    let _turn = turn();
     let budget = Arc::new(MemoryBudget::unlimited());
     let mut r = region(crate::Backing::Anonymous, &budget);
     r.resize(128 * MIB).expect("grow");
