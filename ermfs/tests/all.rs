@@ -15,6 +15,7 @@ mod all {
     mod fallocate;
     mod files;
     mod identity_kernel;
+    pub mod kernel;
     mod lazy;
     mod lifecycle;
     mod links;

@@ -21,7 +21,7 @@
 use loom::sync::Arc;
 use loom::thread;
 
-use ermfs::{FileType, Fs, Identity, RenameFlags};
+use ermfs::{FileType, Fs, Identity, Node, RenameFlags};
 
 /// A small file system: few descriptors, so the fd table stays small.
 fn small_fs(lockless: bool) -> Fs {
@@ -67,6 +67,49 @@ fn root_names(fs: &Fs) -> Vec<String> {
     names
 }
 
+/// A lookup of `name` in `root` during a race: it never vanishes and is
+/// one of `ids`.
+fn lookup_one_of(fs: &Fs, root: &Node, name: &str, ids: [u64; 2]) {
+    let n = fs
+        .lookup(root, name)
+        .unwrap_or_else(|e| panic!("{name} never vanishes: {e}"));
+    assert!(ids.contains(&n.ino()), "{name}: {n:?}");
+}
+
+/// A `stat` of `path` during a race: it never vanishes and is one of
+/// `ids`.
+fn stat_one_of(fs: &Fs, path: &str, ids: [u64; 2]) {
+    let st = fs
+        .stat(path)
+        .unwrap_or_else(|e| panic!("{path} never vanishes: {e}"));
+    assert!(ids.contains(&st.ino), "{path}: ino {}", st.ino);
+}
+
+/// After a race, `/` holds exactly `names`, each `(name, node, data)`
+/// the node given (by node and by path; a file with one link and the
+/// data given), and `(files, dirs)` in all.
+fn assert_root_holds(
+    fs: &Fs,
+    root: &Node,
+    names: &[(&str, &Node, Option<&[u8]>)],
+    (files, dirs): (u64, u64),
+) {
+    for &(name, node, data) in names {
+        assert_eq!(&fs.lookup(root, name).unwrap(), node, "{name} by node");
+        let path = format!("/{name}");
+        assert_eq!(fs.stat(&path).unwrap().ino, node.ino(), "{name} by path");
+        if let Some(data) = data {
+            assert_eq!(fs.read_file(&path).unwrap(), data, "{name}'s data");
+            assert_eq!(node.nlink(), 1, "{name}'s links");
+        }
+    }
+    let mut expected: Vec<&str> = names.iter().map(|&(name, ..)| name).collect();
+    expected.sort();
+    assert_eq!(root_names(fs), expected);
+    let s = fs.stats();
+    assert_eq!((s.files, s.dirs), (files, dirs), "files and directories");
+}
+
 #[test]
 fn exchange_racing_lookups_always_finds_one_of_the_two() {
     each_mode(|lockless| {
@@ -96,30 +139,20 @@ fn exchange_racing_lookups_always_finds_one_of_the_two() {
         let reader = {
             let (fs, root) = (Arc::clone(&fs), root.clone());
             thread::spawn(move || {
-                let by_node = fs.lookup(&root, "a").expect("a never vanishes");
-                assert!(ids.contains(&by_node.ino()), "a: {by_node:?}");
-                let by_path = fs.stat("/b").expect("b never vanishes");
-                assert!(ids.contains(&by_path.ino), "b: ino {}", by_path.ino);
+                lookup_one_of(&fs, &root, "a", ids);
+                stat_one_of(&fs, "/b", ids);
             })
         };
-        let by_node = fs.lookup(&root, "b").expect("b never vanishes");
-        assert!(ids.contains(&by_node.ino()), "b: {by_node:?}");
-        let by_path = fs.stat("/a").expect("a never vanishes");
-        assert!(ids.contains(&by_path.ino), "a: ino {}", by_path.ino);
+        lookup_one_of(&fs, &root, "b", ids);
+        stat_one_of(&fs, "/a", ids);
         reader.join().unwrap();
         swapper.join().unwrap();
         // Swapped exactly: the directory is `a`, the file `b`, nothing else.
-        assert_eq!(fs.lookup(&root, "a").unwrap(), dir);
-        assert_eq!(fs.lookup(&root, "b").unwrap(), file);
-        assert_eq!(fs.stat("/a").unwrap().ino, ids[1]);
-        assert_eq!(fs.stat("/b").unwrap().ino, ids[0]);
+        let names = [("a", &dir, None), ("b", &file, Some(&b"A"[..]))];
+        assert_root_holds(&fs, &root, &names, (1, 2));
         assert_eq!(fs.stat("/a").unwrap().kind, FileType::Dir);
-        assert_eq!(fs.read_file("/b").unwrap(), b"A");
-        assert_eq!(root_names(&fs), ["a", "b"]);
         assert_eq!(fs.lookup(&dir, "..").unwrap(), root);
-        assert_eq!((file.nlink(), fs.getattr(&root).nlink), (1, 3));
-        let s = fs.stats();
-        assert_eq!((s.files, s.dirs), (1, 2));
+        assert_eq!(fs.getattr(&root).nlink, 3);
     });
 }
 
@@ -136,10 +169,7 @@ fn exchange_of_two_files_racing_two_lookups() {
             .into_iter()
             .map(|name| {
                 let (fs, root) = (Arc::clone(&fs), root.clone());
-                thread::spawn(move || {
-                    let n = fs.lookup(&root, name).expect("never vanishes");
-                    assert!(ids.contains(&n.ino()), "{name}: {n:?}");
-                })
+                thread::spawn(move || lookup_one_of(&fs, &root, name, ids))
             })
             .collect();
         fs.renameat2(
@@ -154,13 +184,8 @@ fn exchange_of_two_files_racing_two_lookups() {
         for r in readers {
             r.join().unwrap();
         }
-        assert_eq!(fs.lookup(&root, "a").unwrap(), b);
-        assert_eq!(fs.lookup(&root, "b").unwrap(), a);
-        assert_eq!(fs.read_file("/a").unwrap(), b"B");
-        assert_eq!(fs.read_file("/b").unwrap(), b"A");
-        assert_eq!(root_names(&fs), ["a", "b"]);
-        assert_eq!((a.nlink(), b.nlink()), (1, 1));
-        assert_eq!(fs.stats().files, 2);
+        let names = [("a", &b, Some(&b"B"[..])), ("b", &a, Some(&b"A"[..]))];
+        assert_root_holds(&fs, &root, &names, (2, 1));
     });
 }
 
@@ -199,20 +224,16 @@ fn two_noreplace_renames_onto_one_free_name_one_wins() {
         let mine = rename(&fs, &root, "x");
         watcher.join().unwrap();
         let theirs = other.join().unwrap();
-        let (winner, loser, kept) = match (mine, theirs) {
-            (Ok(()), Err(Some(libc::EEXIST))) => (&x, &y, "y"),
-            (Err(Some(libc::EEXIST)), Ok(())) => (&y, &x, "x"),
+        let ((winner, won), (loser, lost), kept) = match (mine, theirs) {
+            (Ok(()), Err(Some(libc::EEXIST))) => ((&x, b"X"), (&y, b"Y"), "y"),
+            (Err(Some(libc::EEXIST)), Ok(())) => ((&y, b"Y"), (&x, b"X"), "x"),
             other => panic!("exactly one must win, the other EEXIST: {other:?}"),
         };
         // The winner is `t`, the loser keeps its name, nothing else exists.
-        assert_eq!(&fs.lookup(&root, "t").unwrap(), winner);
-        assert_eq!(&fs.lookup(&root, kept).unwrap(), loser);
-        let mut names = vec!["t", kept];
-        names.sort();
-        assert_eq!(root_names(&fs), names);
-        assert_eq!((x.nlink(), y.nlink()), (1, 1));
-        let data = fs.read_file("/t").unwrap();
-        assert_eq!(data, if winner == &x { b"X" } else { b"Y" });
-        assert_eq!(fs.stats().files, 2);
+        let names = [
+            ("t", winner, Some(&won[..])),
+            (kept, loser, Some(&lost[..])),
+        ];
+        assert_root_holds(&fs, &root, &names, (2, 1));
     });
 }

@@ -43,12 +43,12 @@
 //!   `mknod` or `RENAME_WHITEOUT` (Linux 5.8 on); ERMFS says `EPERM`.
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::fmt;
 
 use ermfs::{Fs, Identity, Node, RenameFlags, SetAttr};
 
 use super::common::each_fs;
+use super::kernel::{Tmpfs, as_who, cstr, errno_of, status};
 
 /// The group of the set-group-ID directory, and a supplementary group of
 /// one identity.
@@ -75,119 +75,25 @@ fn identities() -> Vec<Identity> {
     ]
 }
 
-/// The tmpfs, mounted under `target/` and detached on drop.
-struct Oracle(PathBuf);
-
-impl Oracle {
-    /// Mounts `target/identity-oracle/<test>` (one mount per test: the
-    /// tests of this binary run in parallel).
-    fn mount(test: &str) -> Option<Oracle> {
-        // SAFETY: plain syscall, no memory involved.
-        if unsafe { libc::geteuid() } != 0 {
-            return None;
-        }
-        let dir = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/identity-oracle"
-        ))
-        .join(test);
-        let dir = dir.as_path();
-        std::fs::create_dir_all(dir).ok()?;
-        let dst = cstr(dir.as_os_str().as_bytes());
-        // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
-        let ret = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                dst.as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                std::ptr::null(),
-            )
-        };
-        (ret == 0).then(|| Oracle(dir.to_path_buf()))
+/// Mounts `target/identity-oracle/<test>` (one mount per test: the tests
+/// of this binary run in parallel) and makes `plain` (0777, root:root) and
+/// `sgid` (02777, root:500) in it. `None` (said) when not root: the test
+/// is skipped.
+fn mount(test: &str) -> Option<Tmpfs> {
+    let Some(tmpfs) = Tmpfs::mount(&format!("identity-oracle/{test}")) else {
+        eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
+        return None;
+    };
+    for (name, gid, mode) in [("plain", 0, 0o777), ("sgid", GROUP, 0o2777)] {
+        let p = tmpfs.at(name);
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkdir(p.as_ptr(), 0o700) }, 0);
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::chown(p.as_ptr(), 0, gid) }, 0);
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::chmod(p.as_ptr(), mode) }, 0);
     }
-
-    /// Empties the mount and makes `plain` (0777, root:root) and `sgid`
-    /// (02777, root:500).
-    fn reset(&self) {
-        for entry in std::fs::read_dir(&self.0).unwrap() {
-            std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
-        }
-        for (name, gid, mode) in [("plain", 0, 0o777), ("sgid", GROUP, 0o2777)] {
-            let p = self.at(name);
-            // SAFETY: valid NUL-terminated paths.
-            unsafe {
-                assert_eq!(libc::mkdir(p.as_ptr(), 0o700), 0);
-                assert_eq!(libc::chown(p.as_ptr(), 0, gid), 0);
-                assert_eq!(libc::chmod(p.as_ptr(), mode), 0);
-            }
-        }
-    }
-
-    fn at(&self, p: &str) -> CString {
-        let mut bytes = self.0.as_os_str().as_bytes().to_vec();
-        bytes.push(b'/');
-        bytes.extend_from_slice(p.as_bytes());
-        CString::new(bytes).unwrap()
-    }
-}
-
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        let dst = cstr(self.0.as_os_str().as_bytes());
-        // SAFETY: a valid NUL-terminated path; detaching is always safe.
-        unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
-fn cstr(bytes: &[u8]) -> CString {
-    CString::new(bytes).unwrap()
-}
-
-/// `Ok(ret)` or the errno of a libc call that returned `ret`.
-fn k(ret: isize) -> Result<isize, i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Runs `f` on a thread of its own as `who` with `umask`.
-fn as_who<T: Send + 'static>(
-    who: &Identity,
-    umask: u32,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let who = who.clone();
-    std::thread::spawn(move || {
-        // SAFETY: `unshare(CLONE_FS)` gives this thread its own umask (and
-        // cwd); `groups` is valid for `groups.len()` gids. Raw syscalls
-        // change this thread's credentials only (libc's wrappers would
-        // change every thread's).
-        unsafe {
-            assert_eq!(libc::unshare(libc::CLONE_FS), 0);
-            libc::umask(umask);
-            if !who.is_root() {
-                let groups = &who.groups;
-                assert_eq!(
-                    libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()),
-                    0
-                );
-                assert_eq!(
-                    libc::syscall(libc::SYS_setresgid, who.gid, who.gid, who.gid),
-                    0
-                );
-                assert_eq!(
-                    libc::syscall(libc::SYS_setresuid, who.uid, who.uid, who.uid),
-                    0
-                );
-            }
-        }
-        f()
-    })
-    .join()
-    .unwrap()
+    Some(tmpfs)
 }
 
 /// Mode, uid, gid and whether `security.capability` is there.
@@ -241,16 +147,38 @@ fn show(r: &Result<Meta, i32>) -> String {
     }
 }
 
-/// Prints every difference and fails if there is one.
-fn report(what: &str, diffs: &[String]) {
-    for d in diffs {
-        eprintln!("{what}: {d}");
+/// The cases where ERMFS differs from the kernel, each with both results.
+#[derive(Default)]
+struct Diffs(Vec<String>);
+
+impl Diffs {
+    /// Notes `case` if ERMFS's result is not the kernel's.
+    fn check(
+        &mut self,
+        case: fmt::Arguments<'_>,
+        theirs: &Result<Meta, i32>,
+        ours: &Result<Meta, i32>,
+    ) {
+        if ours != theirs {
+            self.0.push(format!(
+                "{case}: kernel {}, ermfs {}",
+                show(theirs),
+                show(ours)
+            ));
+        }
     }
-    assert!(
-        diffs.is_empty(),
-        "{what}: {} case(s) differ from the kernel (listed above)",
-        diffs.len()
-    );
+
+    /// Prints every difference and fails if there is one.
+    fn report(&self, what: &str) {
+        for d in &self.0 {
+            eprintln!("{what}: {d}");
+        }
+        assert!(
+            self.0.is_empty(),
+            "{what}: {} case(s) differ from the kernel (listed above)",
+            self.0.len()
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -270,21 +198,21 @@ fn kernel_create(path: &CString, kind: Kind, mode: u32) -> Result<(), i32> {
         Kind::File => {
             let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
             // SAFETY: a valid NUL-terminated path.
-            let fd = k(unsafe { libc::open(path.as_ptr(), flags, mode) } as isize)?;
+            let fd = errno_of(unsafe { libc::open(path.as_ptr(), flags, mode) } as isize)?;
             // SAFETY: closing the descriptor just opened.
             unsafe { libc::close(fd as i32) };
             Ok(())
         }
         // SAFETY: a valid NUL-terminated path.
-        Kind::Dir => k(unsafe { libc::mkdir(path.as_ptr(), mode) } as isize).map(drop),
+        Kind::Dir => status(unsafe { libc::mkdir(path.as_ptr(), mode) }),
         Kind::Fifo => {
             // SAFETY: a valid NUL-terminated path.
-            k(unsafe { libc::mknod(path.as_ptr(), libc::S_IFIFO | mode, 0) } as isize).map(drop)
+            status(unsafe { libc::mknod(path.as_ptr(), libc::S_IFIFO | mode, 0) })
         }
     }
 }
 
-/// The two directories of [`Oracle::reset`] in `fs`.
+/// The two directories of [`mount`] in `fs`.
 fn ermfs_dirs(fs: &Fs) -> Vec<Node> {
     let root = Identity::root();
     let top = fs.root();
@@ -313,14 +241,12 @@ fn ermfs_dirs(fs: &Fs) -> Vec<Node> {
 
 #[test]
 fn creation_by_each_identity_matches_the_kernel() {
-    let Some(oracle) = Oracle::mount("creation") else {
-        eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
+    let Some(tmpfs) = mount("creation") else {
         return;
     };
     let ids = identities();
     // Every name made on the kernel, with its result.
     let mut kernel = Vec::new();
-    oracle.reset();
     for &umask in UMASKS {
         for (i, who) in ids.iter().enumerate() {
             let mut jobs = Vec::new();
@@ -328,7 +254,7 @@ fn creation_by_each_identity_matches_the_kernel() {
                 for &mode in CREATE_MODES {
                     for &kind in KINDS {
                         let rel = format!("{dir}/{kind:?}-{i}-{mode:o}-{umask:o}");
-                        jobs.push((oracle.at(&rel), rel, kind, mode));
+                        jobs.push((tmpfs.at(&rel), rel, kind, mode));
                     }
                 }
             }
@@ -352,7 +278,7 @@ fn creation_by_each_identity_matches_the_kernel() {
     }
     each_fs(|fs| {
         let dirs = ermfs_dirs(fs);
-        let mut diffs = Vec::new();
+        let mut diffs = Diffs::default();
         for (umask, i, rel, kind, mode, theirs) in &kernel {
             let who = &ids[*i];
             let (dir, name) = rel.split_once('/').unwrap();
@@ -365,16 +291,13 @@ fn creation_by_each_identity_matches_the_kernel() {
             let ours = made
                 .map(|n| ermfs_meta(fs, &n, &format!("/{rel}")))
                 .map_err(|e| e.raw_os_error().unwrap());
-            if &ours != theirs {
-                diffs.push(format!(
-                    "{kind:?} {mode:o} umask {umask:o} by {who:?} in {dir}: kernel {}, \
-                     ermfs {}",
-                    show(theirs),
-                    show(&ours),
-                ));
-            }
+            diffs.check(
+                format_args!("{kind:?} {mode:o} umask {umask:o} by {who:?} in {dir}"),
+                theirs,
+                &ours,
+            );
         }
-        report("creation", &diffs);
+        diffs.report("creation");
     });
 }
 
@@ -407,19 +330,19 @@ const FILE_GROUPS: &[u32] = &[0, GROUP];
 
 fn kernel_change(path: &CString, change: Change) -> Result<(), i32> {
     // SAFETY: a valid NUL-terminated path.
-    let fd = k(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY) } as isize)? as i32;
-    // SAFETY: `fd` is the descriptor just opened; the buffer is one byte.
-    let r = unsafe {
-        match change {
-            Change::Write => libc::write(fd, b"x".as_ptr().cast(), 1),
-            Change::Truncate => libc::ftruncate(fd, 1) as isize,
-            _ => {
-                let (mode, off, len) = falloc(change).unwrap();
-                libc::fallocate(fd, mode, off, len) as isize
-            }
+    let fd = errno_of(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY) } as isize)? as i32;
+    let r = match change {
+        // SAFETY: `fd` is the descriptor just opened; the buffer is one byte.
+        Change::Write => unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) },
+        // SAFETY: `fd` is the descriptor just opened.
+        Change::Truncate => unsafe { libc::ftruncate(fd, 1) as isize },
+        _ => {
+            let (mode, off, len) = falloc(change).unwrap();
+            // SAFETY: `fd` is the descriptor just opened.
+            unsafe { libc::fallocate(fd, mode, off, len) as isize }
         }
     };
-    let r = k(r).map(drop);
+    let r = errno_of(r).map(drop);
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
     r
@@ -468,30 +391,26 @@ fn ermfs_file(fs: &Fs, dir: &Node, name: &str, (uid, gid): (u32, u32), mode: u32
 /// Makes the kernel file `path` as root: owner `uid:gid`, `mode`, a
 /// capability.
 fn kernel_file(path: &CString, (uid, gid): (u32, u32), mode: u32) {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
     // SAFETY: a valid NUL-terminated path.
-    unsafe {
-        let fd = libc::open(
-            path.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
-            0o600,
-        );
-        assert!(fd >= 0);
-        libc::close(fd);
-        assert_eq!(libc::chown(path.as_ptr(), uid, gid), 0);
-        assert_eq!(libc::chmod(path.as_ptr(), mode), 0);
-    }
+    let fd = unsafe { libc::open(path.as_ptr(), flags, 0o600) };
+    assert!(fd >= 0, "create: {}", std::io::Error::last_os_error());
+    // SAFETY: closing the descriptor just opened.
+    unsafe { libc::close(fd) };
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::chown(path.as_ptr(), uid, gid) }, 0);
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::chmod(path.as_ptr(), mode) }, 0);
     kernel_set_cap(path);
 }
 
 #[test]
 fn writes_truncates_and_fallocate_by_each_identity_match_the_kernel() {
-    let Some(oracle) = Oracle::mount("changes") else {
-        eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
+    let Some(tmpfs) = mount("changes") else {
         return;
     };
     let ids = identities();
     let mut kernel = Vec::new();
-    oracle.reset();
     for change in [
         Change::Write,
         Change::Truncate,
@@ -503,7 +422,7 @@ fn writes_truncates_and_fallocate_by_each_identity_match_the_kernel() {
             for &mode in WRITE_MODES {
                 for (i, who) in ids.iter().enumerate() {
                     let name = format!("{change:?}-{gid}-{mode:o}-{i}");
-                    let path = oracle.at(&format!("plain/{name}"));
+                    let path = tmpfs.at(&format!("plain/{name}"));
                     kernel_file(&path, (0, gid), mode);
                     let p = path.clone();
                     let r = as_who(who, 0, move || kernel_change(&p, change));
@@ -514,22 +433,19 @@ fn writes_truncates_and_fallocate_by_each_identity_match_the_kernel() {
     }
     each_fs(|fs| {
         let plain = ermfs_dirs(fs).swap_remove(0);
-        let mut diffs = Vec::new();
+        let mut diffs = Diffs::default();
         for (change, gid, mode, i, name, theirs) in &kernel {
             let who = &ids[*i];
             let node = ermfs_file(fs, &plain, name, (0, *gid), *mode);
             let ours = ermfs_change(fs, &node, *change, who)
                 .map(|()| ermfs_meta(fs, &node, &format!("/plain/{name}")));
-            if &ours != theirs {
-                diffs.push(format!(
-                    "{change:?} on {mode:o} root:{gid} with a capability by {who:?}: \
-                     kernel {}, ermfs {}",
-                    show(theirs),
-                    show(&ours),
-                ));
-            }
+            diffs.check(
+                format_args!("{change:?} on {mode:o} root:{gid} with a capability by {who:?}"),
+                theirs,
+                &ours,
+            );
         }
-        report("data change", &diffs);
+        diffs.report("data change");
     });
 }
 
@@ -569,9 +485,9 @@ fn chowns() -> Vec<((u32, u32), usize, u32, u32)> {
 
 fn kernel_fchown(path: &CString, uid: u32, gid: u32) -> Result<(), i32> {
     // SAFETY: a valid NUL-terminated path.
-    let fd = k(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) } as isize)? as i32;
+    let fd = errno_of(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) } as isize)? as i32;
     // SAFETY: `fd` is the descriptor just opened.
-    let r = k(unsafe { libc::fchown(fd, uid, gid) } as isize).map(drop);
+    let r = status(unsafe { libc::fchown(fd, uid, gid) });
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
     r
@@ -583,17 +499,15 @@ fn keep(id: u32) -> Option<u32> {
 
 #[test]
 fn chown_by_root_and_by_the_owner_matches_the_kernel() {
-    let Some(oracle) = Oracle::mount("chown") else {
-        eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
+    let Some(tmpfs) = mount("chown") else {
         return;
     };
     let ids = identities();
     let mut kernel = Vec::new();
-    oracle.reset();
     for (n, (before, i, uid, gid)) in chowns().into_iter().enumerate() {
         for &mode in CHOWN_MODES {
             let name = format!("chown-{n}-{mode:o}");
-            let path = oracle.at(&format!("plain/{name}"));
+            let path = tmpfs.at(&format!("plain/{name}"));
             kernel_file(&path, before, mode);
             let p = path.clone();
             let r = as_who(&ids[i], 0, move || kernel_fchown(&p, uid, gid));
@@ -603,7 +517,7 @@ fn chown_by_root_and_by_the_owner_matches_the_kernel() {
     }
     each_fs(|fs| {
         let plain = ermfs_dirs(fs).swap_remove(0);
-        let mut diffs = Vec::new();
+        let mut diffs = Diffs::default();
         for (before, i, uid, gid, mode, name, theirs) in &kernel {
             let who = &ids[*i];
             let node = ermfs_file(fs, &plain, name, *before, *mode);
@@ -618,14 +532,13 @@ fn chown_by_root_and_by_the_owner_matches_the_kernel() {
             fs.setattr(&node, &attr, who).unwrap();
             let ours = ermfs_meta(fs, &node, &format!("/plain/{name}"));
             let (u, g) = (*uid as i32, *gid as i32);
-            if &ours != theirs {
-                diffs.push(format!(
-                    "setattr chown({u}, {g}) of {mode:o} {before:?} with a capability by \
-                     {who:?}: kernel {}, ermfs {}",
-                    show(&Ok(*theirs)),
-                    show(&Ok(ours)),
-                ));
-            }
+            diffs.check(
+                format_args!(
+                    "setattr chown({u}, {g}) of {mode:o} {before:?} with a capability by {who:?}"
+                ),
+                &Ok(*theirs),
+                &Ok(ours),
+            );
             if who.is_root() {
                 // The path-style call, as the store's owner (root).
                 let node = ermfs_file(fs, &plain, &format!("{name}-f"), *before, *mode);
@@ -633,30 +546,27 @@ fn chown_by_root_and_by_the_owner_matches_the_kernel() {
                 fs.fchown(fd, *uid, *gid).unwrap();
                 fs.close(fd).unwrap();
                 let ours = ermfs_meta(fs, &node, &format!("/plain/{name}-f"));
-                if &ours != theirs {
-                    diffs.push(format!(
-                        "fchown({u}, {g}) of {mode:o} {before:?} with a capability by root: \
-                         kernel {}, ermfs {}",
-                        show(&Ok(*theirs)),
-                        show(&Ok(ours)),
-                    ));
-                }
+                diffs.check(
+                    format_args!(
+                        "fchown({u}, {g}) of {mode:o} {before:?} with a capability by root"
+                    ),
+                    &Ok(*theirs),
+                    &Ok(ours),
+                );
             }
         }
-        report("chown", &diffs);
+        diffs.report("chown");
     });
 }
 
 #[test]
 fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
-    let Some(oracle) = Oracle::mount("devices") else {
-        eprintln!("identity differential: skipped (needs root to mount a tmpfs)");
+    let Some(tmpfs) = mount("devices") else {
         return;
     };
     let ids = identities();
     // (what, kernel result): mknod of a device, then rename with WHITEOUT.
     let mut kernel = Vec::new();
-    oracle.reset();
     let cases = [
         ("chr-1-3", libc::S_IFCHR, libc::makedev(1, 3)),
         ("chr-0-0", libc::S_IFCHR, 0),
@@ -664,22 +574,22 @@ fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
     ];
     for (i, who) in ids.iter().enumerate() {
         for (name, kind, dev) in cases {
-            let path = oracle.at(&format!("plain/{name}-{i}"));
+            let path = tmpfs.at(&format!("plain/{name}-{i}"));
             let p = path.clone();
             let r = as_who(who, 0, move || {
                 // SAFETY: a valid NUL-terminated path.
-                k(unsafe { libc::mknod(p.as_ptr(), kind | 0o640, dev) } as isize).map(drop)
+                status(unsafe { libc::mknod(p.as_ptr(), kind | 0o640, dev) })
             });
             let r = r.map(|()| kernel_meta(&path));
             kernel.push((i, format!("mknod {name}"), r));
         }
-        let from = oracle.at(&format!("plain/w-{i}"));
-        let to = oracle.at(&format!("plain/w-{i}-moved"));
+        let from = tmpfs.at(&format!("plain/w-{i}"));
+        let to = tmpfs.at(&format!("plain/w-{i}-moved"));
         kernel_file(&from, (who.uid, who.gid), 0o644);
         let (f, t) = (from.clone(), to.clone());
         let r = as_who(who, 0, move || {
             // SAFETY: valid NUL-terminated paths.
-            k(unsafe {
+            status(unsafe {
                 libc::renameat2(
                     libc::AT_FDCWD,
                     f.as_ptr(),
@@ -687,15 +597,14 @@ fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
                     t.as_ptr(),
                     libc::RENAME_WHITEOUT,
                 )
-            } as isize)
-            .map(drop)
+            })
         });
         let r = r.map(|()| kernel_meta(&from));
         kernel.push((i, "rename WHITEOUT".to_owned(), r));
     }
     each_fs(|fs| {
         let plain = ermfs_dirs(fs).swap_remove(0);
-        let mut diffs = Vec::new();
+        let mut diffs = Diffs::default();
         let mut rows = kernel.iter();
         for (i, who) in ids.iter().enumerate() {
             for (name, kind, dev) in cases {
@@ -705,13 +614,7 @@ fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
                     .map(|node| ermfs_meta(fs, &node, &format!("/plain/{n}")))
                     .map_err(|e| e.raw_os_error().unwrap());
                 let (_, what, theirs) = rows.next().unwrap();
-                if &ours != theirs {
-                    diffs.push(format!(
-                        "{what} by {who:?}: kernel {}, ermfs {}",
-                        show(theirs),
-                        show(&ours),
-                    ));
-                }
+                diffs.check(format_args!("{what} by {who:?}"), theirs, &ours);
             }
             let n = format!("w-{i}");
             ermfs_file(fs, &plain, &n, (who.uid, who.gid), 0o644);
@@ -724,14 +627,8 @@ fn device_nodes_and_whiteouts_by_others_match_the_kernel() {
                 })
                 .map_err(|e| e.raw_os_error().unwrap());
             let (_, what, theirs) = rows.next().unwrap();
-            if &ours != theirs {
-                diffs.push(format!(
-                    "{what} by {who:?}: kernel {}, ermfs {}",
-                    show(theirs),
-                    show(&ours),
-                ));
-            }
+            diffs.check(format_args!("{what} by {who:?}"), theirs, &ours);
         }
-        report("device nodes", &diffs);
+        diffs.report("device nodes");
     });
 }

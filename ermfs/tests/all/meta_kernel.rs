@@ -10,9 +10,6 @@
 //! against a memfd.
 
 use std::cell::RefCell;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use ermfs::{Fs, Identity, TimeSpec};
@@ -20,6 +17,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::common::{each_fs, each_with};
+use super::kernel::{Tmpfs, as_who, cstr, status};
 
 const PATHS: &[&str] = &[
     "a",
@@ -81,164 +79,82 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The tmpfs, mounted under `target/` and detached on drop.
-struct Oracle(PathBuf);
-
-impl Oracle {
-    fn mount() -> Option<Oracle> {
-        // SAFETY: plain syscall, no memory involved.
-        if unsafe { libc::geteuid() } != 0 {
-            return None;
-        }
-        let dir = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/meta-oracle"
-        ));
-        std::fs::create_dir_all(dir).ok()?;
-        let dst = c(dir);
-        // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
-        let ret = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                dst.as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                std::ptr::null(),
-            )
-        };
-        (ret == 0).then(|| Oracle(dir.to_path_buf()))
-    }
-
-    /// Empties the mount and builds the starting tree.
-    fn reset(&self) {
-        for entry in std::fs::read_dir(&self.0).unwrap() {
-            std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
-        }
-        std::fs::create_dir_all(self.0.join("a/b")).unwrap();
-        std::fs::write(self.0.join("a/f"), b"f").unwrap();
-        std::fs::write(self.0.join("a/b/g"), b"g").unwrap();
-        for (p, mode) in [
-            ("a", 0o755),
-            ("a/b", 0o755),
-            ("a/f", 0o644),
-            ("a/b/g", 0o644),
-        ] {
-            let i = PATHS.iter().position(|&x| x == p).unwrap();
-            self.change(&Op::Chmod(i, mode)).unwrap();
-        }
-    }
-
-    fn at(&self, p: &str) -> CString {
-        let mut bytes = self.0.as_os_str().as_bytes().to_vec();
-        bytes.push(b'/');
-        bytes.extend_from_slice(p.as_bytes());
-        CString::new(bytes).unwrap()
-    }
-
-    fn apply(&self, op: &Op) -> Outcome {
-        let path = match *op {
-            Op::Chmod(p, _)
-            | Op::Chown(p, ..)
-            | Op::Access(p, ..)
-            | Op::Mkdir(p, _)
-            | Op::Create(p, _)
-            | Op::Stat(p) => self.at(PATHS[p]),
-        };
-        match *op {
-            Op::Mkdir(_, mode) => {
-                // SAFETY: a valid NUL-terminated path.
-                k(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(|()| None)
-            }
-            Op::Create(_, mode) => {
-                let flags = libc::O_CREAT | libc::O_WRONLY;
-                // SAFETY: a valid NUL-terminated path.
-                let fd = unsafe { libc::open(path.as_ptr(), flags, mode) };
-                k(fd)?;
-                // SAFETY: closing the descriptor just opened.
-                unsafe { libc::close(fd) };
-                Ok(None)
-            }
-            Op::Stat(_) => {
-                // SAFETY: `st` is a valid out-pointer for stat.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                // SAFETY: a valid NUL-terminated path and out-pointer.
-                k(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
-                Ok(Some((st.st_mode, st.st_uid, st.st_gid)))
-            }
-            _ => self.change(op).map(|()| None),
-        }
-    }
-
-    fn change(&self, op: &Op) -> Result<(), i32> {
-        match *op {
-            Op::Chmod(p, mode) => {
-                let path = self.at(PATHS[p]);
-                // SAFETY: a valid NUL-terminated path.
-                k(unsafe { libc::chmod(path.as_ptr(), mode) })
-            }
-            Op::Chown(p, uid, gid) => {
-                let path = self.at(PATHS[p]);
-                // SAFETY: a valid NUL-terminated path.
-                k(unsafe { libc::chown(path.as_ptr(), uid, gid) })
-            }
-            Op::Access(p, mode, who) => {
-                let path = self.at(PATHS[p]);
-                let who = identities()[who].clone();
-                std::thread::spawn(move || access_as(&path, mode, &who))
-                    .join()
-                    .unwrap()
-            }
-            _ => unreachable!("handled by apply"),
-        }
+/// Empties the tmpfs and builds the starting tree.
+fn reset(tmpfs: &Tmpfs) {
+    tmpfs.clear();
+    let root = tmpfs.path();
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/f"), b"f").unwrap();
+    std::fs::write(root.join("a/b/g"), b"g").unwrap();
+    for (p, mode) in [
+        ("a", 0o755),
+        ("a/b", 0o755),
+        ("a/f", 0o644),
+        ("a/b/g", 0o644),
+    ] {
+        let i = PATHS.iter().position(|&x| x == p).unwrap();
+        change(tmpfs, &Op::Chmod(i, mode)).unwrap();
     }
 }
 
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        let dst = c(&self.0);
-        // SAFETY: a valid NUL-terminated path; detaching is always safe.
-        unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
-fn c(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).unwrap()
-}
-
-/// `Ok(())` or the errno of a libc call that returned `ret`.
-fn k(ret: i32) -> Result<(), i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap())
-    } else {
-        Ok(())
-    }
-}
-
-/// access(2) as `who`, on the calling thread (which keeps the identity:
-/// call it on a thread of its own).
-fn access_as(path: &CString, mode: i32, who: &Identity) -> Result<(), i32> {
-    if who.uid != 0 {
-        let groups = &who.groups;
-        // SAFETY: `groups` is valid for `groups.len()` gids. Raw syscalls
-        // change this thread's credentials only (libc's wrappers would
-        // change every thread's).
-        unsafe {
-            assert_eq!(
-                libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()),
-                0
-            );
-            assert_eq!(
-                libc::syscall(libc::SYS_setresgid, who.gid, who.gid, who.gid),
-                0
-            );
-            assert_eq!(
-                libc::syscall(libc::SYS_setresuid, who.uid, who.uid, who.uid),
-                0
-            );
+/// `op` on the kernel (creates with the process's umask).
+fn on_kernel(tmpfs: &Tmpfs, op: &Op) -> Outcome {
+    let path = match *op {
+        Op::Chmod(p, _)
+        | Op::Chown(p, ..)
+        | Op::Access(p, ..)
+        | Op::Mkdir(p, _)
+        | Op::Create(p, _)
+        | Op::Stat(p) => tmpfs.at(PATHS[p]),
+    };
+    match *op {
+        Op::Mkdir(_, mode) => {
+            // SAFETY: a valid NUL-terminated path.
+            status(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(|()| None)
         }
+        Op::Create(_, mode) => {
+            let flags = libc::O_CREAT | libc::O_WRONLY;
+            // SAFETY: a valid NUL-terminated path.
+            let fd = unsafe { libc::open(path.as_ptr(), flags, mode) };
+            status(fd)?;
+            // SAFETY: closing the descriptor just opened.
+            unsafe { libc::close(fd) };
+            Ok(None)
+        }
+        Op::Stat(_) => {
+            // SAFETY: `st` is a valid out-pointer for stat.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: a valid NUL-terminated path and out-pointer.
+            status(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+            Ok(Some((st.st_mode, st.st_uid, st.st_gid)))
+        }
+        _ => change(tmpfs, op).map(|()| None),
     }
-    // SAFETY: a valid NUL-terminated path.
-    k(unsafe { libc::access(path.as_ptr(), mode) })
+}
+
+/// The calls of `op` that return nothing, on the kernel.
+fn change(tmpfs: &Tmpfs, op: &Op) -> Result<(), i32> {
+    match *op {
+        Op::Chmod(p, mode) => {
+            let path = tmpfs.at(PATHS[p]);
+            // SAFETY: a valid NUL-terminated path.
+            status(unsafe { libc::chmod(path.as_ptr(), mode) })
+        }
+        Op::Chown(p, uid, gid) => {
+            let path = tmpfs.at(PATHS[p]);
+            // SAFETY: a valid NUL-terminated path.
+            status(unsafe { libc::chown(path.as_ptr(), uid, gid) })
+        }
+        Op::Access(p, mode, who) => {
+            let path = tmpfs.at(PATHS[p]);
+            // access(2) creates nothing: the thread's umask does not matter.
+            as_who(&identities()[who], 0, move || {
+                // SAFETY: a valid NUL-terminated path.
+                status(unsafe { libc::access(path.as_ptr(), mode) })
+            })
+        }
+        _ => unreachable!("handled by on_kernel"),
+    }
 }
 
 fn on_ermfs(fs: &Fs, op: &Op) -> Outcome {
@@ -272,7 +188,7 @@ fn setup(fs: &Fs) {
 
 #[test]
 fn chmod_chown_and_access_match_the_kernel() {
-    let Some(oracle) = Oracle::mount() else {
+    let Some(tmpfs) = Tmpfs::mount("meta-oracle") else {
         eprintln!("permission differential: skipped 1 case (needs root to mount a tmpfs)");
         return;
     };
@@ -287,10 +203,10 @@ fn chmod_chown_and_access_match_the_kernel() {
         each_with(
             || Fs::builder().umask(mask),
             |fs| {
-                oracle.reset();
+                reset(&tmpfs);
                 setup(fs);
                 for (i, op) in ops.iter().enumerate() {
-                    let (theirs, ours) = (oracle.apply(op), on_ermfs(fs, op));
+                    let (theirs, ours) = (on_kernel(&tmpfs, op), on_ermfs(fs, op));
                     if theirs != ours && failure.borrow().is_none() {
                         *failure.borrow_mut() =
                             Some(format!("op {i} {op:?}: kernel {theirs:?}, ermfs {ours:?}"));
@@ -303,7 +219,7 @@ fn chmod_chown_and_access_match_the_kernel() {
             Some(f) => Err(TestCaseError::fail(f)),
         }
     });
-    drop(oracle);
+    drop(tmpfs);
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -333,7 +249,7 @@ fn futimens_edge_values_match_a_memfd() {
         (i32::MAX as i64, 999_999_999),
         (i32::MIN as i64, 0),
     ];
-    let name = CString::new("utimens-oracle").unwrap();
+    let name = cstr("utimens-oracle");
     // SAFETY: `name` is a valid NUL-terminated string.
     let memfd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
     assert!(memfd >= 0);

@@ -34,6 +34,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::common::{each_fs, each_with, errno};
+use super::kernel::{Tmpfs, cstr, empty, errno_of, status, target_dir};
 
 /// Paths relative to the root: the base set, then spellings of it with
 /// `.`, `..` (never above the root) and trailing slashes.
@@ -198,58 +199,29 @@ enum Outcome2 {
 struct Oracle {
     root: PathBuf,
     tmpfs: bool,
-}
-
-fn c_path(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).unwrap()
-}
-
-/// `Ok(())` or the errno of a libc call that returned `ret`.
-fn k(ret: i64) -> Result<(), i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap())
-    } else {
-        Ok(())
-    }
+    /// The tmpfs on `root`, if this oracle mounted one (detached on drop).
+    _mount: Option<Tmpfs>,
 }
 
 impl Oracle {
     /// Creates (and when root, mounts a tmpfs on) `target/ns-oracle/<name>`;
     /// the sequences run in its [`SKELETON`].
     fn new(name: &str) -> Oracle {
-        let root =
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/ns-oracle")).join(name);
+        let name = format!("ns-oracle/{name}");
+        let mount = Tmpfs::mount(&name);
+        let root = target_dir(&name);
         std::fs::create_dir_all(&root).unwrap();
-        // SAFETY: plain syscall, no memory involved.
-        let tmpfs = unsafe { libc::geteuid() } == 0 && {
-            let (src, dst, kind) = (c"tmpfs", c_path(&root), c"tmpfs");
-            // SAFETY: every pointer is a valid NUL-terminated string (or
-            // null for the data, which tmpfs accepts) for the call.
-            let ret = unsafe {
-                libc::mount(
-                    src.as_ptr(),
-                    dst.as_ptr(),
-                    kind.as_ptr(),
-                    0,
-                    std::ptr::null(),
-                )
-            };
-            ret == 0
-        };
-        Oracle { root, tmpfs }
+        Oracle {
+            root,
+            tmpfs: mount.is_some(),
+            _mount: mount,
+        }
     }
 
     /// Empties the tree (climbing symlinks may have changed the
     /// skeleton too) and makes the skeleton again.
     fn clear(&self) {
-        for entry in std::fs::read_dir(&self.root).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                std::fs::remove_dir_all(entry.path()).unwrap();
-            } else {
-                std::fs::remove_file(entry.path()).unwrap();
-            }
-        }
+        empty(&self.root);
         std::fs::create_dir_all(self.root.join(SKELETON)).unwrap();
     }
 
@@ -261,40 +233,40 @@ impl Oracle {
         bytes.extend_from_slice(SKELETON.as_bytes());
         bytes.push(b'/');
         bytes.extend_from_slice(p.as_bytes());
-        CString::new(bytes).unwrap()
+        cstr(bytes)
     }
 
     fn apply(&self, op: &Op) -> Outcome {
         match *op {
             Op::Mkdir(p) => {
                 // SAFETY: `at` returns a valid NUL-terminated string.
-                k(unsafe { libc::mkdir(self.at(p).as_ptr(), 0o755) }.into()).map(|()| None)
+                status(unsafe { libc::mkdir(self.at(p).as_ptr(), 0o755) }).map(|()| None)
             }
             Op::Rmdir(p) => {
                 // SAFETY: as above.
-                k(unsafe { libc::rmdir(self.at(p).as_ptr()) }.into()).map(|()| None)
+                status(unsafe { libc::rmdir(self.at(p).as_ptr()) }).map(|()| None)
             }
             Op::Unlink(p) => {
                 // SAFETY: as above.
-                k(unsafe { libc::unlink(self.at(p).as_ptr()) }.into()).map(|()| None)
+                status(unsafe { libc::unlink(self.at(p).as_ptr()) }).map(|()| None)
             }
             Op::Rename(a, b) => {
                 let (a, b) = (self.at(a), self.at(b));
                 // SAFETY: both are valid NUL-terminated strings.
-                k(unsafe { libc::rename(a.as_ptr(), b.as_ptr()) }.into()).map(|()| None)
+                status(unsafe { libc::rename(a.as_ptr(), b.as_ptr()) }).map(|()| None)
             }
             Op::Create(p) => self.open_write(p, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0),
             Op::Write(p, n) => self.open_write(p, libc::O_WRONLY, n),
             Op::Open(p, flags) => self.open_write(p, flags, 0),
             Op::Truncate(p, len) => {
                 // SAFETY: as above.
-                k(unsafe { libc::truncate(self.at(p).as_ptr(), len) }.into()).map(|()| None)
+                status(unsafe { libc::truncate(self.at(p).as_ptr(), len) }).map(|()| None)
             }
             Op::Stat(p) => {
                 // SAFETY: all-zero bytes are a valid `stat` value.
                 let mut st: libc::stat = unsafe { std::mem::zeroed() };
                 // SAFETY: a valid path and a `stat` buffer the call may fill.
-                k(unsafe { libc::stat(self.at(p).as_ptr(), &mut st) }.into())?;
+                status(unsafe { libc::stat(self.at(p).as_ptr(), &mut st) })?;
                 Ok(Some(Outcome2::Stat(self.seen(&st))))
             }
             Op::Lstat(p) => {
@@ -304,12 +276,12 @@ impl Oracle {
             Op::Link(a, b) => {
                 let (a, b) = (self.at(a), self.at(b));
                 // SAFETY: both are valid NUL-terminated strings.
-                k(unsafe { libc::link(a.as_ptr(), b.as_ptr()) }.into()).map(|()| None)
+                status(unsafe { libc::link(a.as_ptr(), b.as_ptr()) }).map(|()| None)
             }
             Op::Symlink(t, p) => {
-                let t = CString::new(t).unwrap();
+                let t = cstr(t);
                 // SAFETY: both are valid NUL-terminated strings.
-                k(unsafe { libc::symlink(t.as_ptr(), self.at(p).as_ptr()) }.into()).map(|()| None)
+                status(unsafe { libc::symlink(t.as_ptr(), self.at(p).as_ptr()) }).map(|()| None)
             }
             Op::Rename2(a, b, flags) => {
                 let (a, b) = (self.at(a), self.at(b));
@@ -323,11 +295,11 @@ impl Oracle {
                         flags,
                     )
                 };
-                k(ret.into()).map(|()| None)
+                status(ret).map(|()| None)
             }
             Op::Mknod(p, mode) => {
                 // SAFETY: a valid NUL-terminated path.
-                k(unsafe { libc::mknod(self.at(p).as_ptr(), mode, 0) }.into()).map(|()| None)
+                status(unsafe { libc::mknod(self.at(p).as_ptr(), mode, 0) }).map(|()| None)
             }
             Op::Readlink(p) => {
                 let mut buf = vec![0u8; 4096];
@@ -335,7 +307,7 @@ impl Oracle {
                 let n = unsafe {
                     libc::readlink(self.at(p).as_ptr(), buf.as_mut_ptr().cast(), buf.len())
                 };
-                k(n as i64)?;
+                errno_of(n)?;
                 buf.truncate(n as usize);
                 Ok(Some(Outcome2::Target(buf)))
             }
@@ -343,19 +315,19 @@ impl Oracle {
                 let path = self.at(p);
                 // SAFETY: a valid NUL-terminated path.
                 let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                k(fd.into()).map(|()| Some(Outcome2::Fd(fd)))
+                status(fd).map(|()| Some(Outcome2::Fd(fd)))
             }
             Op::Fstat(fd) => {
                 let fd = i32::try_from(fd).unwrap();
                 // SAFETY: all-zero bytes are a valid `stat` value.
                 let mut st: libc::stat = unsafe { std::mem::zeroed() };
                 // SAFETY: a `stat` buffer the call may fill.
-                k(unsafe { libc::fstat(fd, &mut st) }.into())?;
+                status(unsafe { libc::fstat(fd, &mut st) })?;
                 Ok(Some(Outcome2::Stat(self.seen(&st))))
             }
             Op::Release(fd) => {
                 // SAFETY: closing a descriptor this oracle opened.
-                k(unsafe { libc::close(i32::try_from(fd).unwrap()) }.into()).map(|()| None)
+                status(unsafe { libc::close(i32::try_from(fd).unwrap()) }).map(|()| None)
             }
             Op::Readdir(p) => {
                 let full = self.at(p);
@@ -394,7 +366,7 @@ impl Oracle {
         // SAFETY: all-zero bytes are a valid `stat` value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: a valid path and a `stat` buffer the call may fill.
-        k(unsafe { libc::lstat(self.at(p).as_ptr(), &mut st) }.into())?;
+        status(unsafe { libc::lstat(self.at(p).as_ptr(), &mut st) })?;
         Ok(st)
     }
 
@@ -421,7 +393,7 @@ impl Oracle {
     fn open_write(&self, p: &str, flags: i32, n: usize) -> Outcome {
         // SAFETY: a valid NUL-terminated path; the mode is read for O_CREAT.
         let fd = unsafe { libc::open(self.at(p).as_ptr(), flags | libc::O_CLOEXEC, 0o644) };
-        k(fd.into())?;
+        status(fd)?;
         if n > 0 {
             let data = vec![b'k'; n];
             // SAFETY: `data` is valid for `n` bytes of reads; `fd` is ours.
@@ -429,18 +401,8 @@ impl Oracle {
             assert_eq!(written, n as isize, "kernel write");
         }
         // SAFETY: closing the descriptor opened above.
-        k(unsafe { libc::close(fd) }.into())?;
+        status(unsafe { libc::close(fd) })?;
         Ok(None)
-    }
-}
-
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        if self.tmpfs {
-            let dst = c_path(&self.root);
-            // SAFETY: a valid NUL-terminated path; detaching is always safe.
-            unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
-        }
     }
 }
 
@@ -678,7 +640,7 @@ fn absolute_targets_match_the_kernel_in_a_chroot() {
         eprintln!("skipped: chroot needs root (1 case skipped)");
         return;
     }
-    let root = c_path(&outer.root);
+    let root = cstr(outer.root.as_os_str().as_bytes());
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: plain syscalls on valid NUL-terminated paths; after
@@ -690,11 +652,12 @@ fn absolute_targets_match_the_kernel_in_a_chroot() {
                     && libc::chdir(c"/".as_ptr()) == 0
             };
             assert!(entered, "chroot: {}", std::io::Error::last_os_error());
-            // Never dropped: its `Drop` would unmount the tree from inside.
-            let inner = std::mem::ManuallyDrop::new(Oracle {
+            // The same tmpfs, seen from inside; `outer` unmounts it.
+            let inner = Oracle {
                 root: PathBuf::from("/"),
                 tmpfs: true,
-            });
+                _mount: None,
+            };
             sequences(&inner, 512, &Fs::builder, ABSOLUTE_TARGETS)
         })
         .join()

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ermfs::{FileType, Fs, Identity, NAME_MAX, Node, PATH_MAX, RenameFlags, SetAttr, TimeSpec};
 
 use super::common::{each_fs, each_with, errno};
+use super::kernel::{Tmpfs, is_root};
 
 fn root() -> Identity {
     Identity::root()
@@ -596,32 +597,13 @@ fn streams_list_stable_names_once_under_concurrent_change() {
 /// directory listing nothing (not even `.`) with `nlink` 0.
 #[test]
 fn directory_streams_match_the_kernel() {
-    use std::ffi::{CStr, CString};
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: plain syscall.
-    if unsafe { libc::geteuid() } != 0 {
+    use std::ffi::CStr;
+    if !is_root() {
         eprintln!("directory_streams_match_the_kernel: skipped (needs root for the tmpfs)");
         return;
     }
-    let root = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/dirstream-oracle"
-    ));
-    std::fs::create_dir_all(root).unwrap();
-    let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).unwrap();
-    let dst = c(root);
-    // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
-    let ret = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            dst.as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(ret, 0, "mount tmpfs");
-    let d = root.join("d");
+    let tmpfs = Tmpfs::mount("dirstream-oracle").expect("mount tmpfs");
+    let d = tmpfs.path().join("d");
     std::fs::create_dir(&d).unwrap();
     std::fs::write(d.join("x"), b"").unwrap();
     /// All names of a kernel stream from where it is, sorted.
@@ -640,7 +622,7 @@ fn directory_streams_match_the_kernel() {
         out.sort();
         out
     }
-    let cd = c(&d);
+    let cd = tmpfs.at("d");
     // SAFETY: a valid path.
     let kdir = unsafe { libc::opendir(cd.as_ptr()) };
     assert!(!kdir.is_null());
@@ -662,8 +644,7 @@ fn directory_streams_match_the_kernel() {
     let kernel_nlink = st.st_nlink;
     // SAFETY: closing the stream opened above.
     unsafe { libc::closedir(kdir) };
-    // SAFETY: a valid path; detaching is always safe.
-    unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+    drop(tmpfs);
 
     each_fs(|fs| {
         fs.mkdir("/d", 0o755).unwrap();

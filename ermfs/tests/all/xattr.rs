@@ -3,14 +3,13 @@
 //! kernel tmpfs (mounted under `target/`, when the test runs as root).
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 
 use ermfs::{Fs, XATTR_SIZE_MAX};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use super::common::{each_fs, each_with, errno, get, put};
+use super::kernel::{Tmpfs, cstr, errno_of};
 
 /// The value of `name` on `path`, or its errno.
 fn value(fs: &Fs, path: &str, name: &str) -> Result<Vec<u8>, i32> {
@@ -305,53 +304,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A tmpfs under `target/`, mounted for the test and detached after.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// `None` when not root (or the mount fails): the differential is skipped.
-    fn mount() -> Option<Tmpfs> {
-        let dir = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/xattr-oracle"
-        ));
-        std::fs::create_dir_all(dir).ok()?;
-        let dst = CString::new(dir.as_os_str().as_bytes()).unwrap();
-        // SAFETY: plain syscall, no memory involved.
-        if unsafe { libc::geteuid() } != 0 {
-            return None;
-        }
-        // SAFETY: valid NUL-terminated strings; tmpfs takes null data.
-        let ret = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                dst.as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                std::ptr::null(),
-            )
-        };
-        (ret == 0).then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let dst = CString::new(self.0.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path; detaching is always safe.
-        unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
-/// `Ok(n)` or the errno of a libc call that returned `ret`.
-fn k(ret: isize) -> Result<usize, i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap())
-    } else {
-        Ok(ret as usize)
-    }
-}
-
 /// What a call gave: its result and the bytes it returned.
 type Seen = (Result<usize, i32>, Vec<u8>);
 
@@ -363,25 +315,26 @@ fn on_kernel(path: &CString, names: &[CString], op: &Op) -> Seen {
             let (p, name) = (path.as_ptr(), names[n].as_ptr());
             // SAFETY: valid NUL-terminated strings; `v` is valid for `s` bytes.
             let ret = unsafe { libc::setxattr(p, name, v.as_ptr().cast(), s, f) };
-            k(ret as isize)
+            errno_of(ret as isize)
         }
         Op::Get(n, s) => {
             buf = vec![0u8; s];
             // SAFETY: valid NUL-terminated strings; `buf` is valid for `s` bytes.
-            k(unsafe {
+            errno_of(unsafe {
                 libc::getxattr(path.as_ptr(), names[n].as_ptr(), buf.as_mut_ptr().cast(), s)
             })
         }
         Op::List(s) => {
             buf = vec![0u8; s];
             // SAFETY: a valid NUL-terminated string; `buf` is valid for `s` bytes.
-            k(unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), s) })
+            errno_of(unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), s) })
         }
         Op::Remove(n) => {
             // SAFETY: valid NUL-terminated strings.
-            k(unsafe { libc::removexattr(path.as_ptr(), names[n].as_ptr()) } as isize)
+            errno_of(unsafe { libc::removexattr(path.as_ptr(), names[n].as_ptr()) } as isize)
         }
     };
+    let r = r.map(|n| n as usize);
     buf.truncate(*r.as_ref().unwrap_or(&0).min(&buf.len()));
     (r, buf)
 }
@@ -407,17 +360,14 @@ fn on_ermfs(fs: &Fs, names: &[String], op: &Op) -> Seen {
 
 #[test]
 fn xattr_ops_match_a_kernel_tmpfs() {
-    let Some(tmpfs) = Tmpfs::mount() else {
+    let Some(tmpfs) = Tmpfs::mount("xattr-oracle") else {
         eprintln!("xattr differential: skipped 1 case (needs root to mount a tmpfs)");
         return;
     };
-    let file = tmpfs.0.join("f");
-    let path = CString::new(file.as_os_str().as_bytes()).unwrap();
+    let file = tmpfs.path().join("f");
+    let path = tmpfs.at("f");
     let names = name_set();
-    let c_names: Vec<CString> = names
-        .iter()
-        .map(|n| CString::new(n.as_str()).unwrap())
-        .collect();
+    let c_names: Vec<CString> = names.iter().map(|n| cstr(n.as_str())).collect();
     let mut runner = TestRunner::new(Config {
         cases: 256,
         failure_persistence: None,
