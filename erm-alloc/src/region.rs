@@ -524,6 +524,21 @@ impl Region {
         self.commit_inner(range, Charge::Checked)
     }
 
+    /// [`commit`](Self::commit) that charges past the limit instead of
+    /// refusing: for putting back pages just [`release`](Self::release)d
+    /// (a compression that failed restores the file it had started to give
+    /// back, and must not fail for want of the room it freed). Fails only
+    /// for the argument and mapping errors of `commit`.
+    pub fn commit_forced(&mut self, range: Range<usize>) -> io::Result<()> {
+        if range.start > range.end {
+            return Err(einval());
+        }
+        if range.end > MAX_LEN {
+            return Err(efbig());
+        }
+        self.commit_inner(range, Charge::Forced)
+    }
+
     /// [`commit`](Self::commit) after the argument checks.
     fn commit_inner(&mut self, range: Range<usize>, mode: Charge) -> io::Result<()> {
         if range.is_empty() {

@@ -24,6 +24,7 @@ mod all {
     mod namespace;
     mod namespace_kernel;
     mod node;
+    mod sparse;
     mod std_api;
     mod symlinks;
     mod xattr;

@@ -99,13 +99,18 @@ impl Fs {
         }
         let memfd = ermfd::create(memfd_name(path), len, flags)?;
         match content {
+            // Only the data goes in: the memfd's holes read as zeros too.
             Content::Raw(region) if !flags.contains(ExportFlags::HUGETLB) => {
-                ermfd::write_all_at(memfd.as_fd(), region.as_slice(), 0)?;
+                for data in region.data_extents() {
+                    let at = data.start as u64;
+                    ermfd::write_all_at(memfd.as_fd(), &region.as_slice()[data], at)?;
+                }
             }
             // hugetlbfs has no write(2): copy through a mapping.
             Content::Raw(region) => {
                 let mut map = ermfd::map_mut(memfd.as_fd(), size)?;
-                map.copy_from_slice(region.as_slice());
+                let bytes = region.as_slice();
+                map[..bytes.len()].copy_from_slice(bytes);
             }
             Content::Packed(packed) if flags.contains(ExportFlags::HUGETLB) => {
                 let mut map = ermfd::map_mut(memfd.as_fd(), size)?;
@@ -234,7 +239,12 @@ impl Fs {
             Body::File(Content::Raw(region)) => {
                 let mut c = erm_compress::Compressor::new(self.inner.shared.options)?;
                 let mut stream = Vec::new();
-                c.compress(region.as_slice(), &mut stream, |_| Ok(()))?;
+                let data: Vec<_> = region
+                    .data_extents()
+                    .map(|e| e.start as u64..e.end as u64)
+                    .collect();
+                let total = region.len() as u64;
+                c.compress_sparse(total, region.as_slice(), &data, &mut stream, |_| Ok(()))?;
                 stream
             }
             Body::File(Content::Freed) => return fail(libc::ENOENT),
@@ -243,6 +253,12 @@ impl Fs {
             Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
         };
         drop(st);
+        let index = Index::rebuild(&stream).map_err(|_| err(libc::EIO))?;
+        if index.has_holes() {
+            // Hole members read as nothing to gunzip: they go out as
+            // deflated zeros.
+            return erm_compress::export(&stream, &index, self.inner.shared.options, out);
+        }
         out.write_all(&stream)?;
         Ok(stream.len() as u64)
     }
@@ -372,7 +388,8 @@ fn inflate_to_fd(
     })
 }
 
-/// Inflates blocks `run` of `stream` into `memfd` at their offsets.
+/// Inflates data blocks `run` of `stream` into `memfd` at their offsets
+/// (holes are left to the memfd, where they read as zeros).
 fn inflate_run_to_fd(
     shared: &crate::content::shared::Shared,
     stream: &[u8],
@@ -391,8 +408,7 @@ fn inflate_run_to_fd(
             .ok_or_else(|| err(libc::EIO))?;
         dec.inflate_block(stream, index, i, dst)
             .map_err(|_| err(libc::EIO))?;
-        let offset = (i as u64) * index.block_size() as u64;
-        ermfd::write_all_at(memfd, dst, offset)?;
+        ermfd::write_all_at(memfd, dst, block.raw_offset)?;
     }
     Ok(())
 }

@@ -107,26 +107,28 @@ impl Fs {
             let (start, stop) = (offset.min(size), end.min(size));
             // Whole pages go back to the OS (and read as zeros); only the
             // partial pages at the edges are written.
-            let released = region.release(start..stop)?;
-            let bytes = region.as_mut_slice();
-            if released == 0 {
-                bytes[start..stop].fill(0);
-            } else {
-                let page = erm_alloc::page_size();
-                let inner_start = start.next_multiple_of(page);
-                let inner_end = stop - stop % page;
-                bytes[start..inner_start].fill(0);
-                bytes[inner_end..stop].fill(0);
+            region.release(start..stop)?;
+            // What is left of the range (the partial pages at the edges)
+            // is zeroed where it holds data; holes read as zeros already.
+            let data: Vec<_> = region
+                .data_extents()
+                .map(|e| e.start.max(start)..e.end.min(stop))
+                .filter(|e| !e.is_empty())
+                .collect();
+            for part in data {
+                region.as_mut_range(part)?.fill(0);
             }
             true
-        } else if end <= size {
-            false
-        } else if mode & KEEP_SIZE != 0 {
-            region.reserve(end - size)?;
-            false
         } else {
-            region.resize(end)?;
-            true
+            // The range's pages become data (charged), as tmpfs allocates
+            // them, whether or not the size moves.
+            region.commit(offset..end)?;
+            if end <= size || mode & KEEP_SIZE != 0 {
+                false
+            } else {
+                region.resize(end)?;
+                true
+            }
         };
         if changed {
             let now = self.inner.shared.clock.now();

@@ -22,7 +22,7 @@ use crate::namespace::walk::{Follow, Last, ParentOf};
 use crate::sync::{AtomicI64, Mutex, Ordering, lock, read};
 use crate::types::errno::{err, fail};
 use crate::types::identity::Writer;
-use crate::types::inode::{Body, FileType, Inode};
+use crate::types::inode::{Body, Content, FileType, Inode};
 use crate::types::stat::{Stat, stat_of};
 use crate::types::stats::add;
 
@@ -307,7 +307,16 @@ impl Fs {
             return fail(libc::EBADF);
         }
         verify_area(offset, len)?;
-        view(&of.shared, &of.inode, offset, len, f)
+        view(&of.shared, &of.inode, offset, len, |bytes, zeros| {
+            if zeros == 0 {
+                return f(bytes);
+            }
+            // Past what the region maps (a file over 64 GiB whose tail is a
+            // hole): the zeros are made for the view.
+            let mut whole = bytes.to_vec();
+            whole.resize(bytes.len() + zeros, 0);
+            f(&whole)
+        })
     }
 
     /// Writes `buf` at the descriptor's offset (at the end of file with
@@ -397,10 +406,17 @@ impl Fs {
                 if offset < 0 || offset >= size {
                     return fail(libc::ENXIO);
                 }
-                Some(if whence == libc::SEEK_DATA {
-                    offset
-                } else {
-                    size
+                // An open file is raw: its region knows its holes (page
+                // granular, as tmpfs). Otherwise one data range.
+                let st = read(&of.inode.state);
+                let at = usize::try_from(offset).map_err(|_| err(libc::ENXIO))?;
+                Some(match &st.body {
+                    Body::File(Content::Raw(r)) if whence == libc::SEEK_DATA => {
+                        r.seek_data(at)? as i64
+                    }
+                    Body::File(Content::Raw(r)) => r.seek_hole(at)? as i64,
+                    _ if whence == libc::SEEK_DATA => offset,
+                    _ => size,
                 })
             }
             _ => None,

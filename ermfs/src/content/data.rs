@@ -30,7 +30,10 @@ pub(crate) fn verify_area(offset: u64, len: usize) -> io::Result<()> {
 }
 
 /// Runs `f` on the file's bytes in `offset..offset + len`, clamped to its
-/// end (empty at or past it), under the file's shared lock. A read-only open
+/// end (empty at or past it), under the file's shared lock, as the mapped
+/// bytes and the number of zero bytes after them up to the clamped end (a
+/// hole past what the region maps: only files longer than
+/// `erm_alloc::MAP_AHEAD_MAX` have one). A read-only open
 /// of a compressed file first inflates the blocks the range touches (under
 /// the exclusive lock, once per block).
 pub(crate) fn view<T>(
@@ -38,15 +41,17 @@ pub(crate) fn view<T>(
     inode: &Inode,
     offset: u64,
     len: usize,
-    f: impl FnOnce(&[u8]) -> T,
+    f: impl FnOnce(&[u8], usize) -> T,
 ) -> io::Result<T> {
-    fn clamp(bytes: &[u8], offset: u64, len: usize) -> &[u8] {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let end = start.saturating_add(len).min(bytes.len());
-        &bytes[start..end]
+    fn clamp(region: &erm_alloc::Region, offset: u64, len: usize) -> (&[u8], usize) {
+        let bytes = region.as_slice();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(len).min(region.len());
+        let mapped = &bytes[start.min(bytes.len())..end.min(bytes.len())];
+        let zeros = end.saturating_sub(start.max(bytes.len()));
+        (mapped, if start < end { zeros } else { 0 })
     }
+    let f = |(bytes, zeros): (&[u8], usize)| f(bytes, zeros);
     {
         let st = read(&inode.state);
         // relatime: the clock is read under the shared lock, the exclusive
@@ -58,12 +63,12 @@ pub(crate) fn view<T>(
             // special node with `ENXIO`.
             Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
             Body::File(Content::Raw(r)) => {
-                let out = f(clamp(r.as_slice(), offset, len));
+                let out = f(clamp(r, offset, len));
                 drop(st);
                 return Ok(touched(inode, due, out));
             }
             Body::File(Content::Lazy(l)) if l.is_filled(l.blocks(offset, len)) => {
-                let out = f(clamp(l.region.as_slice(), offset, len));
+                let out = f(clamp(&l.region, offset, len));
                 drop(st);
                 return Ok(touched(inode, due, out));
             }
@@ -76,10 +81,10 @@ pub(crate) fn view<T>(
     let out = match &mut st.body {
         Body::File(Content::Lazy(l)) => {
             shared.fill(l, l.blocks(offset, len))?;
-            f(clamp(l.region.as_slice(), offset, len))
+            f(clamp(&l.region, offset, len))
         }
         // A writable open may have inflated it in full meanwhile.
-        Body::File(Content::Raw(r)) => f(clamp(r.as_slice(), offset, len)),
+        Body::File(Content::Raw(r)) => f(clamp(r, offset, len)),
         Body::Dir(_) => return fail(libc::EISDIR),
         Body::File(_) => return fail(libc::EIO),
         Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
@@ -105,9 +110,10 @@ pub(crate) fn read_at(
     buf: &mut [u8],
     offset: u64,
 ) -> io::Result<usize> {
-    view(shared, inode, offset, buf.len(), |bytes| {
+    view(shared, inode, offset, buf.len(), |bytes, zeros| {
         buf[..bytes.len()].copy_from_slice(bytes);
-        bytes.len()
+        buf[bytes.len()..bytes.len() + zeros].fill(0);
+        bytes.len() + zeros
     })
 }
 

@@ -190,7 +190,8 @@ impl Shared {
             }
             Content::Packed(packed) => match packed
                 .index()
-                .and_then(|index| Ok((index, self.sized_region(&packed)?)))
+                .and_then(|index| Ok((self.sized_region(&packed, &index)?, index)))
+                .map(|(region, index)| (index, region))
             {
                 Ok((index, region)) => {
                     add(&self.counters.lazy_opens, 1);
@@ -231,18 +232,18 @@ impl Shared {
             return Ok(());
         }
         let mut dec = self.decompressor()?;
-        let bs = lazy.index.block_size();
         let mut result = Ok(());
         for i in blocks {
             if lazy.filled.get(i) != Some(&false) {
                 continue;
             }
-            let raw_len = lazy.index.blocks()[i].raw_len as usize;
-            let dst = lazy
-                .region
-                .as_mut_slice()
-                .get_mut(i * bs..i * bs + raw_len)
-                .ok_or_else(|| err(libc::EIO));
+            let block = lazy.index.blocks()[i];
+            let raw_len = block.raw_len as usize;
+            let dst = usize::try_from(block.raw_offset)
+                .ok()
+                .and_then(|start| Some(start..start.checked_add(raw_len)?))
+                .ok_or_else(|| err(libc::EIO))
+                .and_then(|range| lazy.region.as_mut_range(range).map_err(|_| err(libc::EIO)));
             result = dst.and_then(|dst| {
                 dec.inflate_block(&lazy.packed.stream, &lazy.index, i, dst)
                     .map_err(|_| err(libc::EIO))
@@ -441,9 +442,15 @@ impl Shared {
                 return None;
             }
         };
+        // The block-aligned runs that hold data; between them, whole blocks
+        // of hole, each gap one hole member with no payload.
+        let extents: Vec<Range<usize>> = region.data_extents().collect();
+        let runs = data_runs(&extents, block, len);
+        let data_len: usize = runs.iter().map(ExactSizeIterator::len).sum();
         // Room for the worst case up front, so the stream never moves while
         // it grows; untouched capacity costs no RAM and is not charged.
-        let bound = len.saturating_add(len.div_ceil(block).saturating_add(1) * BLOCK_OVERHEAD);
+        let members = data_len.div_ceil(block) + 2 * runs.len() + 2;
+        let bound = data_len.saturating_add(members.saturating_mul(BLOCK_OVERHEAD));
         let mut stream = Vec::new();
         let mut charged = 0usize;
         let mut released = 0usize;
@@ -453,31 +460,63 @@ impl Shared {
             .and_then(|()| {
                 // Big files go `threads` runs at a time, a few blocks per
                 // thread, so the pages still go back chunk by chunk.
-                let step = self.parallel_step(len);
-                let mut start = 0;
-                while start < len {
-                    if self.wanted.contains(ino) {
-                        add(&self.counters.compressions_cancelled, 1);
-                        return Err(err(libc::ECANCELED));
+                let step = self.parallel_step(data_len);
+                let mut pos = 0;
+                for run in runs.iter().cloned().chain(std::iter::once(len..len)) {
+                    if pos < run.start {
+                        comp.compress_sparse(
+                            (run.start - pos) as u64,
+                            &[],
+                            &[],
+                            &mut stream,
+                            |_| Ok(()),
+                        )?;
                     }
-                    let range: Range<usize> = start..len.min(start + step);
-                    let src = &region.as_slice()[range.clone()];
-                    if step > block {
-                        // Joining the runs copies their compressed bytes once:
-                        // counted with the internal copies.
-                        let joined = erm_compress::copied_bytes();
-                        comp.compress_parallel(src, &mut stream, self.threads, |_| Ok(()))?;
-                        let joined = erm_compress::copied_bytes() - joined;
-                        self.budget
-                            .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
-                    } else {
-                        comp.compress(src, &mut stream, |_| Ok(()))?;
+                    let mut start = run.start;
+                    while start < run.end {
+                        if self.wanted.contains(ino) {
+                            add(&self.counters.compressions_cancelled, 1);
+                            return Err(err(libc::ECANCELED));
+                        }
+                        let range: Range<usize> = start..run.end.min(start + step);
+                        let mapped = region.as_slice();
+                        if range.end > mapped.len() {
+                            // Past the mapping (a file over 64 GiB): the rest
+                            // of the range is a hole.
+                            let src = &mapped[range.start.min(mapped.len())..];
+                            let data = 0..src.len() as u64;
+                            comp.compress_sparse(
+                                range.len() as u64,
+                                src,
+                                std::slice::from_ref(&data),
+                                &mut stream,
+                                |_| Ok(()),
+                            )?;
+                        } else if step > block {
+                            // Joining the runs copies their compressed bytes
+                            // once: counted with the internal copies.
+                            let joined = erm_compress::copied_bytes();
+                            comp.compress_parallel(
+                                &mapped[range.clone()],
+                                &mut stream,
+                                self.threads,
+                                |_| Ok(()),
+                            )?;
+                            let joined = erm_compress::copied_bytes() - joined;
+                            self.budget
+                                .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
+                        } else {
+                            comp.compress(&mapped[range.clone()], &mut stream, |_| Ok(()))?;
+                        }
+                        self.budget.try_charge(stream.len() - charged)?;
+                        charged = stream.len();
+                        released += region.release(range.clone())?;
+                        start = range.end;
                     }
-                    self.budget.try_charge(stream.len() - charged)?;
-                    charged = stream.len();
-                    released += region.release(range.clone())?;
-                    start = range.end;
+                    pos = pos.max(run.end);
                 }
+                self.budget.try_charge(stream.len() - charged)?;
+                charged = stream.len();
                 Index::rebuild(&stream)
             });
         lock(&self.compressors).push(comp);
@@ -487,7 +526,7 @@ impl Shared {
                 // Failed or did not shrink: the released blocks come back from
                 // the stream (none were released for a small file).
                 if released > 0 {
-                    Self::restore(&mut dec, region, &stream);
+                    self.restore(&mut dec, region, &stream, &extents);
                 }
                 lock(&self.decompressors).push(dec);
                 self.budget.credit(charged);
@@ -505,18 +544,41 @@ impl Shared {
         })
     }
 
-    /// Inflates the blocks of a partial stream back into `region`. The
-    /// stream holds only whole members just written in memory (a failed
-    /// `compress` call truncates its partial member), so neither the rebuild
-    /// nor the inflate can fail short of a bug; a debug build checks it.
-    fn restore(dec: &mut Decompressor, region: &mut Region, stream: &[u8]) {
+    /// Inflates the blocks of a partial stream back into `region`, onto
+    /// exactly the data pages it had (`extents`), charged past the limit if
+    /// need be: they were given back a moment ago, and the file must come
+    /// back whole. The stream holds only whole members just written in
+    /// memory (a failed `compress` call truncates its partial member), so
+    /// neither the rebuild nor the inflate can fail short of a bug; a debug
+    /// build checks it. Each block goes through one block of scratch (the
+    /// failure path; the copy is counted).
+    fn restore(
+        &self,
+        dec: &mut Decompressor,
+        region: &mut Region,
+        stream: &[u8],
+        extents: &[Range<usize>],
+    ) {
         let restored = Index::rebuild(stream).and_then(|index| {
-            let end = usize::try_from(index.raw_len()).map_err(|_| err(libc::EFBIG))?;
-            let dst = region
-                .as_mut_slice()
-                .get_mut(..end)
-                .ok_or_else(|| err(libc::EINVAL))?;
-            dec.decompress_into(stream, &index, dst)
+            let mut scratch = vec![0u8; index.block_size()];
+            for (i, block) in index.blocks().iter().enumerate() {
+                let start = usize::try_from(block.raw_offset).map_err(|_| err(libc::EFBIG))?;
+                let raw = start..start + block.raw_len as usize;
+                let bytes = &mut scratch[..raw.len()];
+                dec.inflate_block(stream, &index, i, bytes)?;
+                for e in extents {
+                    let part = e.start.max(raw.start)..e.end.min(raw.end);
+                    if part.is_empty() {
+                        continue;
+                    }
+                    region.commit_forced(part.clone())?;
+                    region
+                        .as_mut_range(part.clone())?
+                        .copy_from_slice(&bytes[part.start - raw.start..part.end - raw.start]);
+                    self.budget.record_copy(part.len());
+                }
+            }
+            Ok(())
         });
         debug_assert!(
             restored.is_ok(),
@@ -531,12 +593,17 @@ impl Shared {
         }
     }
 
-    /// A fresh region of `packed`'s size (charged in full; untouched pages
-    /// hold no RAM).
-    fn sized_region(&self, packed: &Packed) -> io::Result<Region> {
+    /// A fresh region of `packed`'s size with the ranges of its data
+    /// blocks committed (charged; holes are not, and hold nothing), so
+    /// filling it never meets the memory limit.
+    fn sized_region(&self, packed: &Packed, index: &Index) -> io::Result<Region> {
         let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
         let mut region = Region::new(&self.budget);
         region.resize(len)?;
+        for block in index.blocks() {
+            let start = usize::try_from(block.raw_offset).map_err(|_| err(libc::EFBIG))?;
+            region.commit(start..start + block.raw_len as usize)?;
+        }
         Ok(region)
     }
 
@@ -555,6 +622,7 @@ impl Shared {
     /// Inflates a whole stream into `dst`, on several threads when it is big.
     /// The index comes from walking the member headers first (one header
     /// read per block, nothing inflated: noise beside the inflate pass).
+    /// Holes come out as zeros (an export's mapping wants every byte).
     pub fn inflate_into(&self, packed: &Packed, dst: &mut [u8]) -> io::Result<()> {
         let index = packed.index()?;
         let mut dec = self.decompressor()?;
@@ -568,13 +636,62 @@ impl Shared {
         result.map_err(|_| err(libc::EIO))
     }
 
+    /// Inflates `stream` into `region` (its data blocks committed already):
+    /// a dense stream in one pass, on several threads when it is big; one
+    /// with holes block by block, the holes left untouched.
+    fn inflate_with(
+        &self,
+        dec: &mut Decompressor,
+        stream: &[u8],
+        index: &Index,
+        region: &mut Region,
+    ) -> io::Result<()> {
+        if index.has_holes() {
+            for (i, block) in index.blocks().iter().enumerate() {
+                let start = usize::try_from(block.raw_offset).map_err(|_| err(libc::EFBIG))?;
+                let dst = region.as_mut_range(start..start + block.raw_len as usize)?;
+                dec.inflate_block(stream, index, i, dst)
+                    .map_err(|_| err(libc::EIO))?;
+            }
+            return Ok(());
+        }
+        let dst = region.try_as_mut_slice()?;
+        let result = if self.parallel_step(dst.len()) > self.options.get_block_size() {
+            dec.decompress_parallel(stream, index, dst, self.threads)
+        } else {
+            dec.decompress_into(stream, index, dst)
+        };
+        result.map_err(|_| err(libc::EIO))
+    }
+
     /// Inflates `packed` straight into a fresh region of its size.
     pub fn inflate(&self, packed: &Packed) -> io::Result<Region> {
-        let mut region = self.sized_region(packed)?;
-        let result = self.inflate_into(packed, region.as_mut_slice());
+        let index = packed.index()?;
+        let mut region = self.sized_region(packed, &index)?;
+        let mut dec = self.decompressor()?;
+        let result = self.inflate_with(&mut dec, &packed.stream, &index, &mut region);
+        lock(&self.decompressors).push(dec);
         result?;
         add(&self.counters.inflations, 1);
         add(&self.counters.bytes_inflated, region.len() as u64);
         Ok(region)
     }
+}
+
+/// The block-aligned ranges of a `len`-byte file that hold its data
+/// `extents` (sorted page ranges), merged: each run starts on a block
+/// boundary and ends on one or at `len`, so what lies between two runs is
+/// whole blocks of hole.
+fn data_runs(extents: &[Range<usize>], block: usize, len: usize) -> Vec<Range<usize>> {
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    for e in extents {
+        let start = e.start / block * block;
+        let end = e.end.div_ceil(block).saturating_mul(block).min(len);
+        match runs.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ if start < end => runs.push(start..end),
+            _ => {}
+        }
+    }
+    runs
 }

@@ -213,16 +213,19 @@ pub(crate) struct Lazy {
 }
 
 impl Lazy {
-    /// Blocks covering `offset..offset + len` (clamped to the file), as indices.
+    /// The data blocks covering `offset..offset + len` (clamped to the
+    /// file), as indices into the index's data blocks; holes need no
+    /// inflating, so they have none.
     pub fn blocks(&self, offset: u64, len: usize) -> std::ops::Range<usize> {
         let size = self.packed.raw_len;
         if len == 0 || offset >= size {
             return 0..0;
         }
-        let bs = self.index.block_size() as u64;
         let end = offset.saturating_add(len as u64).min(size);
-        // Both are below the file size, which fits the address space.
-        (offset / bs) as usize..end.div_ceil(bs) as usize
+        let blocks = self.index.blocks();
+        let first = blocks.partition_point(|b| b.raw_offset + u64::from(b.raw_len) <= offset);
+        let last = blocks.partition_point(|b| b.raw_offset < end);
+        first..last.max(first)
     }
 
     /// Whether every block in `blocks` is inflated.

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use crate::sync::read;
-use crate::types::inode::{Body, FileType, Inode};
+use crate::types::inode::{Body, Content, FileType, Inode};
 
 /// What `stat`/`fstat` report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,9 @@ pub struct DirEntry {
 pub(crate) fn stat_of(inode: &Inode) -> Stat {
     let st = read(&inode.state);
     let (size, resident) = match &st.body {
+        // An open (raw) file counts its data pages, as tmpfs; a closed one
+        // the memory it holds (its compressed stream).
+        Body::File(Content::Raw(r)) => (r.len() as u64, r.data_bytes() as u64),
         Body::File(c) => (c.len(), c.resident()),
         Body::Dir(_) => (0, 0),
         Body::Symlink(target) => (target.len() as u64, target.len() as u64),
