@@ -161,8 +161,8 @@
 //!   kept and honoured as on tmpfs, but the in-process calls check
 //!   nothing, so only [`Fs::access`] and [`Fs::may_delete`] consult them,
 //!   and setting one needs no ownership (Linux: the owner or `CAP_FOWNER`);
-//! - `SEEK_DATA`/`SEEK_HOLE` see one data range where tmpfs reports real holes;
-//!   `st_blocks` counts the memory held (raw or compressed), not pages written;
+//! - `st_blocks` of a closed file counts the compressed stream it holds,
+//!   not the pages written (an open file counts its data pages, as tmpfs);
 //! - `O_APPEND` writes are serialized by the file's lock (no atomic range
 //!   reservation); namespace changes are serialized by one lock per `Fs`.
 //!
