@@ -694,7 +694,9 @@ impl Region {
     }
 
     /// Gives back to the OS the pages that lie wholly inside `range` (which
-    /// must be within `0..len`): they become holes (read as zeros) and the
+    /// must start within `0..len` and may end past `len` up to the end of
+    /// its last page, so that the page holding the end of the file goes
+    /// too when the range covers it, as tmpfs punches it): they become holes (read as zeros) and the
     /// budget is credited those that were data; the length stays. Returns
     /// the bytes of those whole pages (holes among them included), 0 when
     /// the range holds no whole page. The compressor calls this on each
@@ -702,10 +704,10 @@ impl Region {
     /// stays near one copy; fallocate(2)'s `PUNCH_HOLE` is this plus zeroing
     /// the partial pages at the edges. A slot counts as page 0.
     ///
-    /// Fails with `EINVAL` if the range is reversed or passes `len`, or the
-    /// kernel's error; the region is then unchanged.
+    /// Fails with `EINVAL` if the range is reversed or passes the page
+    /// holding `len`, or the kernel's error; the region is then unchanged.
     pub fn release(&mut self, range: Range<usize>) -> io::Result<usize> {
-        if range.start > range.end || range.end > self.len {
+        if range.start > range.end || range.end > page_round_up(self.len)? {
             return Err(einval());
         }
         let page = crate::page_size();

@@ -25,6 +25,7 @@ mod all {
     mod namespace_kernel;
     mod node;
     mod sparse;
+    mod sparse_kernel;
     mod std_api;
     mod symlinks;
     mod xattr;

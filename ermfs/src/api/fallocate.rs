@@ -107,7 +107,10 @@ impl Fs {
             let (start, stop) = (offset.min(size), end.min(size));
             // Whole pages go back to the OS (and read as zeros); only the
             // partial pages at the edges are written.
-            region.release(start..stop)?;
+            // The page holding the end of the file goes too when the range
+            // covers all of it (tmpfs punches pages, not bytes).
+            let page_end = size.next_multiple_of(erm_alloc::page_size());
+            region.release(start..end.min(page_end))?;
             // What is left of the range (the partial pages at the edges)
             // is zeroed where it holds data; holes read as zeros already.
             let data: Vec<_> = region
