@@ -294,7 +294,10 @@ fn main() -> std::io::Result<()> {
                 format!("registry/{mix} {threads}t ({cores} cores, {per_thread} ops/thread)");
             let (lockless, locked) = (med[0], med[1]);
             let read_heavy = get == 98;
-            let target = (read_heavy && threads == 2).then_some(1.5);
+            // The verdict: lockless at least as fast as locked (1 and 2
+            // threads) and 1.2x the best of the crates below; how far past
+            // locked it gets at 2 threads is information (BENCHMARKS.md).
+            let target = read_heavy.then_some(1.0);
             report.push(Row::lower_is_better(
                 &format!("{case}: lockless vs locked"),
                 "s",
@@ -312,7 +315,7 @@ fn main() -> std::io::Result<()> {
                 lockless,
                 maps[best].0,
                 med[best],
-                read_heavy.then_some(1.0 / 1.2),
+                read_heavy.then_some(1.2),
             ));
             for anchor in 2..4 {
                 report.push(Row::lower_is_better(
