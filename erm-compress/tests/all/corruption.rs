@@ -77,6 +77,33 @@ fn bit_flips_in_header_body_crc_isize() {
     }
 }
 
+/// Bytes between the end of a member's deflate stream and its trailer (the
+/// header's length grown to match, CRC and ISIZE still right) are corruption
+/// on every backend, so no decoder reads a member another rejects.
+#[test]
+fn bytes_after_the_deflate_stream() {
+    let src = sample();
+    for b in backends() {
+        let (stream, index) = compress(Options::new().backend(b).block_size(BS), &src);
+        let m = index.blocks()[0].range();
+        assert!(!index.blocks()[0].stored, "block 0 is deflated");
+        let mut member = stream[m.clone()].to_vec();
+        let at = member.len() - 8;
+        member.splice(at..at, [0u8, 0]);
+        // The member length sits after the 16 fixed and subfield-head bytes.
+        let len = u32::try_from(member.len()).unwrap();
+        member[16..20].copy_from_slice(&len.to_le_bytes());
+        let bad = [&member[..], &stream[m.end..]].concat();
+        let bad_index = Index::rebuild(&bad).unwrap();
+        for d in backends() {
+            let mut dec = Decompressor::new(d).unwrap();
+            expect_only(&bad, &bad_index, &src, &[0], &mut dec);
+            let walk = dec.for_each_segment(&bad, &bad_index, |_, _| Ok(()));
+            assert_eq!(walk.unwrap_err().kind(), ErrorKind::InvalidData, "{d:?}");
+        }
+    }
+}
+
 #[test]
 fn truncation_at_every_boundary_kind() {
     let src = sample();
