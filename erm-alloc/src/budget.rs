@@ -1,8 +1,22 @@
 //! [`MemoryBudget`]: the shared account every region charges and credits.
 
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::io;
+use std::sync::{Arc, Weak};
+
+/// Memory the budget's owner can give back on demand: clean caches (pages
+/// that can always be made again). When a charge would pass the limit, the
+/// budget asks its reclaimer for the shortfall before it refuses.
+pub trait Reclaim: Send + Sync {
+    /// Frees and [`credit`](MemoryBudget::credit)s up to about `bytes`
+    /// (more or less is fine); returns the bytes credited.
+    ///
+    /// It runs inside the failing charge, on the charging thread, which
+    /// may hold locks of its own: it must take only locks it can skip
+    /// (`try_lock`) or that no charging thread holds, and must not charge.
+    fn reclaim(&self, bytes: usize) -> usize;
+}
 
 /// A shared account of the bytes held by regions, with an optional limit.
 ///
@@ -32,12 +46,24 @@ use std::io;
 /// assert_eq!(budget.used(), region.capacity());
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct MemoryBudget {
     used: CachePadded<AtomicUsize>,
     peak: AtomicUsize,
     limit: AtomicUsize,
     copied: AtomicU64,
+    /// Whether `reclaimer` is set: spares a failing charge the lock when not.
+    has_reclaimer: AtomicBool,
+    /// Asked for room before a charge fails (weak: its owner holds the budget).
+    reclaimer: Mutex<Option<Weak<dyn Reclaim>>>,
+}
+
+impl std::fmt::Debug for MemoryBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBudget")
+            .field("stats", &self.stats())
+            .field("reclaimer", &self.has_reclaimer.load(Ordering::Relaxed))
+            .finish()
+    }
 }
 
 /// A snapshot of a [`MemoryBudget`].
@@ -76,7 +102,31 @@ impl MemoryBudget {
             peak: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
             copied: AtomicU64::new(0),
+            has_reclaimer: AtomicBool::new(false),
+            reclaimer: Mutex::new(None),
         }
+    }
+
+    /// Sets what a charge that would pass the limit asks for room first
+    /// (replacing any earlier one; held weakly, so the reclaimer may own
+    /// the budget). A charge that still does not fit then fails as before.
+    pub fn set_reclaimer(&self, reclaimer: Weak<dyn Reclaim>) {
+        *self.lock_reclaimer() = Some(reclaimer);
+        self.has_reclaimer.store(true, Ordering::Release);
+    }
+
+    fn lock_reclaimer(&self) -> crate::sync::MutexGuard<'_, Option<Weak<dyn Reclaim>>> {
+        self.reclaimer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The reclaimer, if one is set and alive.
+    fn reclaimer(&self) -> Option<Arc<dyn Reclaim>> {
+        if !self.has_reclaimer.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock_reclaimer().as_ref().and_then(Weak::upgrade)
     }
 
     /// Bytes currently charged.
@@ -107,10 +157,28 @@ impl MemoryBudget {
     }
 
     /// Charges `bytes`, or fails with `ENOSPC` leaving the account unchanged.
+    /// A charge that would pass the limit first asks the
+    /// [reclaimer](Self::set_reclaimer) for the shortfall and tries again once.
     pub fn try_charge(&self, bytes: usize) -> io::Result<()> {
-        if bytes == 0 {
+        if bytes == 0 || self.charge_within_limit(bytes).is_ok() {
             return Ok(());
         }
+        let Some(reclaimer) = self.reclaimer() else {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        };
+        let short = self
+            .used()
+            .saturating_add(bytes)
+            .saturating_sub(self.limit.load(Ordering::Relaxed));
+        if reclaimer.reclaim(short.max(1)) == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        self.charge_within_limit(bytes)
+            .map_err(|()| io::Error::from_raw_os_error(libc::ENOSPC))
+    }
+
+    /// One attempt at charging `bytes` without passing the limit.
+    fn charge_within_limit(&self, bytes: usize) -> Result<(), ()> {
         // Relaxed is enough: the counter orders nothing else, it only has to
         // never pass the limit, which the read-modify-write guarantees.
         let limit = self.limit.load(Ordering::Relaxed);
@@ -119,7 +187,7 @@ impl MemoryBudget {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
                 used.checked_add(bytes).filter(|&total| total <= limit)
             })
-            .map_err(|_| io::Error::from_raw_os_error(libc::ENOSPC))?;
+            .map_err(|_| ())?;
         self.peak.fetch_max(previous + bytes, Ordering::Relaxed);
         Ok(())
     }
@@ -189,6 +257,53 @@ mod tests {
                 copied_bytes: 0
             }
         );
+    }
+
+    /// Frees from a pretend cache of `held` bytes when asked.
+    struct Cache {
+        budget: Arc<MemoryBudget>,
+        held: std::sync::Mutex<usize>,
+        asked: AtomicUsize,
+    }
+
+    impl Reclaim for Cache {
+        fn reclaim(&self, bytes: usize) -> usize {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            let mut held = self.held.lock().expect("not poisoned");
+            let freed = bytes.min(*held);
+            *held -= freed;
+            self.budget.credit(freed);
+            freed
+        }
+    }
+
+    #[test]
+    fn a_failing_charge_asks_the_reclaimer_for_the_shortfall() {
+        let budget = Arc::new(MemoryBudget::with_limit(100));
+        let cache = Arc::new(Cache {
+            budget: Arc::clone(&budget),
+            held: std::sync::Mutex::new(30),
+            asked: AtomicUsize::new(0),
+        });
+        budget.try_charge(30).expect("the cache's bytes");
+        budget.try_charge(50).expect("a writer's");
+        let weak: Weak<dyn Reclaim> = Arc::downgrade(&cache) as Weak<dyn Reclaim>;
+        budget.set_reclaimer(weak);
+        budget.try_charge(20).expect("fits without asking");
+        assert_eq!(cache.asked.load(Ordering::Relaxed), 0);
+        // 100 used: 25 more needs 25 of the cache's 30.
+        budget.try_charge(25).expect("the cache makes room");
+        assert_eq!(*cache.held.lock().expect("not poisoned"), 5);
+        assert_eq!(budget.used(), 100);
+        // More than the cache still holds: it gives its 5, the charge fails
+        // and changes nothing beyond what was reclaimed.
+        let err = budget.try_charge(10).expect_err("past what can be freed");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(budget.used(), 95);
+        // A reclaimer that has gone is not asked (nor a panic).
+        drop(cache);
+        assert!(budget.try_charge(10).is_err());
+        budget.try_charge(5).expect("fits");
     }
 
     #[test]

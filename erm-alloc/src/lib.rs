@@ -59,7 +59,7 @@ mod small;
 mod sync;
 mod sys;
 
-pub use budget::{BudgetStats, MemoryBudget};
+pub use budget::{BudgetStats, MemoryBudget, Reclaim};
 pub use region::{DataExtents, MAP_AHEAD_MAX, MAX_LEN, Region, RegionKind};
 
 /// The size of a memory page on this machine, in bytes (usually 4096).

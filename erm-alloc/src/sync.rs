@@ -6,5 +6,5 @@
 //! not built under `cfg(loom)`; the shim exists so that a later lock-free
 //! free list would slot in the same way as in the table crates.
 
-pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Mutex, MutexGuard};

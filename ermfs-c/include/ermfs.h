@@ -596,8 +596,8 @@ int ermfs_fs_stats(const struct ermfs_t *fs, struct ermfs_stats_t *out);
 // growth and shrinking), `ERMFS_EXPORT_EXECUTABLE` (mode 0755, for
 // `fexecve`) and `ERMFS_EXPORT_HUGETLB` (huge pages where the kernel allows).
 // Returns the fd (close it with `close(2)`), or -1 with `errno` (`ENOENT`,
-// `EISDIR`, `ENOTDIR`, `EINVAL` for unknown flags, `ENOSPC` past the memory
-// limit, `EFAULT`, or the kernel's `memfd_create` errors such as `EMFILE`).
+// `EISDIR`, `ENOTDIR`, `EINVAL` for unknown flags, `EIO` for a corrupt
+// block, `EFAULT`, or the kernel's `memfd_create` errors such as `EMFILE`).
 //
 // # Safety
 // `path` is NULL or a NUL-terminated string.

@@ -52,8 +52,8 @@ fn import(fs: &Fs, p: *const c_char, fd: c_int, flags: c_int) -> io::Result<i64>
 /// growth and shrinking), `ERMFS_EXPORT_EXECUTABLE` (mode 0755, for
 /// `fexecve`) and `ERMFS_EXPORT_HUGETLB` (huge pages where the kernel allows).
 /// Returns the fd (close it with `close(2)`), or -1 with `errno` (`ENOENT`,
-/// `EISDIR`, `ENOTDIR`, `EINVAL` for unknown flags, `ENOSPC` past the memory
-/// limit, `EFAULT`, or the kernel's `memfd_create` errors such as `EMFILE`).
+/// `EISDIR`, `ENOTDIR`, `EINVAL` for unknown flags, `EIO` for a corrupt
+/// block, `EFAULT`, or the kernel's `memfd_create` errors such as `EMFILE`).
 ///
 /// # Safety
 /// `path` is NULL or a NUL-terminated string.

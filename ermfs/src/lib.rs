@@ -140,9 +140,11 @@
 //!   leaves stale jobs that the worker drops when they come due
 //!   ([`Stats::pending_compressions`] counts them); dropping the last `Fs` clone stops the worker and leaves queued
 //!   files raw (they are freed with it);
-//! - a read-only open of a compressed file is charged its full size at the
-//!   open (so reads never fail with `ENOSPC`), though only the blocks read
-//!   take RAM; a writable open inflates the whole file, and its last close
+//! - a read-only open of a compressed file caches the blocks it reads,
+//!   charged to the memory limit while there is room and dropped again when
+//!   anything needs it; at the limit its reads inflate past the cache (a
+//!   full store stays readable, block inflates cost more than cache hits);
+//!   a writable open inflates the whole file, and its last close
 //!   compresses it again even if nothing was written;
 //! - multicore compression joins the runs of each chunk with one copy of their
 //!   compressed bytes (counted in [`Stats::internal_copies`]);

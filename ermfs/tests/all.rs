@@ -14,6 +14,7 @@ mod all {
     mod export;
     mod fallocate;
     mod files;
+    mod full;
     mod identity_kernel;
     pub mod kernel;
     mod lazy;

@@ -15,6 +15,7 @@ use crate::util::{cargo, exec, have, root, step};
 /// The C tests, each a program exiting non-zero on failure.
 const C_TESTS: &[&str] = &[
     "test_ermfd",
+    "test_full_store",
     "test_lockless_correctness",
     "test_lockless_concurrency",
     "test_metadata",

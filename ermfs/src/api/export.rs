@@ -77,10 +77,11 @@ impl Fs {
     ///
     /// # Errors
     /// The path errors of [`open`](Fs::open) (`ENOENT`, `ENOTDIR`,
-    /// `ENAMETOOLONG`, `EINVAL`); `EISDIR` for a directory; `ENOSPC` if the
-    /// snapshot is larger than what the store's memory limit has left; `EIO`
-    /// for a corrupt compressed block; the kernel's errno if it refuses the
-    /// memfd (`EMFILE`, `ENOMEM`, ...). Nothing is changed on error.
+    /// `ENAMETOOLONG`, `EINVAL`); `EISDIR` for a directory; `EIO` for a
+    /// corrupt compressed block; the kernel's errno if it refuses the memfd
+    /// (`EMFILE`, `ENOMEM`, `ENOSPC` from hugetlbfs, ...). The memfd is not
+    /// charged to the store's memory limit (it is the caller's memory), so a
+    /// full store exports too. Nothing is changed on error.
     pub fn export_memfd(&self, path: impl AsRef<Path>, flags: ExportFlags) -> io::Result<OwnedFd> {
         let path = path.as_ref();
         let inode = self.inner.resolve(path)?;
@@ -94,9 +95,9 @@ impl Fs {
         };
         let len = content.len();
         let size = usize::try_from(len).map_err(|_| err(libc::EFBIG))?;
-        if shared.budget.limit().is_some() && size > shared.budget.available() {
-            return fail(libc::ENOSPC);
-        }
+        // The memfd is the caller's memory, not the store's: a closed file
+        // goes in block by block and nothing is charged, so a full store
+        // still exports every file.
         let memfd = ermfd::create(memfd_name(path), len, flags)?;
         match content {
             // Only the data goes in: the memfd's holes read as zeros too.

@@ -14,7 +14,7 @@ use erm_fdtable::FdTable;
 
 use crate::api::fs::{Fs, Inner, gate};
 use crate::api::open_file::OpenFile;
-use crate::content::data::{offset_of, read_at, truncate_open, verify_area, view, write_at};
+use crate::content::data::{Bytes, offset_of, read_at, truncate_open, verify_area, view, write_at};
 use crate::namespace::node::Make;
 use crate::namespace::path::{parse, parse_bytes};
 use crate::namespace::walk::hop;
@@ -307,16 +307,22 @@ impl Fs {
             return fail(libc::EBADF);
         }
         verify_area(offset, len)?;
-        view(&of.shared, &of.inode, offset, len, |bytes, zeros| {
-            if zeros == 0 {
-                return f(bytes);
-            }
-            // Past what the region maps (a file over 64 GiB whose tail is a
-            // hole): the zeros are made for the view.
-            let mut whole = bytes.to_vec();
-            whole.resize(bytes.len() + zeros, 0);
-            f(&whole)
-        })
+        view(
+            &of.shared,
+            &of.inode,
+            offset,
+            len,
+            Bytes(|bytes: &[u8], zeros| {
+                if zeros == 0 {
+                    return f(bytes);
+                }
+                // Past what the region maps (a file over 64 GiB whose tail is a
+                // hole): the zeros are made for the view.
+                let mut whole = bytes.to_vec();
+                whole.resize(bytes.len() + zeros, 0);
+                f(&whole)
+            }),
+        )
     }
 
     /// Writes `buf` at the descriptor's offset (at the end of file with

@@ -204,6 +204,8 @@ impl Fs {
             inflations: get(&c.inflations),
             lazy_opens: get(&c.lazy_opens),
             blocks_inflated: get(&c.blocks_inflated),
+            cache_evictions: get(&c.cache_evictions),
+            uncached_reads: get(&c.uncached_reads),
             compress_nanos: get(&c.compress_nanos),
             bytes_exported: get(&c.bytes_exported),
             bytes_imported: get(&c.bytes_imported),

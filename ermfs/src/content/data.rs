@@ -9,7 +9,7 @@ use crate::content::stamps::{atime_due, set_atime};
 use crate::sync::{read, write};
 use crate::types::errno::{err, fail};
 use crate::types::identity::Writer;
-use crate::types::inode::{Body, Content, Inode};
+use crate::types::inode::{Body, Content, Inode, Lazy};
 use crate::types::perm::kill_privs;
 use crate::types::times::Time;
 
@@ -29,20 +29,64 @@ pub(crate) fn verify_area(offset: u64, len: usize) -> io::Result<()> {
     }
 }
 
+/// What a read does with the bytes it finds: [`Sink::bytes`] gets the
+/// mapped bytes (borrowed, under the file's lock); [`Sink::uncached`] runs
+/// instead when a read-only open of a compressed file has no room to cache
+/// the blocks, and reads them past the cache (by default into a buffer of
+/// its own, then `bytes`).
+pub(crate) trait Sink: Sized {
+    /// The read's result.
+    type Out;
+
+    /// The file's bytes in the range, as the mapped bytes and the number of
+    /// zero bytes after them (see [`view`]).
+    fn bytes(self, mapped: &[u8], zeros: usize) -> Self::Out;
+
+    /// The range of `lazy` from `offset`, `len` bytes clamped to the file,
+    /// read without caching.
+    ///
+    /// # Errors
+    /// `EIO` for a corrupt block.
+    fn uncached(
+        self,
+        shared: &Shared,
+        lazy: &Lazy,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<Self::Out> {
+        let end = offset.saturating_add(len as u64).min(lazy.packed.raw_len);
+        let mut buf = vec![0; end.saturating_sub(offset) as usize];
+        let n = shared.read_uncached(lazy, offset, &mut buf)?;
+        Ok(self.bytes(&buf[..n], 0))
+    }
+}
+
+/// A closure as a [`Sink`] (an uncached read goes through a buffer).
+pub(crate) struct Bytes<F>(pub F);
+
+impl<T, F: FnOnce(&[u8], usize) -> T> Sink for Bytes<F> {
+    type Out = T;
+
+    fn bytes(self, mapped: &[u8], zeros: usize) -> T {
+        (self.0)(mapped, zeros)
+    }
+}
+
 /// Runs `f` on the file's bytes in `offset..offset + len`, clamped to its
 /// end (empty at or past it), under the file's shared lock, as the mapped
 /// bytes and the number of zero bytes after them up to the clamped end (a
 /// hole past what the region maps: only files longer than
 /// `erm_alloc::MAP_AHEAD_MAX` have one). A read-only open
 /// of a compressed file first inflates the blocks the range touches (under
-/// the exclusive lock, once per block).
-pub(crate) fn view<T>(
+/// the exclusive lock, once per block); when even dropping clean cached
+/// blocks leaves no room for them, [`Sink::uncached`] reads them instead.
+pub(crate) fn view<S: Sink>(
     shared: &Shared,
     inode: &Inode,
     offset: u64,
     len: usize,
-    f: impl FnOnce(&[u8], usize) -> T,
-) -> io::Result<T> {
+    sink: S,
+) -> io::Result<S::Out> {
     fn clamp(region: &erm_alloc::Region, offset: u64, len: usize) -> (&[u8], usize) {
         let bytes = region.as_slice();
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -51,7 +95,7 @@ pub(crate) fn view<T>(
         let zeros = end.saturating_sub(start.max(bytes.len()));
         (mapped, if start < end { zeros } else { 0 })
     }
-    let f = |(bytes, zeros): (&[u8], usize)| f(bytes, zeros);
+    let f = |sink: S, (bytes, zeros): (&[u8], usize)| sink.bytes(bytes, zeros);
     {
         let st = read(&inode.state);
         // relatime: the clock is read under the shared lock, the exclusive
@@ -63,12 +107,12 @@ pub(crate) fn view<T>(
             // special node with `ENXIO`.
             Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
             Body::File(Content::Raw(r)) => {
-                let out = f(clamp(r, offset, len));
+                let out = f(sink, clamp(r, offset, len));
                 drop(st);
                 return Ok(touched(inode, due, out));
             }
             Body::File(Content::Lazy(l)) if l.is_filled(l.blocks(offset, len)) => {
-                let out = f(clamp(&l.region, offset, len));
+                let out = f(sink, clamp(&l.region, offset, len));
                 drop(st);
                 return Ok(touched(inode, due, out));
             }
@@ -79,12 +123,15 @@ pub(crate) fn view<T>(
     }
     let mut st = write(&inode.state);
     let out = match &mut st.body {
-        Body::File(Content::Lazy(l)) => {
-            shared.fill(l, l.blocks(offset, len))?;
-            f(clamp(&l.region, offset, len))
-        }
+        Body::File(Content::Lazy(l)) => match shared.fill(l, l.blocks(offset, len)) {
+            Ok(()) => f(sink, clamp(&l.region, offset, len)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                sink.uncached(shared, l, offset, len)?
+            }
+            Err(e) => return Err(e),
+        },
         // A writable open may have inflated it in full meanwhile.
-        Body::File(Content::Raw(r)) => f(clamp(r, offset, len)),
+        Body::File(Content::Raw(r)) => f(sink, clamp(r, offset, len)),
         Body::Dir(_) => return fail(libc::EISDIR),
         Body::File(_) => return fail(libc::EIO),
         Body::Symlink(_) | Body::Special(_) => return fail(libc::EINVAL),
@@ -110,11 +157,26 @@ pub(crate) fn read_at(
     buf: &mut [u8],
     offset: u64,
 ) -> io::Result<usize> {
-    view(shared, inode, offset, buf.len(), |bytes, zeros| {
-        buf[..bytes.len()].copy_from_slice(bytes);
-        buf[bytes.len()..bytes.len() + zeros].fill(0);
-        bytes.len() + zeros
-    })
+    let len = buf.len();
+    view(shared, inode, offset, len, CopyTo(buf))
+}
+
+/// A read into the caller's buffer: an uncached read inflates straight
+/// into it, with no buffer between.
+struct CopyTo<'a>(&'a mut [u8]);
+
+impl Sink for CopyTo<'_> {
+    type Out = usize;
+
+    fn bytes(self, mapped: &[u8], zeros: usize) -> usize {
+        self.0[..mapped.len()].copy_from_slice(mapped);
+        self.0[mapped.len()..mapped.len() + zeros].fill(0);
+        mapped.len() + zeros
+    }
+
+    fn uncached(self, shared: &Shared, lazy: &Lazy, offset: u64, _: usize) -> io::Result<usize> {
+        shared.read_uncached(lazy, offset, self.0)
+    }
 }
 
 /// Copies `buf` into the file at `offset` (or at its end when `append`);

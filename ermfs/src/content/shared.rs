@@ -8,11 +8,11 @@ use std::io;
 use std::ops::Range;
 use std::sync::{Arc, Weak};
 
-use erm_alloc::{MemoryBudget, Region};
+use erm_alloc::{MemoryBudget, Reclaim, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::content::background::{Background, Packer, Scheduled};
-use crate::sync::{AtomicU32, Mutex, Ordering, RwLockWriteGuard, lock, write};
+use crate::sync::{AtomicU32, Mutex, Ordering, RwLockWriteGuard, lock, try_write, write};
 use crate::types::config::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::types::errno::{err, fail};
 use crate::types::inode::{Body, Content, Inode, Lazy, Packed, State};
@@ -54,6 +54,10 @@ pub(crate) struct Shared {
     decompressors: Mutex<Vec<Decompressor>>,
     /// Files that an open is waiting to lock while they are compressed.
     wanted: Wanted,
+    /// Files open read-only from their stream ([`Content::Lazy`]), whose
+    /// inflated blocks are a cache [`Reclaim`] may drop. Locked only to add,
+    /// remove or copy out entries, never while charging the budget.
+    caches: Mutex<Vec<Weak<Inode>>>,
 }
 
 /// The inode numbers of files an open waits for while a compression holds
@@ -86,6 +90,34 @@ impl Wanted {
     }
 }
 
+/// The store's clean caches, given back when a charge would pass the
+/// limit: inflated blocks of read-only opens, oldest opened first. A file
+/// whose lock is busy is skipped (its holder may be the charging thread).
+impl Reclaim for Shared {
+    fn reclaim(&self, bytes: usize) -> usize {
+        let caches: Vec<Weak<Inode>> = {
+            let mut caches = lock(&self.caches);
+            caches.retain(|w| w.strong_count() > 0);
+            caches.clone()
+        };
+        let mut freed = 0;
+        for inode in caches.iter().filter_map(Weak::upgrade) {
+            if freed >= bytes {
+                break;
+            }
+            let Some(mut st) = try_write(&inode.state) else {
+                continue;
+            };
+            if let Body::File(Content::Lazy(lazy)) = &mut st.body {
+                let (dropped, credited) = lazy.evict(0..0, bytes - freed);
+                add(&self.counters.cache_evictions, dropped);
+                freed += credited;
+            }
+        }
+        freed
+    }
+}
+
 impl Packer for Shared {
     fn background(&self) -> &Background {
         &self.bg
@@ -105,19 +137,24 @@ impl Shared {
         clock: Clock,
         atime: AtimePolicy,
     ) -> Arc<Shared> {
-        Arc::new_cyclic(|me| Shared {
-            budget,
-            options,
-            policy,
-            threads,
-            counters: Counters::default(),
-            clock,
-            atime,
-            bg: Background::default(),
-            me: me.clone(),
-            compressors: Mutex::new(Vec::new()),
-            decompressors: Mutex::new(Vec::new()),
-            wanted: Wanted::default(),
+        Arc::new_cyclic(|me: &Weak<Shared>| {
+            let reclaimer: Weak<dyn Reclaim> = me.clone();
+            budget.set_reclaimer(reclaimer);
+            Shared {
+                budget,
+                options,
+                policy,
+                threads,
+                counters: Counters::default(),
+                clock,
+                atime,
+                bg: Background::default(),
+                me: me.clone(),
+                compressors: Mutex::new(Vec::new()),
+                decompressors: Mutex::new(Vec::new()),
+                wanted: Wanted::default(),
+                caches: Mutex::new(Vec::new()),
+            }
         })
     }
 
@@ -130,15 +167,22 @@ impl Shared {
     /// `ENOENT` if the file was freed meanwhile (unlinked and closed),
     /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
     /// corrupt; the file is then unchanged and not counted as open.
-    pub fn acquire(&self, inode: &Inode, writable: bool, truncate: bool) -> io::Result<()> {
+    pub fn acquire(&self, inode: &Arc<Inode>, writable: bool, truncate: bool) -> io::Result<()> {
         let mut st = self.lock_for_open(inode);
         let Body::File(content) = &mut st.body else {
             return Ok(());
         };
         let old = std::mem::replace(content, Content::Freed);
+        let was_lazy = matches!(old, Content::Lazy(_));
         let (new, result) = self.open_content(old, writable, truncate);
+        let is_lazy = matches!(new, Content::Lazy(_));
         *content = new;
         result?;
+        if is_lazy && !was_lazy {
+            lock(&self.caches).push(Arc::downgrade(inode));
+        } else if was_lazy && !is_lazy {
+            self.forget_cache(inode);
+        }
         inode.open.fetch_add(1, Ordering::AcqRel);
         if truncate {
             let now = self.clock.now();
@@ -190,7 +234,7 @@ impl Shared {
             }
             Content::Packed(packed) => match packed
                 .index()
-                .and_then(|index| Ok((self.sized_region(&packed, &index)?, index)))
+                .and_then(|index| Ok((self.hole_region(&packed)?, index)))
                 .map(|(region, index)| (index, region))
             {
                 Ok((index, region)) => {
@@ -201,6 +245,7 @@ impl Shared {
                         index,
                         region,
                         filled,
+                        hand: 0,
                     };
                     (Content::Lazy(Box::new(lazy)), Ok(()))
                 }
@@ -222,41 +267,86 @@ impl Shared {
     }
 
     /// Inflates the blocks of `lazy` in `blocks` not inflated yet, each
-    /// straight into its place in the region.
+    /// straight into its place in the region. Their pages are charged; when
+    /// the budget has no room, other files' caches are dropped first (by
+    /// [`Reclaim`]), then this file's blocks outside `blocks`.
     ///
     /// # Errors
-    /// `EIO` if a block is corrupt (the blocks before it stay inflated; the
-    /// corrupt one is tried again by the next read that touches it).
+    /// `ENOSPC` if the blocks still do not fit (read them with
+    /// [`Shared::read_uncached`] instead); `EIO` if a block is corrupt. The
+    /// blocks before the failing one stay inflated; the failing one is
+    /// tried again by the next read that touches it.
     pub fn fill(&self, lazy: &mut Lazy, blocks: Range<usize>) -> io::Result<()> {
         if lazy.is_filled(blocks.clone()) {
             return Ok(());
         }
         let mut dec = self.decompressor()?;
         let mut result = Ok(());
-        for i in blocks {
+        for i in blocks.clone() {
             if lazy.filled.get(i) != Some(&false) {
                 continue;
             }
-            let block = lazy.index.blocks()[i];
-            let raw_len = block.raw_len as usize;
-            let dst = usize::try_from(block.raw_offset)
-                .ok()
-                .and_then(|start| Some(start..start.checked_add(raw_len)?))
-                .ok_or_else(|| err(libc::EIO))
-                .and_then(|range| lazy.region.as_mut_range(range).map_err(|_| err(libc::EIO)));
-            result = dst.and_then(|dst| {
-                dec.inflate_block(&lazy.packed.stream, &lazy.index, i, dst)
-                    .map_err(|_| err(libc::EIO))
-            });
+            let Some(range) = lazy.block_range(i) else {
+                result = fail(libc::EIO);
+                break;
+            };
+            if let Err(e) = lazy.region.commit(range.clone()) {
+                if e.raw_os_error() != Some(libc::ENOSPC) {
+                    result = Err(err(libc::EIO));
+                    break;
+                }
+                let (dropped, _) = lazy.evict(blocks.clone(), range.len());
+                add(&self.counters.cache_evictions, dropped);
+                if let Err(e) = lazy.region.commit(range.clone()) {
+                    result = Err(e);
+                    break;
+                }
+            }
+            result = lazy
+                .region
+                .as_mut_range(range)
+                .map_err(|_| err(libc::EIO))
+                .and_then(|dst| {
+                    dec.inflate_block(&lazy.packed.stream, &lazy.index, i, dst)
+                        .map_err(|_| err(libc::EIO))
+                });
             if result.is_err() {
                 break;
             }
             lazy.filled[i] = true;
-            add(&self.counters.bytes_inflated, raw_len as u64);
+            add(
+                &self.counters.bytes_inflated,
+                u64::from(lazy.index.blocks()[i].raw_len),
+            );
             add(&self.counters.blocks_inflated, 1);
         }
         lock(&self.decompressors).push(dec);
         result
+    }
+
+    /// Reads `dst.len()` bytes (clamped to the file) of `lazy` from
+    /// `offset` straight into `dst`, inflating the blocks they touch into
+    /// uncharged scratch and leaving the cache as it is: how a store with
+    /// no room left still reads its files. Returns the bytes read.
+    ///
+    /// # Errors
+    /// `EIO` if a block in the range is corrupt.
+    pub fn read_uncached(&self, lazy: &Lazy, offset: u64, dst: &mut [u8]) -> io::Result<usize> {
+        add(&self.counters.uncached_reads, 1);
+        let mut dec = self.decompressor()?;
+        let read = dec
+            .read_at(&lazy.packed.stream, &lazy.index, offset, dst)
+            .map_err(|_| err(libc::EIO));
+        lock(&self.decompressors).push(dec);
+        read
+    }
+
+    /// Takes `inode` off the list of read-only caches.
+    fn forget_cache(&self, inode: &Inode) {
+        let mut caches = lock(&self.caches);
+        if let Some(i) = caches.iter().position(|w| std::ptr::eq(w.as_ptr(), inode)) {
+            caches.swap_remove(i);
+        }
     }
 
     /// Replaces the content of file `inode` with an import's result, taken
@@ -293,6 +383,9 @@ impl Shared {
                 }
             },
         };
+        if matches!(content, Content::Lazy(_)) {
+            self.forget_cache(inode);
+        }
         self.discard(std::mem::replace(content, new));
         let now = self.clock.now();
         st.mtime = now.into();
@@ -335,6 +428,9 @@ impl Shared {
         };
         if inode.open.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
+        }
+        if matches!(content, Content::Lazy(_)) {
+            self.forget_cache(inode);
         }
         if inode.nlink() == 0 {
             self.free(content);
@@ -597,13 +693,20 @@ impl Shared {
     /// blocks committed (charged; holes are not, and hold nothing), so
     /// filling it never meets the memory limit.
     fn sized_region(&self, packed: &Packed, index: &Index) -> io::Result<Region> {
-        let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
-        let mut region = Region::new(&self.budget);
-        region.resize(len)?;
+        let mut region = self.hole_region(packed)?;
         for block in index.blocks() {
             let start = usize::try_from(block.raw_offset).map_err(|_| err(libc::EFBIG))?;
             region.commit(start..start + block.raw_len as usize)?;
         }
+        Ok(region)
+    }
+
+    /// A fresh region of `packed`'s size that is all hole (charged nothing):
+    /// a read-only open's cache, which its reads fill.
+    fn hole_region(&self, packed: &Packed) -> io::Result<Region> {
+        let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
+        let mut region = Region::new(&self.budget);
+        region.resize(len)?;
         Ok(region)
     }
 

@@ -163,7 +163,8 @@ pub(crate) enum Content {
     /// Compressed after the last close.
     Packed(Packed),
     /// Compressed, and open for reading only: blocks are inflated into a
-    /// region of the file's size as reads touch them.
+    /// region of the file's size as reads touch them (a cache charged to
+    /// the budget, whose blocks are dropped again when the store needs room).
     Lazy(Box<Lazy>),
     /// Freed: the file was unlinked and its last description closed.
     Freed,
@@ -210,6 +211,9 @@ pub(crate) struct Lazy {
     pub region: Region,
     /// Per block: already inflated into `region`.
     pub filled: Vec<bool>,
+    /// Where the next [`Lazy::evict`] starts looking (a clock hand, so the
+    /// blocks dropped are roughly the oldest inflated).
+    pub hand: usize,
 }
 
 impl Lazy {
@@ -233,6 +237,43 @@ impl Lazy {
         self.filled
             .get(blocks)
             .is_some_and(|f| f.iter().all(|&b| b))
+    }
+
+    /// The uncompressed bytes of data block `i`, as a range of the region.
+    pub fn block_range(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let b = self.index.blocks().get(i)?;
+        let start = usize::try_from(b.raw_offset).ok()?;
+        Some(start..start.checked_add(b.raw_len as usize)?)
+    }
+
+    /// Drops inflated blocks outside `keep` (they are clean: the stream
+    /// still holds them) until at least `want` bytes are credited, going
+    /// round from where the last eviction stopped; returns the blocks
+    /// dropped and the bytes credited.
+    pub fn evict(&mut self, keep: std::ops::Range<usize>, want: usize) -> (u64, usize) {
+        let n = self.filled.len();
+        let (mut blocks, mut freed) = (0, 0);
+        for step in 0..n {
+            if freed >= want {
+                break;
+            }
+            let i = (self.hand + step) % n;
+            if !self.filled[i] || keep.contains(&i) {
+                continue;
+            }
+            let Some(range) = self.block_range(i) else {
+                continue;
+            };
+            let before = self.region.capacity();
+            // Whole pages of the block only (a neighbour sharing a page keeps it).
+            if self.region.release(range).is_ok() {
+                self.filled[i] = false;
+                blocks += 1;
+                freed += before.saturating_sub(self.region.capacity());
+                self.hand = (i + 1) % n;
+            }
+        }
+        (blocks, freed)
     }
 }
 

@@ -46,6 +46,13 @@ pub struct Stats {
     pub lazy_opens: u64,
     /// Blocks inflated one by one for read-only opens.
     pub blocks_inflated: u64,
+    /// Inflated blocks of read-only opens dropped again to make room (they
+    /// are clean: a later read inflates them anew).
+    pub cache_evictions: u64,
+    /// Reads of read-only opens served by inflating straight for the
+    /// caller, because the store had no room to cache the blocks even after
+    /// dropping clean ones (a full store still reads its files).
+    pub uncached_reads: u64,
     /// Wall-clock nanoseconds spent compressing files (summed over calls).
     pub compress_nanos: u64,
     /// Bytes put into memfds by [`Fs::export_memfd`](crate::Fs::export_memfd)
@@ -74,6 +81,8 @@ pub(crate) struct Counters {
     pub inflations: AtomicU64,
     pub lazy_opens: AtomicU64,
     pub blocks_inflated: AtomicU64,
+    pub cache_evictions: AtomicU64,
+    pub uncached_reads: AtomicU64,
     pub compress_nanos: AtomicU64,
     pub bytes_exported: AtomicU64,
     pub bytes_imported: AtomicU64,

@@ -160,7 +160,7 @@ fn with_bytes_borrows_without_copying() {
 }
 
 #[test]
-fn lazy_open_is_charged_in_full_so_reads_never_hit_the_limit() {
+fn a_full_store_reads_its_closed_files_and_its_cache_gives_way() {
     let data = data(); // 32 KiB, compresses well
     each_with(
         || small_blocks().memory_limit(Some(40 << 10)),
@@ -169,18 +169,81 @@ fn lazy_open_is_charged_in_full_so_reads_never_hit_the_limit() {
             let hog = fs
                 .open("/hog", libc::O_CREAT | libc::O_RDWR, 0o644)
                 .unwrap();
-            fs.write(hog, &vec![7u8; 16 << 10]).unwrap();
+            // Fill the store to the page.
+            let mut at = 0;
+            while fs.pwrite(hog, &[7u8; 4096], at).is_ok() {
+                at += 4096;
+            }
             let used = fs.memory_used();
-            // The open, not a later read, says the file does not fit.
-            assert_eq!(errno(fs.open("/f", libc::O_RDONLY, 0)), libc::ENOSPC);
-            assert_eq!(fs.memory_used(), used, "nothing left charged");
-            fs.close(hog).unwrap();
-            fs.unlink("/hog").unwrap();
+            // The open charges nothing; reads with no room go past the cache.
             let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+            assert_eq!(fs.memory_used(), used);
             let mut buf = vec![0u8; data.len()];
             assert_eq!(fs.pread(fd, &mut buf, 0).unwrap(), data.len());
             assert!(buf == data);
+            let seen = fs.with_bytes(fd, 5000, 3000, <[u8]>::to_vec).unwrap();
+            assert!(seen == data[5000..8000]);
+            assert_eq!(fs.memory_used(), used, "nothing cached, nothing charged");
+            assert!(fs.stats().uncached_reads >= 2);
+            // Room again: reads cache their blocks, and a writer that needs
+            // the room takes it back from the cache.
+            fs.ftruncate(hog, 0).unwrap();
+            assert_eq!(fs.pread(fd, &mut buf, 0).unwrap(), data.len());
+            assert!(buf == data);
+            let cached = fs.memory_used() - (used - (at as usize));
+            assert!(cached >= data.len(), "{cached} bytes cached");
+            let evictions = fs.stats().cache_evictions;
+            let mut at = 0;
+            while fs.pwrite(hog, &[7u8; 4096], at).is_ok() {
+                at += 4096;
+            }
+            assert!(fs.stats().cache_evictions > evictions, "the cache gave way");
+            assert!(at as usize >= (40 << 10) - fs.stats().compressed_bytes as usize - 8192);
+            // Still readable, byte-exact.
+            assert_eq!(fs.pread(fd, &mut buf, 0).unwrap(), data.len());
+            assert!(buf == data);
             fs.close(fd).unwrap();
+            fs.close(hog).unwrap();
+        },
+    );
+}
+
+#[test]
+fn a_cache_with_room_for_a_few_blocks_drops_its_oldest() {
+    let data = data();
+    each_with(
+        || small_blocks().memory_limit(Some(40 << 10)),
+        |fs| {
+            put(fs, "/f", &data);
+            let hog = fs
+                .open("/hog", libc::O_CREAT | libc::O_RDWR, 0o644)
+                .unwrap();
+            // Leave room for three blocks of the eight.
+            let room = 3 * BLOCK;
+            let hog_len = (40 << 10) - fs.memory_used() - room;
+            fs.write(hog, &vec![7u8; hog_len / BLOCK * BLOCK]).unwrap();
+            let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+            let mut block = vec![0u8; BLOCK];
+            for round in 0..2 {
+                for b in 0..8 {
+                    let n = fs.pread(fd, &mut block, (b * BLOCK) as i64).unwrap();
+                    assert_eq!(n, BLOCK);
+                    assert!(
+                        block == data[b * BLOCK..(b + 1) * BLOCK],
+                        "round {round} block {b}"
+                    );
+                    assert!(fs.memory_used() <= 40 << 10);
+                }
+            }
+            let s = fs.stats();
+            assert_eq!(s.uncached_reads, 0, "each block found room");
+            assert_eq!(
+                s.blocks_inflated, 16,
+                "three-block cache, eight-block cycle"
+            );
+            assert_eq!(s.cache_evictions, 13);
+            fs.close(fd).unwrap();
+            fs.close(hog).unwrap();
         },
     );
 }
