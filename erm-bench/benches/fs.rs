@@ -1,18 +1,21 @@
 //! ermfs benchmarks: file I/O against a kernel tmpfs file (a memfd) and
 //! `memcpy`, close and reopen against one raw deflate/inflate call, memory at
 //! rest and during close, export to memfds, and open/close scaling in both
-//! lock modes.
+//! lock modes; a 64 GiB sparse file's charge and last close against the same
+//! bytes as a dense file; reads of a closed file on a store at its memory
+//! limit against the same store with room.
 
 use erm_bench::{
     Report, Row, SplitMix64, compare, corpus, median, quick, repeat_to, resident_bytes, time,
 };
-use erm_compress::{Backend, DEFAULT_LEVEL};
+use erm_compress::{Backend, Compressor, DEFAULT_LEVEL, Decompressor, Options};
 use ermfs::{CompressionPolicy, Fs};
 use std::fs::File;
 use std::hint::black_box;
 use std::io;
 use std::os::fd::FromRawFd;
 use std::os::unix::fs::FileExt;
+use std::time::Duration;
 
 const MIB: usize = 1 << 20;
 
@@ -364,6 +367,330 @@ fn memory_at_rest(report: &mut Report, corpus: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Length of the sparse file of [`sparse_file`] and [`sparse_close`]: far
+/// past anything a dense file of this machine could be, so only a store that
+/// charges data and not length keeps it small.
+const SPARSE_LEN: u64 = 64 << 30;
+/// The sparse file's data comes in runs of this size, far apart.
+const SPARSE_RUN: usize = 64 << 10;
+
+/// A new file `path` holding `data` (open, returned as its fd): as runs of
+/// 64 KiB spread over [`SPARSE_LEN`] when `sparse`, each run the last 64 KiB
+/// of its equal share of the length (so the last one ends the file and sets
+/// its length), or at their own offsets, back to back, when not. Both are
+/// written by the same `pwrite`s of the same bytes, so the two files differ
+/// only in where the bytes sit.
+fn sparse_file(fs: &Fs, path: &str, data: &[u8], sparse: bool) -> io::Result<i32> {
+    let fd = fs.open(path, CREATE, 0o644)?;
+    let stride = SPARSE_LEN / data.len().div_ceil(SPARSE_RUN) as u64;
+    for (i, run) in data.chunks(SPARSE_RUN).enumerate() {
+        let off = if sparse {
+            (i as u64 + 1) * stride - run.len() as u64
+        } else {
+            (i * SPARSE_RUN) as u64
+        };
+        if fs.pwrite(fd, run, off as i64)? != run.len() {
+            return Err(io::Error::other("short pwrite"));
+        }
+    }
+    Ok(fd)
+}
+
+/// The bytes a store charges for `data` written as a 64 GiB sparse file
+/// (`sparse`) or a dense one, once closed under `Immediate`: the budget's
+/// use above the empty store (the compressed stream is exactly what stays
+/// allocated, so the charge is the file's memory). Fails if the close did not
+/// compress the file, since a raw file would measure something else.
+fn closed_charge(data: &[u8], sparse: bool) -> io::Result<f64> {
+    let ours = fs(CompressionPolicy::Immediate, true)?;
+    let before = ours.memory_used();
+    let fd = sparse_file(&ours, "/f", data, sparse)?;
+    ours.close(fd)?;
+    let expected = if sparse {
+        SPARSE_LEN
+    } else {
+        data.len() as u64
+    };
+    let (stats, size) = (ours.stats(), ours.stat("/f")?.size);
+    if stats.compressions != 1 || stats.raw_bytes != 0 || size != expected {
+        return Err(io::Error::other(format!(
+            "closed file not compressed as expected: {stats:?}, size {size}"
+        )));
+    }
+    Ok(ours.memory_used().saturating_sub(before) as f64)
+}
+
+/// Wall time of the last close of `data` written as a sparse or dense file
+/// (see [`sparse_file`]); the file is unlinked after. Fails if the close did
+/// not compress it, since a close that gave up would time nothing.
+fn last_close_time(ours: &Fs, data: &[u8], sparse: bool) -> io::Result<Duration> {
+    let fd = sparse_file(ours, "/s", data, sparse)?;
+    let before = ours.stats().compressions;
+    let mut closed = Ok(());
+    let took = time(&mut || closed = ours.close(fd));
+    closed?;
+    if ours.stats().compressions != before + 1 {
+        return Err(io::Error::other("the last close did not compress the file"));
+    }
+    ours.unlink("/s")?;
+    Ok(took)
+}
+
+/// A 64 GiB sparse file holding `data` (1 MiB of corpus in 16 runs of
+/// 64 KiB, 4 GiB apart) under `Immediate`, against the same bytes as a dense
+/// file: what a closed one is charged (the dense file's stream is the anchor,
+/// target 1.1 x it + 64 KiB: holes should cost a few header bytes each, and a
+/// run's block its zeros' deflate output), and how long the last close takes
+/// (target under 10 ms; the dense close beside it is the physical limit,
+/// deflating the data itself).
+fn sparse_close(report: &mut Report, data: &[u8], samples: usize) -> io::Result<()> {
+    let runs = data.len().div_ceil(SPARSE_RUN);
+    let what = format!(
+        "a {} GiB sparse file holding {} MiB of corpus ({runs} runs of {} KiB, {} GiB apart)",
+        SPARSE_LEN >> 30,
+        data.len() / MIB,
+        SPARSE_RUN >> 10,
+        (SPARSE_LEN >> 30) / runs as u64,
+    );
+    let (sparse, dense) = (closed_charge(data, true)?, closed_charge(data, false)?);
+    let allowed = 1.1 * dense + SPARSE_RUN as f64;
+    report.push(
+        Row::lower_is_better(
+            &format!("fs/charged bytes of {what}, closed (Immediate)"),
+            "bytes",
+            sparse,
+            "the same bytes as a dense file, closed (its compressed stream)",
+            dense,
+            None,
+        )
+        .with_target("sparse <= 1.1 x dense + 64 KiB", sparse <= allowed),
+    );
+
+    let ours = fs(CompressionPolicy::Immediate, true)?;
+    // One untimed round of each first: the store's compressor pool, the
+    // code and the allocator warm up, as `compare` does.
+    last_close_time(&ours, data, true)?;
+    last_close_time(&ours, data, false)?;
+    let (mut sparse_t, mut dense_t) = (Vec::new(), Vec::new());
+    for i in 0..samples.max(1) {
+        // Alternate which goes first, so neither always runs on a warm cache.
+        for sparse in [i % 2 == 0, i % 2 != 0] {
+            let t = last_close_time(&ours, data, sparse)?;
+            if sparse { &mut sparse_t } else { &mut dense_t }.push(t);
+        }
+    }
+    let (sparse_t, dense_t) = (median(&mut sparse_t), median(&mut dense_t));
+    report.push(
+        Row::lower_is_better(
+            &format!("fs/last close of {what} (Immediate)"),
+            "s",
+            sparse_t.as_secs_f64(),
+            "last close of the same bytes as a dense file (deflating the data itself)",
+            dense_t.as_secs_f64(),
+            None,
+        )
+        .with_target("median < 10 ms", sparse_t < Duration::from_millis(10)),
+    );
+    Ok(())
+}
+
+/// The memory limit of both stores of [`reads_at_limit`]: room for the
+/// 64 MiB file's stream and its read-only open (which charges the file's data
+/// blocks at the open) with tens of MiB to spare, small enough that filling
+/// the other store takes a second or two.
+const READS_LIMIT: usize = 128 * MIB;
+/// Reads per open in [`reads_at_limit`]: one per 256 KiB block of a 64 MiB
+/// file on average.
+const READS_PER_OPEN: usize = 256;
+
+/// Writes incompressible files (SplitMix64 bytes: `Immediate` compresses
+/// each at its close, and a corpus filler would shrink and leave room) into
+/// `fs` until a write fails with `ENOSPC`, halving the write size at each
+/// failure down to one byte, so the store ends with less room than any
+/// write needs. Returns the bytes written.
+fn fill_to_limit(fs: &Fs) -> io::Result<usize> {
+    let mut rng = SplitMix64::new(0xF111);
+    let noise: Vec<u8> = (0..4 * MIB / 8)
+        .flat_map(|_| rng.next_u64().to_le_bytes())
+        .collect();
+    let (mut chunk, mut files, mut filled) = (noise.len(), 0, 0);
+    while chunk > 0 {
+        let fd = fs.open(format!("/filler{files}"), CREATE, 0o644)?;
+        files += 1;
+        let mut full = false;
+        // At most 16 MiB a file, so no one close compresses much in vain.
+        for _ in 0..4 {
+            match fs.write(fd, &noise[..chunk]) {
+                Ok(n) => filled += n,
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                    full = true;
+                    break;
+                }
+                Err(e) => {
+                    let _ = fs.close(fd);
+                    return Err(e);
+                }
+            }
+        }
+        fs.close(fd)?;
+        if full {
+            chunk /= 2;
+        }
+    }
+    Ok(filled)
+}
+
+/// One sample of [`reads_at_limit`]: open `/big` read-only, `pread` 4 KiB at
+/// each offset (checked against `data` when given), close. An error names the
+/// call that failed, so a failed verdict can say where.
+fn cold_reads(
+    fs: &Fs,
+    offsets: &[u64],
+    buf: &mut [u8],
+    data: Option<&[u8]>,
+) -> Result<(), (&'static str, io::Error)> {
+    let fd = fs
+        .open("/big", libc::O_RDONLY, 0)
+        .map_err(|e| ("open", e))?;
+    let mut result = Ok(());
+    for &off in offsets {
+        match fs.pread(fd, buf, off as i64) {
+            Ok(n) if n == buf.len() => {}
+            Ok(_) => result = Err(("pread", io::Error::other("short read"))),
+            Err(e) => result = Err(("pread", e)),
+        }
+        let off = off as usize;
+        if data.is_some_and(|d| d[off..off + buf.len()] != *buf) {
+            result = Err(("pread", io::Error::other("wrong bytes")));
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    let closed = fs.close(fd).map_err(|e| ("close", e));
+    result.and(closed)
+}
+
+/// Random 4 KiB `pread`s of a closed (compressed) 64 MiB corpus file opened
+/// read-only, on a store filled to its memory limit against an identical
+/// store with room (target: within 2x). A read-only open inflates only the
+/// blocks its reads touch and the last close drops them, so every sample
+/// starts cold on both stores. A store that cannot read its closed files when
+/// full gives a failed row with the errno instead of a time, so the rest of
+/// the group still runs. A context row puts the reads beside their physical
+/// limit: inflating each block they touch once.
+fn reads_at_limit(report: &mut Report, data: &[u8], samples: usize) -> io::Result<()> {
+    let build = || {
+        Fs::builder()
+            .compression(CompressionPolicy::Immediate)
+            .memory_limit(Some(READS_LIMIT))
+            .lockless(true)
+            .build()
+    };
+    let (full, roomy) = (build()?, build()?);
+    for store in [&full, &roomy] {
+        store.write_file("/big", data)?; // closed: compressed
+        if store.stats().raw_bytes != 0 {
+            return Err(io::Error::other("the 64 MiB file was not compressed"));
+        }
+    }
+    let filled = fill_to_limit(&full)?;
+    println!(
+        "fs: at-limit store: {filled} bytes of fillers, {} of {READS_LIMIT} bytes charged",
+        full.memory_used()
+    );
+    let mut rng = SplitMix64::new(256);
+    let offsets: Vec<u64> = (0..READS_PER_OPEN)
+        .map(|_| rng.below((data.len() / 4096) as u64) * 4096)
+        .collect();
+    let (mut buf, mut buf2) = (vec![0u8; 4096], vec![0u8; 4096]);
+    // Untimed, checked against the data: the store with room must read, or
+    // the bench itself is broken.
+    cold_reads(&roomy, &offsets, &mut buf, Some(data))
+        .map_err(|(call, e)| io::Error::new(e.kind(), format!("store with room, {call}: {e}")))?;
+    let mut failed = cold_reads(&full, &offsets, &mut buf2, Some(data)).err();
+    let (room_t, full_t) = compare(
+        samples,
+        || {
+            cold_reads(&roomy, &offsets, &mut buf, None).expect("reads on the store with room");
+        },
+        || {
+            if failed.is_none() {
+                failed = cold_reads(&full, &offsets, &mut buf2, None).err();
+            }
+        },
+    );
+    let name = format!(
+        "fs/{READS_PER_OPEN} random 4 KiB preads of a closed {} MiB corpus file, open O_RDONLY to close, store at its memory limit",
+        data.len() / MIB
+    );
+    let target = "at-limit <= 2 x with-room";
+    report.push(match failed {
+        None => Row::lower_is_better(
+            &name,
+            "s",
+            full_t.as_secs_f64(),
+            "the same on an identical store with room",
+            room_t.as_secs_f64(),
+            None,
+        )
+        .with_target(target, full_t <= 2 * room_t),
+        // No time to report: the figure is the errno, the note says where.
+        Some((call, e)) => Row::standalone(
+            &name,
+            "errno",
+            f64::from(e.raw_os_error().unwrap_or(0)),
+            &format!("{target}; not measured: the at-limit {call} failed: {e}"),
+            Some(false),
+        ),
+    });
+
+    // The physical limit: the blocks the reads touch, each inflated once
+    // (reads of a block already inflated are copies) into one block buffer,
+    // from the same bytes compressed the way the store does.
+    let opts = Options::new();
+    let mut stream = Vec::new();
+    let index = Compressor::new(opts)?.compress(data, &mut stream, |_| Ok(()))?;
+    let mut blocks: Vec<usize> = offsets
+        .iter()
+        .map(|&off| off as usize / opts.get_block_size())
+        .collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    let mut dec = Decompressor::new(opts.get_backend())?;
+    let mut block = vec![0u8; opts.get_block_size()];
+    let (floor, room_t) = compare(
+        samples,
+        || {
+            for &i in &blocks {
+                let len = index.blocks()[i].raw_len as usize;
+                dec.inflate_block(&stream, &index, i, &mut block[..len])
+                    .expect("inflate");
+                black_box(&block);
+            }
+        },
+        || {
+            cold_reads(&roomy, &offsets, &mut buf, None).expect("reads on the store with room");
+        },
+    );
+    report.push(Row::lower_is_better(
+        &format!(
+            "fs/context: {READS_PER_OPEN} random 4 KiB preads of a closed {} MiB corpus file, open O_RDONLY to close, store with room",
+            data.len() / MIB
+        ),
+        "s",
+        room_t.as_secs_f64(),
+        &format!(
+            "inflating the {} distinct {} KiB blocks the reads touch, once each (Decompressor)",
+            blocks.len(),
+            opts.get_block_size() >> 10
+        ),
+        floor.as_secs_f64(),
+        None,
+    ));
+    Ok(())
+}
+
 /// Peak resident bytes (VmHWM, reset first) while closing one big file.
 fn peak_during_close(report: &mut Report, data: &[u8]) -> io::Result<()> {
     let ours = fs(CompressionPolicy::Immediate, true)?;
@@ -457,6 +784,12 @@ fn main() -> io::Result<()> {
         export(&mut report, &seq, if q { 3 } else { 9 }, cores.min(8))?;
     }
     memory_at_rest(&mut report, &corpus)?;
+    sparse_close(
+        &mut report,
+        &repeat_to(&corpus, MIB),
+        if q { 11 } else { 31 },
+    )?;
+    reads_at_limit(&mut report, &seq, if q { 3 } else { 9 })?;
     let big = repeat_to(&corpus, if q { 64 * MIB } else { 256 * MIB });
     drop(seq);
     peak_during_close(&mut report, &big)?;
