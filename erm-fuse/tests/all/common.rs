@@ -95,15 +95,25 @@ impl Mount {
             eprintln!("SKIP: FUSE unavailable: {why}");
             return None;
         }
-        let dir = mount_root().join(name);
-        force_unmount(&dir); // a stale mount of a killed run
-        std::fs::create_dir_all(&dir).expect("create the mount point");
         let fs = Fs::builder()
             .compression(CompressionPolicy::Background {
                 delay: std::time::Duration::from_millis(20),
             })
             .build()
             .expect("build the store");
+        Mount::of(name, fs, config)
+    }
+
+    /// Mounts `fs` on `target/fuse-tests/<name>`, or prints why it cannot
+    /// and returns `None`.
+    pub fn of(name: &str, fs: Fs, config: MountConfig) -> Option<Mount> {
+        if let Some(why) = fuse_unavailable() {
+            eprintln!("SKIP: FUSE unavailable: {why}");
+            return None;
+        }
+        let dir = mount_root().join(name);
+        force_unmount(&dir); // a stale mount of a killed run
+        std::fs::create_dir_all(&dir).expect("create the mount point");
         let session = erm_fuse::spawn(fs.clone(), &dir, &config).expect("mount");
         let dir = dir.canonicalize().expect("canonical mount point");
         assert!(is_mounted(&dir), "{} is not mounted", dir.display());

@@ -1,6 +1,7 @@
 //! Real programs on the mount, each checked by its own output.
 
 use super::common::{CORPUS, Mount, missing, mount_root};
+use ermfs::{CompressionPolicy, Fs};
 
 #[test]
 fn cp_a_diff_r_and_sha256sum_of_the_corpus() {
@@ -241,4 +242,50 @@ fn programs_on_a_writeback_cache_mount() {
     assert_eq!(m.sh("python3 script.py").trim(), "ok");
     let st = std::fs::metadata(m.path("f")).unwrap();
     assert_eq!(st.len(), m.fs.stat("/f").unwrap().size);
+}
+
+/// A store filled to its memory limit still reads every file (as tmpfs):
+/// `sha256sum` and `cat` of compressed files work on the full mount, and a
+/// large write at the limit is short (the kernel's 1 MiB requests that
+/// fitted), then `ENOSPC`.
+#[test]
+fn a_full_mount_reads_its_files() {
+    let fs = Fs::builder()
+        .memory_limit(Some(24 << 20))
+        .compression(CompressionPolicy::Immediate)
+        .build()
+        .unwrap();
+    let Some(m) = Mount::of("full", fs, erm_fuse::MountConfig::default()) else {
+        return;
+    };
+    m.sh(r#"cp -a "$CORPUS" c"#);
+    let out =
+        m.sh_output("i=0; while head -c 1000000 /dev/urandom > r$i; do i=$((i+1)); done; echo $i");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left"));
+    m.sh("head -c 100000 /dev/urandom > last || true");
+    let df = m.sh("df -B1 --output=avail . | tail -1");
+    let avail: u64 = df.trim().parse().unwrap();
+    assert!(avail < 1 << 20, "{avail} bytes left");
+    let sums = m.sh("cd c && sha256sum -c SHA256SUMS");
+    assert!(!sums.contains("FAILED"), "{sums}");
+    m.sh(r#"for f in c/*; do cat "$f" | cmp - "$CORPUS/${f#c/}"; done"#);
+    assert!(m.fs.stats().uncached_reads > 0 || m.fs.stats().cache_evictions > 0);
+    // A write of more than the room: short, then ENOSPC.
+    m.sh("rm r0 r1 r2");
+    let script = concat!(
+        "import os\n",
+        "fd = os.open('big', os.O_CREAT | os.O_WRONLY, 0o644)\n",
+        "n = os.write(fd, b'x' * (8 << 20))\n",
+        "assert 0 < n < 8 << 20 and n % (1 << 20) == 0, n\n",
+        "try:\n",
+        "    os.write(fd, b'x' * (1 << 20))\n",
+        "    raise SystemExit('no ENOSPC')\n",
+        "except OSError as e:\n",
+        "    assert e.errno == 28, e\n",
+        "os.close(fd)\n",
+        "assert os.stat('big').st_size == n\n",
+    );
+    if !missing("python3") {
+        m.sh(&format!("python3 -c \"{script}\""));
+    }
 }
