@@ -5,7 +5,10 @@
 //! gets the file or `ENOENT`, never a freed inode), unlink of one hard
 //! link racing the last close while another name remains (the file is
 //! kept, then freed once with its last name), and two `O_APPEND` writers
-//! (neither write is lost or overlaps). Each model runs on the locked and
+//! (neither write is lost or overlaps), and a writer at the memory limit
+//! racing a read-only open that fills its cache (the read is exact, the
+//! writer gets the cache's room or `ENOSPC` only while the reader holds its
+//! file, and nothing passes the limit). Each model runs on the locked and
 //! the lockless backends. (The descriptor gate that keeps opens out of a
 //! backend switch has its own model in `src/gate.rs`: through the public
 //! API the switch also frees the old name map behind `arc_swap`, whose
@@ -171,5 +174,63 @@ fn two_appenders_lose_nothing() {
         fs.close(b).unwrap();
         let log = content(&fs, "/log");
         assert!(log == b"AAAABBBB" || log == b"BBBBAAAA", "{log:?}");
+    });
+}
+
+#[test]
+fn a_writer_at_the_limit_racing_a_cache_fill() {
+    const BLOCK: usize = 4096;
+    each_mode(|lockless| {
+        let data: Vec<u8> = (0..2 * BLOCK).map(|i| b"ab"[i / BLOCK]).collect();
+        let probe = Fs::builder().block_size(BLOCK).threads(1).build().unwrap();
+        let fd = probe
+            .open("/f", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        probe.write(fd, &data).unwrap();
+        probe.close(fd).unwrap();
+        // Room for exactly the two blocks a reader caches.
+        let limit = probe.memory_used() + 2 * BLOCK;
+        let fs = Fs::builder()
+            .lockless(lockless)
+            .fd_capacity(4)
+            .threads(1)
+            .block_size(BLOCK)
+            .memory_limit(Some(limit))
+            .build()
+            .unwrap();
+        let fd = fs
+            .open("/f", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        fs.write(fd, &data).unwrap();
+        fs.close(fd).unwrap();
+        assert_eq!(fs.memory_used(), limit - 2 * BLOCK);
+        let fs = Arc::new(fs);
+        let r = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+        let w = fs
+            .open("/g", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        let writer = {
+            let fs = Arc::clone(&fs);
+            thread::spawn(move || fs.pwrite(w, &[7u8; BLOCK], 0).map(|_| ()))
+        };
+        let mut buf = vec![0u8; 2 * BLOCK];
+        assert_eq!(fs.pread(r, &mut buf, 0).unwrap(), 2 * BLOCK);
+        assert!(buf == data);
+        let wrote = writer.join().unwrap();
+        if let Err(e) = wrote {
+            // Only while the reader held its file: with it released, the
+            // cache gives way.
+            assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+            fs.pwrite(w, &[7u8; BLOCK], 0).unwrap();
+        }
+        assert!(fs.memory_used() <= limit);
+        assert_eq!(fs.pread(r, &mut buf, 0).unwrap(), 2 * BLOCK);
+        assert!(buf == data);
+        fs.close(r).unwrap();
+        fs.close(w).unwrap();
+        let g = fs.open("/g", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(fs.pread(g, &mut buf, 0).unwrap(), BLOCK);
+        assert!(buf[..BLOCK].iter().all(|&b| b == 7), "the write went in");
+        fs.close(g).unwrap();
     });
 }

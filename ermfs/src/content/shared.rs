@@ -554,62 +554,89 @@ impl Shared {
             .try_reserve_exact(bound)
             .map_err(|_| err(libc::ENOMEM))
             .and_then(|()| {
-                // Big files go `threads` runs at a time, a few blocks per
-                // thread, so the pages still go back chunk by chunk.
+                // Big files go `threads` blocks at a time, a few blocks per
+                // thread, so the pages still go back chunk by chunk; a chunk
+                // may gather several runs (and the holes between them).
                 let step = self.parallel_step(data_len);
                 let mut pos = 0;
-                for run in runs.iter().cloned().chain(std::iter::once(len..len)) {
-                    if pos < run.start {
+                for chunk in chunks(&runs, step) {
+                    let span = chunk[0].start..chunk[chunk.len() - 1].end;
+                    if pos < span.start {
                         comp.compress_sparse(
-                            (run.start - pos) as u64,
+                            (span.start - pos) as u64,
                             &[],
                             &[],
                             &mut stream,
                             |_| Ok(()),
                         )?;
                     }
-                    let mut start = run.start;
-                    while start < run.end {
-                        if self.wanted.contains(ino) {
-                            add(&self.counters.compressions_cancelled, 1);
-                            return Err(err(libc::ECANCELED));
-                        }
-                        let range: Range<usize> = start..run.end.min(start + step);
-                        let mapped = region.as_slice();
-                        if range.end > mapped.len() {
-                            // Past the mapping (a file over 64 GiB): the rest
-                            // of the range is a hole.
-                            let src = &mapped[range.start.min(mapped.len())..];
-                            let data = 0..src.len() as u64;
-                            comp.compress_sparse(
-                                range.len() as u64,
-                                src,
-                                std::slice::from_ref(&data),
-                                &mut stream,
-                                |_| Ok(()),
-                            )?;
-                        } else if step > block {
-                            // Joining the runs copies their compressed bytes
-                            // once: counted with the internal copies.
-                            let joined = erm_compress::copied_bytes();
-                            comp.compress_parallel(
-                                &mapped[range.clone()],
-                                &mut stream,
-                                self.threads,
-                                |_| Ok(()),
-                            )?;
-                            let joined = erm_compress::copied_bytes() - joined;
-                            self.budget
-                                .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
-                        } else {
-                            comp.compress(&mapped[range.clone()], &mut stream, |_| Ok(()))?;
-                        }
-                        self.budget.try_charge(stream.len() - charged)?;
-                        charged = stream.len();
-                        released += region.release(range.clone())?;
-                        start = range.end;
+                    if self.wanted.contains(ino) {
+                        add(&self.counters.compressions_cancelled, 1);
+                        return Err(err(libc::ECANCELED));
                     }
-                    pos = pos.max(run.end);
+                    let mapped = region.as_slice();
+                    let data: usize = chunk.iter().map(ExactSizeIterator::len).sum();
+                    // The pieces as extents of the span (what may hold data).
+                    let extents: Vec<Range<u64>> = chunk
+                        .iter()
+                        .map(|p| (p.start - span.start) as u64..(p.end - span.start) as u64)
+                        .collect();
+                    if span.end > mapped.len() {
+                        // Past the mapping (a file over 64 GiB): one piece at
+                        // a time, the unmapped rest of each a hole.
+                        let mut at = span.start;
+                        for piece in &chunk {
+                            if at < piece.start {
+                                let gap = (piece.start - at) as u64;
+                                comp.compress_sparse(gap, &[], &[], &mut stream, |_| Ok(()))?;
+                            }
+                            let src =
+                                &mapped[piece.start.min(mapped.len())..piece.end.min(mapped.len())];
+                            let extent = 0..src.len() as u64;
+                            comp.compress_sparse(
+                                piece.len() as u64,
+                                src,
+                                std::slice::from_ref(&extent),
+                                &mut stream,
+                                |_| Ok(()),
+                            )?;
+                            at = piece.end;
+                        }
+                    } else if self.threads > 1 && data > block {
+                        // Joining the threads' members copies their
+                        // compressed bytes once: counted with the internal copies.
+                        let joined = erm_compress::copied_bytes();
+                        comp.compress_sparse_parallel(
+                            span.len() as u64,
+                            &mapped[span.clone()],
+                            &extents,
+                            &mut stream,
+                            self.threads,
+                            |_| Ok(()),
+                        )?;
+                        let joined = erm_compress::copied_bytes() - joined;
+                        self.budget
+                            .record_copy(usize::try_from(joined).unwrap_or(usize::MAX));
+                    } else if let [piece] = chunk.as_slice() {
+                        comp.compress(&mapped[piece.clone()], &mut stream, |_| Ok(()))?;
+                    } else {
+                        comp.compress_sparse(
+                            span.len() as u64,
+                            &mapped[span.clone()],
+                            &extents,
+                            &mut stream,
+                            |_| Ok(()),
+                        )?;
+                    }
+                    self.budget.try_charge(stream.len() - charged)?;
+                    charged = stream.len();
+                    for piece in &chunk {
+                        released += region.release(piece.clone())?;
+                    }
+                    pos = span.end;
+                }
+                if pos < len {
+                    comp.compress_sparse((len - pos) as u64, &[], &[], &mut stream, |_| Ok(()))?;
                 }
                 self.budget.try_charge(stream.len() - charged)?;
                 charged = stream.len();
@@ -781,6 +808,33 @@ impl Shared {
     }
 }
 
+/// The data `runs` cut into pieces of at most `step` bytes, gathered into
+/// chunks of consecutive pieces holding at most `step` bytes together (a
+/// chunk of one block is one piece: what is compressed in one call).
+fn chunks(runs: &[Range<usize>], step: usize) -> Vec<Vec<Range<usize>>> {
+    let step = step.max(1);
+    let mut chunks: Vec<Vec<Range<usize>>> = Vec::new();
+    let mut filled = step;
+    for run in runs {
+        let mut start = run.start;
+        while start < run.end {
+            let piece = start..run.end.min(start.saturating_add(step));
+            start = piece.end;
+            match chunks.last_mut() {
+                Some(chunk) if filled + piece.len() <= step => {
+                    filled += piece.len();
+                    chunk.push(piece);
+                }
+                _ => {
+                    filled = piece.len();
+                    chunks.push(vec![piece]);
+                }
+            }
+        }
+    }
+    chunks
+}
+
 /// The block-aligned ranges of a `len`-byte file that hold its data
 /// `extents` (sorted page ranges), merged: each run starts on a block
 /// boundary and ends on one or at `len`, so what lies between two runs is
@@ -797,4 +851,38 @@ fn data_runs(extents: &[Range<usize>], block: usize, len: usize) -> Vec<Range<us
         }
     }
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_gather_runs_up_to_the_step_and_cut_long_ones() {
+        const B: usize = 4096;
+        // Scattered one-block runs: `step / B` to a chunk.
+        let runs: Vec<_> = (0..5).map(|i| i * 10 * B..(i * 10 + 1) * B).collect();
+        let c = chunks(&runs, 2 * B);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0], vec![0..B, 10 * B..11 * B]);
+        assert_eq!(c[2], vec![40 * B..41 * B]);
+        // A long run is cut into step-sized pieces, each its own chunk; a
+        // short piece after it joins the next run's.
+        let c = chunks(&[0..5 * B, 8 * B..9 * B], 2 * B);
+        assert_eq!(
+            c,
+            vec![
+                vec![0..2 * B],
+                vec![2 * B..4 * B],
+                vec![4 * B..5 * B, 8 * B..9 * B]
+            ]
+        );
+        // Step of one block: one piece per chunk; a short last piece stays apart.
+        let c = chunks(&[0..2 * B + 100], B);
+        assert_eq!(
+            c,
+            vec![vec![0..B], vec![B..2 * B], vec![2 * B..2 * B + 100]]
+        );
+        assert!(chunks(&[], B).is_empty());
+    }
 }
