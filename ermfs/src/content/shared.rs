@@ -878,7 +878,7 @@ mod tests {
             ]
         );
         // Step of one block: one piece per chunk; a short last piece stays apart.
-        let c = chunks(&[0..2 * B + 100], B);
+        let c = chunks(std::slice::from_ref(&(0..2 * B + 100)), B);
         assert_eq!(
             c,
             vec![vec![0..B], vec![B..2 * B], vec![2 * B..2 * B + 100]]
