@@ -576,11 +576,14 @@ impl Shared {
                     }
                     let mapped = region.as_slice();
                     let data: usize = chunk.iter().map(ExactSizeIterator::len).sum();
-                    // The pieces as extents of the span (what may hold data).
-                    let extents: Vec<Range<u64>> = chunk
-                        .iter()
-                        .map(|p| (p.start - span.start) as u64..(p.end - span.start) as u64)
-                        .collect();
+                    // The pieces as extents of the span (what may hold data),
+                    // made only for the calls that take them.
+                    let extents = || -> Vec<Range<u64>> {
+                        chunk
+                            .iter()
+                            .map(|p| (p.start - span.start) as u64..(p.end - span.start) as u64)
+                            .collect()
+                    };
                     if span.end > mapped.len() {
                         // Past the mapping (a file over 64 GiB): one piece at
                         // a time, the unmapped rest of each a hole.
@@ -609,7 +612,7 @@ impl Shared {
                         comp.compress_sparse_parallel(
                             span.len() as u64,
                             &mapped[span.clone()],
-                            &extents,
+                            &extents(),
                             &mut stream,
                             self.threads,
                             |_| Ok(()),
@@ -623,7 +626,7 @@ impl Shared {
                         comp.compress_sparse(
                             span.len() as u64,
                             &mapped[span.clone()],
-                            &extents,
+                            &extents(),
                             &mut stream,
                             |_| Ok(()),
                         )?;

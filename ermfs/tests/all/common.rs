@@ -35,6 +35,16 @@ pub fn put(fs: &Fs, path: &str, data: &[u8]) {
     fs.close(fd).unwrap();
 }
 
+/// Writes pages into `fd` from offset 0 until the store refuses one (it is
+/// then full to the page); returns the bytes written.
+pub fn fill_to_the_page(fs: &Fs, fd: i32) -> i64 {
+    let mut at = 0;
+    while fs.pwrite(fd, &[7u8; 4096], at).is_ok() {
+        at += 4096;
+    }
+    at
+}
+
 /// The whole content of `path`.
 pub fn get(fs: &Fs, path: &str) -> Vec<u8> {
     let fd = fs.open(path, libc::O_RDONLY, 0).unwrap();

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use ermfs::{ExportFlags, Fs};
 
-use super::common::{each_fs, each_with, errno, get, put};
+use super::common::{each_fs, each_with, errno, fill_to_the_page, get, put};
 
 fn checksum(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
@@ -239,10 +239,7 @@ fn export_is_not_charged_so_a_full_store_exports() {
             let hog = fs
                 .open("/hog", libc::O_CREAT | libc::O_RDWR, 0o644)
                 .unwrap();
-            let mut at = 0;
-            while fs.pwrite(hog, &[1u8; 4096], at).is_ok() {
-                at += 4096;
-            }
+            fill_to_the_page(fs, hog);
             assert_eq!(
                 all_of(fs.export_memfd("/f", ExportFlags::empty()).unwrap()),
                 sample(600 << 10)

@@ -3,7 +3,7 @@
 
 use ermfs::Fs;
 
-use super::common::{each_with, errno, put};
+use super::common::{each_with, errno, fill_to_the_page, put};
 
 const BLOCK: usize = 4096;
 
@@ -169,11 +169,7 @@ fn a_full_store_reads_its_closed_files_and_its_cache_gives_way() {
             let hog = fs
                 .open("/hog", libc::O_CREAT | libc::O_RDWR, 0o644)
                 .unwrap();
-            // Fill the store to the page.
-            let mut at = 0;
-            while fs.pwrite(hog, &[7u8; 4096], at).is_ok() {
-                at += 4096;
-            }
+            let at = fill_to_the_page(fs, hog);
             let used = fs.memory_used();
             // The open charges nothing; reads with no room go past the cache.
             let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
@@ -193,10 +189,7 @@ fn a_full_store_reads_its_closed_files_and_its_cache_gives_way() {
             let cached = fs.memory_used() - (used - (at as usize));
             assert!(cached >= data.len(), "{cached} bytes cached");
             let evictions = fs.stats().cache_evictions;
-            let mut at = 0;
-            while fs.pwrite(hog, &[7u8; 4096], at).is_ok() {
-                at += 4096;
-            }
+            let at = fill_to_the_page(fs, hog);
             assert!(fs.stats().cache_evictions > evictions, "the cache gave way");
             assert!(at as usize >= (40 << 10) - fs.stats().compressed_bytes as usize - 8192);
             // Still readable, byte-exact.
