@@ -1,41 +1,51 @@
 //! FUSE mount of an ERMFS store: any program can use a compressed RAM disk.
 //!
 //! [`ErmFuse`] implements `fuser::Filesystem` (fuser 0.18, pure-Rust
-//! mount through `fusermount3`, or `mount(2)` as root) on top of an
-//! [`ermfs::Fs`]. FUSE names inodes by number while ERMFS is path based, so
-//! the FUSE inode number is the ERMFS inode number (unique, never reused,
-//! root = 1) and a table maps each inode the kernel holds to the
-//! `(parent inode, name)` pairs it handed out for it (one, or several for
-//! hard links), with the kernel's lookup count; a request turns its inode
-//! back into a path by walking that table to the root. Renames move one
-//! name (a directory's subtree follows), unlinks drop one; file
-//! handles are ERMFS descriptors, so an unlinked file stays readable through
-//! its handles and the last `release` compresses it by the store's policy.
-//! Every request takes a shared lock, `rename` an exclusive one, so no path
-//! is built while a subtree moves.
+//! mount through `fusermount3`, or `mount(2)` as root) on ERMFS's node API:
+//! the FUSE node id is the ERMFS inode number (unique, never reused,
+//! root = 1) and a sharded table maps each id the kernel holds to the
+//! [`ermfs::Node`] handle it was handed, with the kernel's lookup count.
+//! Each request is one call on nodes (a write, with its privilege drop, is
+//! one `pwrite`); no request turns an inode back into a path, so trees of
+//! any depth work and renames, unlinks and hard links change nothing in the
+//! table. A node the kernel has forgotten is found again by
+//! `(ino, generation)`, so file handles (`open_by_handle_at`, an NFS export)
+//! outlive the kernel's caches. File handles are ERMFS descriptors: an
+//! unlinked file stays readable through them and the last `release`
+//! compresses it by the store's policy.
 //!
 //! Provided:
-//! - [`ErmFuse`]: lookup/forget, getattr/setattr (size, mode, owner,
-//!   times), mknod (regular files)/create, open/read/write/flush/release/
-//!   fsync, mkdir/rmdir/unlink, link/symlink/readlink, rename (`RENAME_NOREPLACE`, and
-//!   `RENAME_EXCHANGE` by three renames under the exclusive lock),
-//!   opendir/readdir/readdirplus/releasedir (a snapshot per handle: offsets
-//!   stay stable whatever changes; readdirplus hands out each entry's
-//!   attributes, so a listing needs no LOOKUP per name), statfs, the four xattr calls, access, fallocate,
-//!   lseek (`SEEK_DATA`/`SEEK_HOLE`), copy_file_range (inside the store);
+//! - [`ErmFuse`]: lookup/forget, getattr/setattr (any subset of size, mode,
+//!   owner, times, as one change), mknod (regular files, FIFOs, character
+//!   and block devices, sockets)/create, open/read/write/flush/release/
+//!   fsync, mkdir/rmdir/unlink, link/symlink/readlink, rename with
+//!   `RENAME_NOREPLACE`, `RENAME_EXCHANGE` and `RENAME_WHITEOUT` (each one
+//!   atomic step in the store), opendir/readdir/readdirplus/releasedir (a
+//!   directory stream per handle: offsets stay valid whatever changes, and
+//!   a read from offset 0 starts over, so `rewinddir` shows new names),
+//!   statfs, the four xattr calls on the node itself (symlinks included),
+//!   access, fallocate, lseek (`SEEK_DATA`/`SEEK_HOLE`), copy_file_range
+//!   (inside the store);
 //! - [`MountConfig`] and [`spawn`]: mount on a directory with
-//!   `default_permissions` (the kernel checks permissions), `max_write`
-//!   1 MiB, attribute and entry TTL [`DEFAULT_TTL`] (1 s: every change goes
-//!   through the mount, so the kernel's cache is only stale if the same
-//!   [`ermfs::Fs`] is also changed in process), negative entries (a missing
-//!   name is cached for the TTL too), `FOPEN_NOFLUSH` (no FLUSH round trip
-//!   per `close(2)`: nothing is buffered here), `FUSE_ATOMIC_O_TRUNC` (a
-//!   closed file opened with `O_TRUNC` is dropped, not inflated first),
-//!   `FUSE_PARALLEL_DIROPS` and `FUSE_HANDLE_KILLPRIV_V2` (the file system
-//!   drops set-user-ID/set-group-ID bits and `security.capability` on
-//!   write, truncate and chown, so the kernel stops asking GETXATTR before
-//!   every write), and on request the kernel's writeback cache
-//!   ([`MountConfig::writeback_cache`], `--writeback-cache`);
+//!   `default_permissions` (the kernel checks permissions), POSIX ACLs
+//!   (`FUSE_POSIX_ACL`: the kernel enforces the stored
+//!   `system.posix_acl_*` xattrs and applies the umask itself,
+//!   `FUSE_DONT_MASK`), `FUSE_EXPORT_SUPPORT`, `max_write` 1 MiB,
+//!   attribute and entry TTL [`DEFAULT_TTL`] (1 s), negative entries (a
+//!   missing name is cached for the TTL too), `FOPEN_NOFLUSH` (no FLUSH
+//!   round trip per `close(2)`: nothing is buffered here),
+//!   `FUSE_ATOMIC_O_TRUNC` (a closed file opened with `O_TRUNC` is dropped,
+//!   not inflated first), `FUSE_PARALLEL_DIROPS` and
+//!   `FUSE_HANDLE_KILLPRIV_V2` (the store drops set-user-ID/set-group-ID
+//!   bits and `security.capability` on write, truncate and chown, so the
+//!   kernel stops asking GETXATTR before every write), and on request the
+//!   kernel's writeback cache ([`MountConfig::writeback_cache`],
+//!   `--writeback-cache`);
+//! - kernel caches kept true: a change the kernel did not make itself (a
+//!   privilege drop on write or truncate, the compression at the last
+//!   close of a written file changing `st_blocks`, an ACL set through
+//!   xattrs changing the mode) invalidates the inode's cached attributes
+//!   through the session's notifier ([`ErmFuse::notifier_slot`]);
 //! - the binary `ermfs-mount DIR [OPTIONS]`.
 //!
 //! # Limitations
@@ -45,26 +55,27 @@
 //!   made in process to the same [`ermfs::Fs`] would never show) and, as
 //!   measured in the fuse bench, it speeds up scattered 4 KiB writes but
 //!   not 1 MiB sequential ones (dirty-page throttling, one more copy).
-//! - An open keeps the kernel's cached pages (`FOPEN_KEEP_CACHE`)
-//!   when the file's `(mtime, size)` is what it was when the kernel last had
-//!   it open; a change to the same [`ermfs::Fs`] made in process that keeps
+//! - A change made in process to the same [`ermfs::Fs`] is not announced to
+//!   the kernel: it shows after the TTL. An open keeps the kernel's cached
+//!   pages (`FOPEN_KEEP_CACHE`) when the file's `(mtime, size)` is what it
+//!   was when the kernel last had it open; an in-process change that keeps
 //!   both is not seen by a cached reader.
+//! - With `Background` compression the compression happens after the
+//!   release that invalidated the attributes: `st_blocks` may show the
+//!   uncompressed count for up to the TTL.
 //! - Every request is at least one round trip through `/dev/fuse` (two
-//!   context switches): a create/stat/unlink costs eight synchronous ones
-//!   (LOOKUP, CREATE, GETXATTR before the first write, WRITE, GETATTR after
-//!   it, UNLINK, and two GETATTRs of the directory that
-//!   `default_permissions` needs after each change to it).
-//! - Extended attributes on a symlink's inode act on its target (ERMFS's
-//!   xattr calls follow links); Linux refuses `user.` ones there.
-//! - A truncate or `open(O_TRUNC)` by a caller other than root drops the
-//!   set-ID bits (fuser 0.18 does not pass on the kernel's
-//!   `FATTR_KILL_SUIDGID`/`FUSE_OPEN_KILL_SUIDGID`, so "lacks `CAP_FSETID`"
-//!   is judged by uid).
-//! - `mknod` makes regular files only (`EPERM` for devices, FIFOs, sockets).
+//!   context switches); `create` is two store calls (make the node, open
+//!   it).
+//! - `O_TMPFILE`: fuser 0.18 has no `tmpfile` operation, so the kernel gets
+//!   `EOPNOTSUPP` for it, as from any FUSE server without one.
+//! - fuser 0.18 does not pass on the kernel's `FATTR_KILL_SUIDGID`/
+//!   `FUSE_OPEN_KILL_SUIDGID`: whether a truncating caller lacks
+//!   `CAP_FSETID` is judged by its uid (root keeps the bits).
 
+mod attr;
 mod mount;
 mod nodes;
 mod ops;
 
 pub use mount::{MountConfig, spawn};
-pub use ops::{DEFAULT_TTL, ErmFuse};
+pub use ops::{DEFAULT_TTL, ErmFuse, NotifierSlot};

@@ -89,5 +89,8 @@ impl MountConfig {
 /// right to mount, `ENODEV` without `/dev/fuse`.
 pub fn spawn(fs: Fs, dir: &Path, config: &MountConfig) -> io::Result<BackgroundSession> {
     let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
-    fuser::spawn_mount(ermfuse, dir, &config.fuser_config())
+    let slot = ermfuse.notifier_slot();
+    let session = fuser::spawn_mount(ermfuse, dir, &config.fuser_config())?;
+    let _ = slot.set(session.notifier());
+    Ok(session)
 }

@@ -1,22 +1,24 @@
 //! [`ErmFuse`]: the `fuser::Filesystem` that answers FUSE requests from an
-//! [`ermfs::Fs`], each with exactly one reply.
+//! [`ermfs::Fs`] through its node API, each with exactly one reply.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use ermfs::{DirEntry, Fs, Identity, Stat, TimeSpec};
+use ermfs::{DirStream, Fs, Identity, Node, SetAttr, Stat};
 use fuser::{
-    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek,
-    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, Notifier, OpenFlags, RenameFlags,
+    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
+    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
+use crate::attr::{attr, bare, decode_dev, errno, fail, kind, spec};
 use crate::nodes::Nodes;
 
 /// Directory handles carry this bit so they never look like ERMFS
@@ -26,51 +28,37 @@ const DIR_HANDLE: u64 = 1 << 40;
 /// Largest write the kernel may send in one request.
 const MAX_WRITE: u32 = 1 << 20;
 
-/// Most entries one `readdirplus` answer looks at (a page of the kernel's
-/// buffer holds about 25; it asks again for the rest).
-const PLUS_BATCH: usize = 128;
-
 /// Flags of every file open: no FLUSH on close(2) (writes are in ERMFS when
 /// they are answered, POSIX locks are the kernel's), one round trip less per
 /// close.
 const FILE_OPEN: FopenFlags = FopenFlags::FOPEN_NOFLUSH;
 
-/// The attribute a write, truncate or chown drops (file capabilities).
-const CAPABILITY: &[u8] = b"security.capability";
-
 /// How long the kernel may cache attributes and names by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
 
-/// One open directory: a snapshot of its entries, so offsets stay stable
-/// whatever changes meanwhile.
-#[derive(Debug)]
-struct DirHandle {
-    entries: Vec<DirEntry>,
-    /// A `readdir` at offset 0 after this is a `rewinddir`: snapshot again.
-    served: bool,
-}
+/// Where [`ErmFuse`] sends the kernel its cache invalidations: filled in
+/// once the session exists (see [`ErmFuse::notifier_slot`]). Until then,
+/// and for a server run without one, nothing is sent and the kernel's
+/// caches expire by their time-outs alone.
+pub type NotifierSlot = Arc<OnceLock<Notifier>>;
 
 /// A FUSE file system serving one [`Fs`].
 ///
-/// Inode numbers are ERMFS's own (see the crate docs for the table that
-/// maps them back to paths); file handles are ERMFS descriptors.
+/// FUSE node ids are ERMFS inode numbers, each mapped to the
+/// [`Node`] handle the kernel holds; generations are the store's
+/// ([`Fs::generation`]), so file handles (`open_by_handle_at`, NFS) from
+/// another store are stale. File handles are ERMFS descriptors.
 #[derive(Debug)]
 pub struct ErmFuse {
     fs: Fs,
-    nodes: Mutex<Nodes>,
-    /// Shared by every request, exclusive for `rename`: a rename changes the
-    /// paths of a whole subtree, so no request may turn an inode into a
-    /// path while it runs.
-    ns: RwLock<()>,
-    dirs: Mutex<std::collections::HashMap<u64, DirHandle>>,
+    generation: Generation,
+    nodes: Nodes,
+    dirs: Mutex<HashMap<u64, Arc<Mutex<DirStream>>>>,
     next_dir: AtomicU64,
     ttl: Duration,
     /// Asked for, and granted by the kernel at `init`: FUSE_WRITEBACK_CACHE.
     writeback: bool,
-}
-
-fn errno(e: &io::Error) -> Errno {
-    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+    notifier: NotifierSlot,
 }
 
 /// Replies to a request that returns nothing: done, or the error's errno.
@@ -81,96 +69,35 @@ fn answer(reply: ReplyEmpty, result: io::Result<()>) {
     }
 }
 
-fn fail(code: i32) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
-
-fn os(path: &[u8]) -> &Path {
-    Path::new(OsStr::from_bytes(path))
-}
-
-fn kind(k: ermfs::FileType) -> FileType {
-    match k {
-        ermfs::FileType::File => FileType::RegularFile,
-        ermfs::FileType::Dir => FileType::Directory,
-        ermfs::FileType::Symlink => FileType::Symlink,
-        ermfs::FileType::Fifo => FileType::NamedPipe,
-        ermfs::FileType::CharDevice => FileType::CharDevice,
-        ermfs::FileType::BlockDevice => FileType::BlockDevice,
-        ermfs::FileType::Socket => FileType::Socket,
-    }
-}
-
-fn attr(st: &Stat) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(st.ino),
-        size: st.size,
-        blocks: st.blocks,
-        atime: st.atime,
-        mtime: st.mtime,
-        ctime: st.ctime,
-        crtime: st.btime,
-        kind: kind(st.kind),
-        perm: (st.mode & 0o7777) as u16,
-        nlink: st.nlink,
-        uid: st.uid,
-        gid: st.gid,
-        rdev: 0,
-        blksize: st.blksize,
-        flags: 0,
-    }
-}
-
-/// The attributes of a negative entry (inode 0: "no such name").
-fn negative() -> FileAttr {
-    FileAttr {
-        ino: INodeNo(0),
-        size: 0,
-        blocks: 0,
-        atime: SystemTime::UNIX_EPOCH,
-        mtime: SystemTime::UNIX_EPOCH,
-        ctime: SystemTime::UNIX_EPOCH,
-        crtime: SystemTime::UNIX_EPOCH,
-        kind: FileType::RegularFile,
-        perm: 0,
-        nlink: 0,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 0,
-        flags: 0,
-    }
-}
-
-fn spec(t: Option<TimeOrNow>) -> TimeSpec {
-    match t {
-        None => TimeSpec::Omit,
-        Some(TimeOrNow::Now) => TimeSpec::Now,
-        Some(TimeOrNow::SpecificTime(t)) => TimeSpec::Set(t),
-    }
-}
-
 fn fd_of(fh: FileHandle) -> io::Result<i32> {
     i32::try_from(fh.0).map_err(|_| fail(libc::EBADF))
 }
 
-/// Where a metadata call goes: the path of a live name, or a descriptor.
-enum Target {
-    Path(Vec<u8>),
-    Fd(i32),
+/// The caller of `req`. FUSE passes no supplementary groups: where group
+/// membership decides (the set-group-ID bit on chmod), the kernel has
+/// already decided with the caller's full credentials under
+/// `default_permissions`.
+fn who(req: &Request) -> Identity {
+    Identity::new(req.uid(), req.gid())
+}
+
+fn offset(off: u64, too_big: i32) -> io::Result<i64> {
+    i64::try_from(off).map_err(|_| fail(too_big))
 }
 
 impl ErmFuse {
     /// Serves `fs`, with `ttl` as the kernel's attribute and entry cache time.
     pub fn new(fs: Fs, ttl: Duration) -> ErmFuse {
+        let nodes = Nodes::new(fs.root());
         ErmFuse {
+            generation: Generation(u64::from(fs.generation())),
             fs,
-            nodes: Mutex::new(Nodes::new()),
-            ns: RwLock::new(()),
-            dirs: Mutex::new(std::collections::HashMap::new()),
+            nodes,
+            dirs: Mutex::new(HashMap::new()),
             next_dir: AtomicU64::new(0),
             ttl,
             writeback: false,
+            notifier: Arc::new(OnceLock::new()),
         }
     }
 
@@ -185,6 +112,24 @@ impl ErmFuse {
         self
     }
 
+    /// The slot to put the session's [`Notifier`] in once it is mounted
+    /// ([`crate::spawn`] does), so that changes the kernel did not make
+    /// itself (a privilege drop on write, a compression changing
+    /// `st_blocks`) invalidate its cached attributes at once.
+    pub fn notifier_slot(&self) -> NotifierSlot {
+        Arc::clone(&self.notifier)
+    }
+
+    /// The served file system (a clone shares it).
+    pub fn fs(&self) -> &Fs {
+        &self.fs
+    }
+
+    /// Nodes the kernel holds now (the root included).
+    pub fn nodes_held(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The ERMFS access mode for a kernel open: write-only becomes
     /// read-write under the writeback cache, whose partial-page writes read
     /// the rest of the page first.
@@ -195,237 +140,116 @@ impl ErmFuse {
         }
     }
 
-    /// The served file system (a clone shares it).
-    pub fn fs(&self) -> &Fs {
-        &self.fs
-    }
-
-    fn nodes(&self) -> MutexGuard<'_, Nodes> {
-        // A panic while holding the table leaves it consistent (each method
-        // is one map update), so a poisoned lock is still usable.
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn shared(&self) -> RwLockReadGuard<'_, ()> {
-        self.ns.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
-        self.ns.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn dirs(&self) -> MutexGuard<'_, std::collections::HashMap<u64, DirHandle>> {
+    fn dirs(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mutex<DirStream>>>> {
         self.dirs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn path(&self, ino: INodeNo) -> io::Result<Vec<u8>> {
-        self.nodes().path(ino.0)
-    }
-
-    fn child(&self, parent: INodeNo, name: &OsStr) -> io::Result<Vec<u8>> {
-        self.nodes().child_path(parent.0, name.as_bytes())
-    }
-
-    /// The file handle if it is a descriptor, else the path, else any
-    /// descriptor still open on an unlinked inode.
-    fn target(&self, ino: INodeNo, fh: Option<FileHandle>) -> io::Result<Target> {
-        if let Some(fh) = fh
-            && fh.0 < DIR_HANDLE
-        {
-            return Ok(Target::Fd(fd_of(fh)?));
-        }
-        let nodes = self.nodes();
-        match nodes.path(ino.0) {
-            Ok(p) => Ok(Target::Path(p)),
-            Err(e) => nodes.any_fd(ino.0).map(Target::Fd).ok_or(e),
+    /// The node `ino` names: one the kernel holds, else (a file handle
+    /// the kernel decoded after dropping its caches) any live inode of
+    /// that number in this store.
+    fn node(&self, ino: INodeNo) -> io::Result<Node> {
+        match self.nodes.get(ino.0) {
+            Some(node) => Ok(node),
+            None => self
+                .fs
+                .node_by_ino(ino.0, self.fs.generation())
+                .map_err(|_| fail(libc::ESTALE)),
         }
     }
 
-    fn stat_target(&self, t: &Target) -> io::Result<Stat> {
-        match t {
-            Target::Path(p) => self.fs.lstat(os(p)),
-            Target::Fd(fd) => self.fs.fstat(*fd),
-        }
+    /// Hands `node` to the kernel (one lookup) and returns its attributes.
+    fn hand_out(&self, node: &Node) -> FileAttr {
+        self.nodes.remember(node);
+        attr(&self.fs.getattr(node))
     }
 
-    /// What the kernel leaves to the file system under KILLPRIV_V2 (as
-    /// Linux's `file_remove_privs` does on a local disk): a write, truncate
-    /// or chown drops the file's `security.capability`, and with
-    /// `suidgid` (the writer lacks `CAP_FSETID`) its set-user-ID bit and,
-    /// when group-executable, its set-group-ID bit.
-    fn kill_priv(&self, t: &Target, suidgid: bool) -> io::Result<()> {
-        let removed = match t {
-            Target::Path(p) => self.fs.removexattr(os(p), CAPABILITY),
-            Target::Fd(fd) => self.fs.fremovexattr(*fd, CAPABILITY),
-        };
-        match removed {
-            Err(e) if e.raw_os_error() != Some(libc::ENODATA) => return Err(e),
-            _ => {}
-        }
-        if !suidgid {
-            return Ok(());
-        }
-        let st = self.stat_target(t)?;
-        if st.kind != ermfs::FileType::File {
-            return Ok(());
-        }
-        let mut perm = st.mode & 0o7777 & !libc::S_ISUID;
-        if perm & libc::S_IXGRP != 0 {
-            perm &= !libc::S_ISGID;
-        }
-        if perm == st.mode & 0o7777 {
-            return Ok(());
-        }
-        match t {
-            Target::Path(p) => self.fs.chmod(os(p), perm),
-            Target::Fd(fd) => self.fs.fchmod(*fd, perm),
-        }
-    }
-
-    /// A name was created by `req`: give it to the caller (the store's
-    /// default owner is the mounting user, who need not be the caller).
-    fn own(&self, path: &[u8], req: &Request) -> io::Result<()> {
-        self.fs.lchown(os(path), req.uid(), req.gid())
-    }
-
-    /// Makes the new name `parent/name` with `make` (given its path), gives it
-    /// to the caller and replies with its entry: mknod, mkdir and symlink.
-    fn new_entry(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        reply: ReplyEntry,
-        make: impl FnOnce(&[u8]) -> io::Result<()>,
-    ) {
-        let _ns = self.shared();
-        let run = || -> io::Result<FileAttr> {
-            let path = self.child(parent, name)?;
-            make(&path)?;
-            self.own(&path, req)?;
-            self.entry(parent, name, &path)
-        };
-        match run() {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+    /// Replies with the entry a creation made.
+    fn reply_entry(&self, reply: ReplyEntry, made: io::Result<Node>) {
+        match made {
+            Ok(node) => reply.entry(&self.ttl, &self.hand_out(&node), self.generation),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
-    /// Stats `path` and hands its inode to the kernel (one lookup).
-    fn entry(&self, parent: INodeNo, name: &OsStr, path: &[u8]) -> io::Result<FileAttr> {
-        let st = self.fs.lstat(os(path))?;
-        self.nodes().remember(st.ino, parent.0, name.as_bytes());
-        Ok(attr(&st))
+    /// Tells the kernel that `ino`'s attributes changed behind its back
+    /// (attributes only: its cached pages stay).
+    fn invalidate_attrs(&self, ino: u64) {
+        if let Some(notifier) = self.notifier.get() {
+            // ENOENT when the kernel no longer caches the inode: nothing
+            // to invalidate then.
+            let _ = notifier.inval_inode(INodeNo(ino), -1, 0);
+        }
     }
 
     fn do_setattr(
         &self,
         req: &Request,
-        (ino, fh): (INodeNo, Option<FileHandle>),
-        mode: Option<u32>,
-        owner: (Option<u32>, Option<u32>),
-        size: Option<u64>,
+        ino: INodeNo,
+        change: SetAttr,
         times: (Option<TimeOrNow>, Option<TimeOrNow>),
-    ) -> io::Result<FileAttr> {
-        let _ns = self.shared();
-        let t = self.target(ino, fh)?;
-        let fs = &self.fs;
-        if let Some(mode) = mode {
-            match &t {
-                Target::Path(p) => fs.chmod(os(p), mode & 0o7777)?,
-                Target::Fd(fd) => fs.fchmod(*fd, mode & 0o7777)?,
-            }
+    ) -> io::Result<Stat> {
+        let node = self.node(ino)?;
+        let mut caller = who(req);
+        if change.mode.is_some() && change.size.is_none() {
+            // The kernel cleared S_ISGID from the mode already if the
+            // caller, judged with its supplementary groups (which FUSE
+            // does not pass), is outside the group: the store must not
+            // judge again with the primary group alone.
+            let gid = change.gid.unwrap_or(self.fs.getattr(&node).gid);
+            caller.groups.push(gid);
         }
-        if owner.0.is_some() || owner.1.is_some() {
-            let (uid, gid) = (owner.0.unwrap_or(u32::MAX), owner.1.unwrap_or(u32::MAX));
-            match &t {
-                Target::Path(p) => fs.lchown(os(p), uid, gid)?,
-                Target::Fd(fd) => fs.fchown(*fd, uid, gid)?,
-            }
-            // ERMFS's chown clears the mode bits itself.
-            self.kill_priv(&t, false)?;
-        }
-        if let Some(size) = size {
-            let len = i64::try_from(size).map_err(|_| fail(libc::EFBIG))?;
-            match &t {
-                Target::Path(p) => fs.truncate(os(p), len)?,
-                Target::Fd(fd) => fs.ftruncate(*fd, len)?,
-            }
-            // FATTR_KILL_SUIDGID is not passed on by fuser 0.18: a caller
-            // other than root is taken to lack CAP_FSETID, as the kernel
-            // would judge it.
-            self.kill_priv(&t, req.uid() != 0)?;
-        }
-        let (a, m) = (spec(times.0), spec(times.1));
-        match &t {
-            Target::Path(p) => fs.lutimens(os(p), a, m)?,
-            Target::Fd(fd) => fs.futimens(*fd, a, m)?,
-        }
-        Ok(attr(&self.stat_target(&t)?))
+        let change = SetAttr {
+            atime: spec(times.0),
+            mtime: spec(times.1),
+            ..change
+        };
+        self.fs.setattr(&node, &change, &caller)
     }
 
-    fn do_rename(
+    fn do_create(
         &self,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        flags: RenameFlags,
-    ) -> io::Result<()> {
-        let _ns = self.exclusive();
-        let from = self.child(parent, name)?;
-        let to = self.child(newparent, newname)?;
-        let src = self.fs.lstat(os(&from))?;
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            if flags != RenameFlags::RENAME_EXCHANGE {
-                return Err(fail(libc::EINVAL));
-            }
-            let dst = self.fs.lstat(os(&to))?;
-            // ERMFS has no atomic exchange: three renames through a hidden
-            // name, atomic for every FUSE request (they wait on `ns`).
-            let hidden = self.nodes().child_path(
-                newparent.0,
-                format!(".ermfs-exchange.{}", dst.ino).as_bytes(),
-            )?;
-            self.fs.rename(os(&to), os(&hidden))?;
-            if let Err(e) = self.fs.rename(os(&from), os(&to)) {
-                let _ = self.fs.rename(os(&hidden), os(&to));
-                return Err(e);
-            }
-            if let Err(e) = self.fs.rename(os(&hidden), os(&from)) {
-                let _ = self.fs.rename(os(&to), os(&from));
-                let _ = self.fs.rename(os(&hidden), os(&to));
-                return Err(e);
-            }
-            let (a, b) = (
-                (parent.0, name.as_bytes()),
-                (newparent.0, newname.as_bytes()),
-            );
-            let mut nodes = self.nodes();
-            nodes.moved(src.ino, a, b);
-            nodes.moved(dst.ino, b, a);
-            return Ok(());
-        }
-        if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
-            return Err(fail(libc::EINVAL));
-        }
-        let dst = self.fs.lstat(os(&to)).ok();
-        if dst.is_some() && flags.contains(RenameFlags::RENAME_NOREPLACE) {
-            return Err(fail(libc::EEXIST));
-        }
-        self.fs.rename(os(&from), os(&to))?;
-        let mut nodes = self.nodes();
-        if let Some(d) = dst
-            && d.ino != src.ino
+        (mode, umask, flags): (u32, u32, i32),
+    ) -> io::Result<(FileAttr, i32)> {
+        let dir = self.node(parent)?;
+        let caller = who(req);
+        let perm = (mode & 0o7777) | libc::S_IFREG;
+        let node = match self
+            .fs
+            .mknodat(&dir, name.as_bytes(), perm, 0, umask, &caller)
         {
-            nodes.detach(d.ino, newparent.0, newname.as_bytes());
+            Ok(node) => node,
+            // Made by someone else since the kernel's lookup: open it.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) && flags & libc::O_EXCL == 0 => {
+                self.fs.lookup(&dir, name.as_bytes())?
+            }
+            Err(e) => return Err(e),
+        };
+        let open = self.access_mode(flags) | (flags & libc::O_TRUNC);
+        let fd = self.fs.open_node(&node, open, &caller)?;
+        Ok((self.hand_out(&node), fd))
+    }
+
+    fn do_open(&self, req: &Request, ino: INodeNo, flags: OpenFlags) -> io::Result<(i32, bool)> {
+        let node = self.node(ino)?;
+        // The kernel resolved the name and checked permissions; O_APPEND
+        // is its job (it sends the end-of-file offset). O_TRUNC comes here
+        // (ATOMIC_O_TRUNC): the store drops a closed file's blocks without
+        // inflating them first, as a separate truncate would.
+        let open = self.access_mode(flags.0) | (flags.0 & libc::O_TRUNC);
+        let fd = self.fs.open_node(&node, open, &who(req))?;
+        let st = self.fs.getattr(&node);
+        let keep =
+            flags.0 & libc::O_TRUNC == 0 && self.nodes.keep_cache(ino.0, (st.mtime, st.size));
+        if flags.0 & libc::O_TRUNC != 0 {
+            self.nodes.stamp(ino.0, (st.mtime, st.size));
+            // A truncate by a caller without CAP_FSETID may have dropped
+            // set-ID bits.
+            self.invalidate_attrs(ino.0);
         }
-        nodes.moved(
-            src.ino,
-            (parent.0, name.as_bytes()),
-            (newparent.0, newname.as_bytes()),
-        );
-        Ok(())
+        Ok((fd, keep))
     }
 
     /// `copy_file_range` inside the store: chunks through one bounded
@@ -446,13 +270,15 @@ impl ErmFuse {
         let mut done = 0u64;
         while left > 0 {
             let want = left.min(buf.len() as u64) as usize;
-            let off = i64::try_from(src).map_err(|_| fail(libc::EINVAL))?;
-            let n = self.fs.pread(fd_in, &mut buf[..want], off)?;
+            let n = self
+                .fs
+                .pread(fd_in, &mut buf[..want], offset(src, libc::EINVAL)?)?;
             if n == 0 {
                 break;
             }
-            let at = i64::try_from(dst).map_err(|_| fail(libc::EFBIG))?;
-            let w = self.fs.pwrite(fd_out, &buf[..n], at)?;
+            let w = self
+                .fs
+                .pwrite(fd_out, &buf[..n], offset(dst, libc::EFBIG)?)?;
             done += w as u64;
             left -= w as u64;
             src += w as u64;
@@ -464,45 +290,19 @@ impl ErmFuse {
         Ok(u32::try_from(done).unwrap_or(u32::MAX))
     }
 
-    /// A read at offset 0 of a directory handle already read from is a
-    /// `rewinddir`: snapshot the directory again.
-    fn rewind(&self, ino: INodeNo, fh: FileHandle, offset: u64) -> io::Result<()> {
-        let rewind = offset == 0 && self.dirs().get(&fh.0).is_some_and(|h| h.served);
-        if rewind {
-            let _ns = self.shared();
-            let entries = self.fs.readdir(os(&self.path(ino)?))?;
-            if let Some(h) = self.dirs().get_mut(&fh.0) {
-                h.entries = entries;
-            }
-        }
-        Ok(())
-    }
-
-    /// Up to [`PLUS_BATCH`] snapshot entries of handle `fh` from `offset`,
-    /// each with its offset, for one `readdirplus` answer.
-    fn batch(&self, fh: FileHandle, offset: u64) -> io::Result<Vec<(u64, DirEntry)>> {
-        let mut dirs = self.dirs();
-        let handle = dirs.get_mut(&fh.0).ok_or_else(|| fail(libc::EBADF))?;
-        handle.served = true;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let batch = handle.entries.iter().enumerate().skip(start);
-        Ok(batch
-            .take(PLUS_BATCH)
-            .map(|(i, e)| ((i + 1) as u64, e.clone()))
-            .collect())
-    }
-
-    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> io::Result<()> {
-        let _ns = self.shared();
-        let path = self.child(parent, name)?;
-        let st = self.fs.lstat(os(&path))?;
-        if dir {
-            self.fs.rmdir(os(&path))?;
-        } else {
-            self.fs.unlink(os(&path))?;
-        }
-        self.nodes().detach(st.ino, parent.0, name.as_bytes());
-        Ok(())
+    /// The stream of directory handle `fh`, positioned at `offset` (0 is a
+    /// `rewinddir`: the listing shows the directory as it is now).
+    fn stream(&self, fh: FileHandle, offset: u64) -> io::Result<Arc<Mutex<DirStream>>> {
+        let stream = self
+            .dirs()
+            .get(&fh.0)
+            .cloned()
+            .ok_or_else(|| fail(libc::EBADF))?;
+        stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seek(offset);
+        Ok(stream)
     }
 }
 
@@ -514,16 +314,21 @@ impl Filesystem for ErmFuse {
         if let Err(nearest) = config.set_max_readahead(MAX_WRITE) {
             let _ = config.set_max_readahead(nearest);
         }
-        // KILLPRIV_V2: this file system clears set-user-ID/set-group-ID and
-        // `security.capability` on write, truncate and chown (see
-        // `kill_priv`), so the kernel marks the super block `SB_NOSEC` and
-        // stops asking GETXATTR("security.capability") before every
-        // write(2): one round trip less per write. ATOMIC_O_TRUNC: see
-        // `open`. READDIRPLUS (adaptive): a listing hands out each entry's
-        // attributes, so `ls -l` or `find` need no LOOKUP per name.
-        // PARALLEL_DIROPS: lookups and readdirs of one directory may run at
-        // once (requests share `ns`). Each is taken only if the kernel
-        // offers it; the writeback cache only if asked for.
+        // KILLPRIV_V2: the store clears set-user-ID/set-group-ID and
+        // `security.capability` on write, truncate and chown itself (the
+        // node API's identity rules), so the kernel marks the super block
+        // `SB_NOSEC` and stops asking GETXATTR("security.capability")
+        // before every write(2). ATOMIC_O_TRUNC: see `open`. READDIRPLUS
+        // (adaptive): a listing hands out each entry's attributes, so
+        // `ls -l` or `find` need no LOOKUP per name. PARALLEL_DIROPS:
+        // lookups and readdirs of one directory may run at once.
+        // POSIX_ACL: the kernel enforces the ACLs the store keeps in
+        // `system.posix_acl_*` and, with DONT_MASK, leaves the umask to
+        // the store (which ignores it under a default ACL, as
+        // `posix_acl_create`). EXPORT_SUPPORT: file handles outlive the
+        // kernel's caches (`node` finds any live inode by number). Each is
+        // taken only if the kernel offers it; the writeback cache only if
+        // asked for.
         if self.writeback {
             self.writeback = config
                 .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
@@ -535,6 +340,9 @@ impl Filesystem for ErmFuse {
             InitFlags::FUSE_ATOMIC_O_TRUNC,
             InitFlags::FUSE_HANDLE_KILLPRIV_V2,
             InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_POSIX_ACL,
+            InitFlags::FUSE_DONT_MASK,
+            InitFlags::FUSE_EXPORT_SUPPORT,
         ] {
             let _ = config.add_capabilities(flag);
         }
@@ -542,30 +350,30 @@ impl Filesystem for ErmFuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let _ns = self.shared();
-        match self
-            .child(parent, name)
-            .and_then(|p| self.entry(parent, name, &p))
-        {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
+        let found = self
+            .node(parent)
+            .and_then(|dir| self.fs.lookup(&dir, name.as_bytes()));
+        match found {
+            Ok(node) => reply.entry(&self.ttl, &self.hand_out(&node), self.generation),
             // A negative entry (node 0): the kernel caches the absence for
             // the entry TTL, so the next open(O_CREAT) or stat of a missing
             // name needs no LOOKUP; creations through the mount replace it.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                reply.entry(&self.ttl, &negative(), Generation(0))
-            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => reply.entry(
+                &self.ttl,
+                &bare(0, fuser::FileType::RegularFile),
+                Generation(0),
+            ),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.nodes().forget(ino.0, nlookup);
+        self.nodes.forget(ino.0, nlookup);
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        let _ns = self.shared();
-        match self.target(ino, fh).and_then(|t| self.stat_target(&t)) {
-            Ok(st) => reply.attr(&self.ttl, &attr(&st)),
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.node(ino) {
+            Ok(node) => reply.attr(&self.ttl, &attr(&self.fs.getattr(&node))),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -580,23 +388,30 @@ impl Filesystem for ErmFuse {
         size: Option<u64>,
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        fh: Option<FileHandle>,
+        ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.do_setattr(req, (ino, fh), mode, (uid, gid), size, (atime, mtime)) {
-            Ok(a) => reply.attr(&self.ttl, &a),
+        let change = SetAttr {
+            mode: mode.map(|m| m & 0o7777),
+            uid,
+            gid,
+            size,
+            ctime,
+            ..SetAttr::default()
+        };
+        match self.do_setattr(req, ino, change, (atime, mtime)) {
+            Ok(st) => reply.attr(&self.ttl, &attr(&st)),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        let _ns = self.shared();
-        match self.path(ino).and_then(|p| self.fs.readlink(os(&p))) {
+        match self.node(ino).and_then(|n| self.fs.readlink_node(&n)) {
             Ok(target) => reply.data(&target),
             Err(e) => reply.error(errno(&e)),
         }
@@ -609,18 +424,15 @@ impl Filesystem for ErmFuse {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        // Regular files only: ERMFS stores no devices, FIFOs or sockets.
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            return reply.error(Errno::EPERM);
-        }
-        self.new_entry(req, parent, name, reply, |path| {
-            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-            let fd = self.fs.open(os(path), flags, mode & !umask & 0o7777)?;
-            self.fs.close(fd)
+        let made = self.node(parent).and_then(|dir| {
+            let rdev = decode_dev(rdev);
+            self.fs
+                .mknodat(&dir, name.as_bytes(), mode, rdev, umask, &who(req))
         });
+        self.reply_entry(reply, made);
     }
 
     fn mkdir(
@@ -632,17 +444,25 @@ impl Filesystem for ErmFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        self.new_entry(req, parent, name, reply, |path| {
-            self.fs.mkdir(os(path), mode & !umask & 0o7777)
+        let made = self.node(parent).and_then(|dir| {
+            self.fs
+                .mkdirat(&dir, name.as_bytes(), mode, umask, &who(req))
         });
+        self.reply_entry(reply, made);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        answer(reply, self.remove(parent, name, false))
+        let result = self
+            .node(parent)
+            .and_then(|dir| self.fs.unlinkat(&dir, name.as_bytes()));
+        answer(reply, result);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        answer(reply, self.remove(parent, name, true))
+        let result = self
+            .node(parent)
+            .and_then(|dir| self.fs.rmdirat(&dir, name.as_bytes()));
+        answer(reply, result);
     }
 
     fn symlink(
@@ -653,14 +473,17 @@ impl Filesystem for ErmFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        self.new_entry(req, parent, link_name, reply, |path| {
-            self.fs.symlink(target, os(path))
+        let made = self.node(parent).and_then(|dir| {
+            let target = target.as_os_str().as_bytes();
+            self.fs
+                .symlinkat(target, &dir, link_name.as_bytes(), &who(req))
         });
+        self.reply_entry(reply, made);
     }
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -668,10 +491,19 @@ impl Filesystem for ErmFuse {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        answer(
-            reply,
-            self.do_rename(parent, name, newparent, newname, flags),
-        )
+        let run = || -> io::Result<()> {
+            let flags = ermfs::RenameFlags::from_bits(flags.bits())?;
+            let (from, to) = (self.node(parent)?, self.node(newparent)?);
+            self.fs.renameat2(
+                &from,
+                name.as_bytes(),
+                &to,
+                newname.as_bytes(),
+                flags,
+                &who(req),
+            )
+        };
+        answer(reply, run());
     }
 
     fn link(
@@ -682,47 +514,16 @@ impl Filesystem for ErmFuse {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        let _ns = self.shared();
-        let run = || -> io::Result<FileAttr> {
-            let old = self.path(ino)?;
-            let new = self.child(newparent, newname)?;
-            self.fs.link(os(&old), os(&new))?;
-            // The entry now resolves by the new name (the kernel counts one
-            // more lookup on the inode).
-            self.entry(newparent, newname, &new)
-        };
-        match run() {
-            Ok(a) => reply.entry(&self.ttl, &a, Generation(0)),
-            Err(e) => reply.error(errno(&e)),
-        }
+        let made = (|| {
+            let (node, dir) = (self.node(ino)?, self.node(newparent)?);
+            self.fs.linkat(&node, &dir, newname.as_bytes())?;
+            Ok(node)
+        })();
+        self.reply_entry(reply, made);
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let _ns = self.shared();
-        let run = || -> io::Result<(i32, bool)> {
-            let path = self.path(ino)?;
-            // The kernel resolved the name and checked permissions; O_APPEND
-            // is its job (it sends the end-of-file offset). O_TRUNC comes
-            // here (ATOMIC_O_TRUNC): the store drops a closed file's blocks
-            // without inflating them first, as a separate truncate would.
-            let trunc = flags.0 & libc::O_TRUNC;
-            let fd = self
-                .fs
-                .open(os(&path), self.access_mode(flags.0) | trunc, 0)?;
-            if trunc != 0
-                && let Err(e) = self.kill_priv(&Target::Fd(fd), req.uid() != 0)
-            {
-                let _ = self.fs.close(fd);
-                return Err(e);
-            }
-            let keep = match self.fs.fstat(fd) {
-                Ok(st) => self.nodes().keep_cache(ino.0, (st.mtime, st.size)),
-                Err(_) => false,
-            };
-            self.nodes().opened(ino.0, fd);
-            Ok((fd, keep))
-        };
-        match run() {
+        match self.do_open(req, ino, flags) {
             Ok((fd, keep)) => {
                 let flags = if keep {
                     FopenFlags::FOPEN_KEEP_CACHE | FILE_OPEN
@@ -740,7 +541,7 @@ impl Filesystem for ErmFuse {
         _req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
-        offset: u64,
+        offset_: u64,
         size: u32,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -749,8 +550,9 @@ impl Filesystem for ErmFuse {
         let run = || -> io::Result<Vec<u8>> {
             let fd = fd_of(fh)?;
             let mut buf = vec![0; size as usize];
-            let off = i64::try_from(offset).map_err(|_| fail(libc::EINVAL))?;
-            let n = self.fs.pread(fd, &mut buf, off)?;
+            let n = self
+                .fs
+                .pread(fd, &mut buf, offset(offset_, libc::EINVAL)?)?;
             buf.truncate(n);
             Ok(buf)
         };
@@ -763,25 +565,29 @@ impl Filesystem for ErmFuse {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
-        offset: u64,
+        offset_: u64,
         data: &[u8],
         write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let run = || -> io::Result<usize> {
-            let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
-            let fd = fd_of(fh)?;
-            let n = self.fs.pwrite(fd, data, off)?;
-            let suidgid = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
-            self.kill_priv(&Target::Fd(fd), suidgid)?;
-            Ok(n)
-        };
-        match run() {
-            Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+        // One store call: the descriptor drops set-ID bits and file
+        // capabilities in the same step as the data change, by the
+        // identity that opened it.
+        let result =
+            fd_of(fh).and_then(|fd| self.fs.pwrite(fd, data, offset(offset_, libc::EFBIG)?));
+        match result {
+            Ok(n) => {
+                // The kernel saw set-ID bits to drop: its cached mode is
+                // stale now.
+                if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+                    self.invalidate_attrs(ino.0);
+                }
+                reply.written(u32::try_from(n).unwrap_or(u32::MAX))
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -803,24 +609,25 @@ impl Filesystem for ErmFuse {
         _req: &Request,
         ino: INodeNo,
         fh: FileHandle,
-        _flags: OpenFlags,
+        flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
         let run = || -> io::Result<()> {
             let fd = fd_of(fh)?;
-            let st = self.fs.fstat(fd);
-            let mut nodes = self.nodes();
-            if let Ok(st) = st {
-                nodes.stamp(ino.0, (st.mtime, st.size));
+            if let Ok(st) = self.fs.fstat(fd) {
+                self.nodes.stamp(ino.0, (st.mtime, st.size));
             }
-            nodes.closed(ino.0, fd);
-            drop(nodes);
             // The last close of the inode compresses it, by the policy.
             self.fs.close(fd)
         };
-        answer(reply, run())
+        let result = run();
+        if flags.0 & libc::O_ACCMODE != libc::O_RDONLY {
+            // A compression at the last close changes `st_blocks`.
+            self.invalidate_attrs(ino.0);
+        }
+        answer(reply, result)
     }
 
     fn fsync(
@@ -835,15 +642,11 @@ impl Filesystem for ErmFuse {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let _ns = self.shared();
         let run = || -> io::Result<u64> {
-            let entries = self.fs.readdir(os(&self.path(ino)?))?;
+            // O(1): the stream reads the live directory as it goes.
+            let stream = self.fs.opendir_node(&self.node(ino)?)?;
             let fh = DIR_HANDLE | self.next_dir.fetch_add(1, Ordering::Relaxed);
-            let handle = DirHandle {
-                entries,
-                served: false,
-            };
-            self.dirs().insert(fh, handle);
+            self.dirs().insert(fh, Arc::new(Mutex::new(stream)));
             Ok(fh)
         };
         match run() {
@@ -855,27 +658,28 @@ impl Filesystem for ErmFuse {
     fn readdir(
         &self,
         _req: &Request,
-        ino: INodeNo,
+        _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        if let Err(e) = self.rewind(ino, fh, offset) {
-            return reply.error(errno(&e));
-        }
-        let mut dirs = self.dirs();
-        let Some(handle) = dirs.get_mut(&fh.0) else {
-            return reply.error(Errno::EBADF);
+        let stream = match self.stream(fh, offset) {
+            Ok(s) => s,
+            Err(e) => return reply.error(errno(&e)),
         };
-        handle.served = true;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, e) in handle.entries.iter().enumerate().skip(start) {
-            let name = OsStr::from_bytes(&e.name);
-            if reply.add(INodeNo(e.ino), (i + 1) as u64, kind(e.kind), name) {
-                break;
+        let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match stream.next_entry() {
+                Ok(Some(e)) => {
+                    let name = OsStr::from_bytes(&e.name);
+                    if reply.add(INodeNo(e.ino), stream.tell(), kind(e.kind), name) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return reply.error(errno(&e)),
             }
         }
-        drop(dirs);
         reply.ok();
     }
 
@@ -887,40 +691,44 @@ impl Filesystem for ErmFuse {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        if let Err(e) = self.rewind(ino, fh, offset) {
-            return reply.error(errno(&e));
-        }
-        let batch = match self.batch(fh, offset) {
-            Ok(b) => b,
+        let (stream, dir) = match self
+            .stream(fh, offset)
+            .and_then(|s| Ok((s, self.node(ino)?)))
+        {
+            Ok(s) => s,
             Err(e) => return reply.error(errno(&e)),
         };
-        let _ns = self.shared();
-        for (off, e) in batch {
-            let name = OsStr::from_bytes(&e.name);
+        let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let e = match stream.next_entry() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => return reply.error(errno(&e)),
+            };
+            let (name, off) = (OsStr::from_bytes(&e.name), stream.tell());
             if e.name == b"." || e.name == b".." {
                 // The kernel takes no lookup and no attributes from these.
-                let mut a = negative();
-                (a.ino, a.kind) = (INodeNo(e.ino), kind(e.kind));
+                let a = bare(e.ino, kind(e.kind));
                 if reply.add(a.ino, off, name, &Duration::ZERO, &a, Generation(0)) {
                     break;
                 }
                 continue;
             }
             // Each child handed out with attributes counts one lookup; one
-            // gone since the snapshot is left out (its offset stays used).
-            let path = self.nodes().child_path(ino.0, &e.name);
-            let st = path
-                .and_then(|p| self.fs.lstat(os(&p)))
+            // gone since the stream read it is left out.
+            let Some(node) = self
+                .fs
+                .lookup(&dir, &e.name)
                 .ok()
-                .filter(|st| st.ino == e.ino);
-            let Some(st) = st else {
+                .filter(|n| n.ino() == e.ino)
+            else {
                 continue;
             };
-            let a = attr(&st);
-            if reply.add(a.ino, off, name, &self.ttl, &a, Generation(0)) {
+            let a = attr(&self.fs.getattr(&node));
+            if reply.add(a.ino, off, name, &self.ttl, &a, self.generation) {
                 break;
             }
-            self.nodes().remember(st.ino, ino.0, &e.name);
+            self.nodes.remember(&node);
         }
         reply.ok();
     }
@@ -977,52 +785,43 @@ impl Filesystem for ErmFuse {
         if position != 0 {
             return reply.error(Errno::EINVAL);
         }
-        let _ns = self.shared();
-        let name = name.as_bytes();
-        let run = || match self.target(ino, None)? {
-            Target::Path(p) => self.fs.setxattr(os(&p), name, value, flags),
-            Target::Fd(fd) => self.fs.fsetxattr(fd, name, value, flags),
-        };
-        answer(reply, run())
+        let result = self
+            .node(ino)
+            .and_then(|n| self.fs.setxattr_node(&n, name.as_bytes(), value, flags));
+        // Setting the access ACL changes the mode.
+        if result.is_ok() && name.as_bytes() == b"system.posix_acl_access" {
+            self.invalidate_attrs(ino.0);
+        }
+        answer(reply, result);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let _ns = self.shared();
-        let name = name.as_bytes();
         let mut buf = vec![0; size as usize];
-        let run = |buf: &mut [u8]| match self.target(ino, None)? {
-            Target::Path(p) => self.fs.getxattr(os(&p), name, buf),
-            Target::Fd(fd) => self.fs.fgetxattr(fd, name, buf),
-        };
-        xattr_reply(run(&mut buf), size, &buf, reply);
+        let result = self
+            .node(ino)
+            .and_then(|n| self.fs.getxattr_node(&n, name.as_bytes(), &mut buf));
+        xattr_reply(result, size, &buf, reply);
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let _ns = self.shared();
         let mut buf = vec![0; size as usize];
-        let run = |buf: &mut [u8]| match self.target(ino, None)? {
-            Target::Path(p) => self.fs.listxattr(os(&p), buf),
-            Target::Fd(fd) => self.fs.flistxattr(fd, buf),
-        };
-        xattr_reply(run(&mut buf), size, &buf, reply);
+        let result = self
+            .node(ino)
+            .and_then(|n| self.fs.listxattr_node(&n, &mut buf));
+        xattr_reply(result, size, &buf, reply);
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let _ns = self.shared();
-        let name = name.as_bytes();
-        let run = || match self.target(ino, None)? {
-            Target::Path(p) => self.fs.removexattr(os(&p), name),
-            Target::Fd(fd) => self.fs.fremovexattr(fd, name),
-        };
-        answer(reply, run())
+        let result = self
+            .node(ino)
+            .and_then(|n| self.fs.removexattr_node(&n, name.as_bytes()));
+        answer(reply, result);
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
-        let _ns = self.shared();
-        let who = Identity::new(req.uid(), req.gid());
         let result = self
-            .path(ino)
-            .and_then(|p| self.fs.access(os(&p), mask.bits(), &who));
+            .node(ino)
+            .and_then(|n| self.fs.access_node(&n, mask.bits(), &who(req)));
         answer(reply, result);
     }
 
@@ -1036,29 +835,11 @@ impl Filesystem for ErmFuse {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let _ns = self.shared();
-        let run = || -> io::Result<(FileAttr, i32)> {
-            let path = self.child(parent, name)?;
-            let open =
-                self.access_mode(flags) | (flags & (libc::O_EXCL | libc::O_TRUNC)) | libc::O_CREAT;
-            let fd = self.fs.open(os(&path), open, mode & !umask & 0o7777)?;
-            let st = match self.own(&path, req).and_then(|()| self.fs.fstat(fd)) {
-                Ok(st) => st,
-                Err(e) => {
-                    let _ = self.fs.close(fd);
-                    return Err(e);
-                }
-            };
-            let mut nodes = self.nodes();
-            nodes.remember(st.ino, parent.0, name.as_bytes());
-            nodes.opened(st.ino, fd);
-            Ok((attr(&st), fd))
-        };
-        match run() {
+        match self.do_create(req, parent, name, (mode, umask, flags)) {
             Ok((a, fd)) => reply.created(
                 &self.ttl,
                 &a,
-                Generation(0),
+                self.generation,
                 FileHandle(fd as u64),
                 FILE_OPEN,
             ),
@@ -1069,19 +850,23 @@ impl Filesystem for ErmFuse {
     fn fallocate(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
-        offset: u64,
+        offset_: u64,
         length: u64,
         mode: i32,
         reply: ReplyEmpty,
     ) {
         let run = || -> io::Result<()> {
-            let off = i64::try_from(offset).map_err(|_| fail(libc::EFBIG))?;
-            let len = i64::try_from(length).map_err(|_| fail(libc::EFBIG))?;
+            let off = offset(offset_, libc::EFBIG)?;
+            let len = offset(length, libc::EFBIG)?;
             self.fs.fallocate(fd_of(fh)?, mode, off, len)
         };
-        answer(reply, run())
+        let result = run();
+        // The descriptor's identity may have dropped set-ID bits, and
+        // `st_blocks` moved.
+        self.invalidate_attrs(ino.0);
+        answer(reply, result);
     }
 
     fn copy_file_range(

@@ -128,6 +128,8 @@ fn build(args: &Args) -> Result<Fs, String> {
         .block_size(block)
         .compression(policy(&args.compress_delay)?)
         .owner(uid, gid)
+        // File handles (open_by_handle_at, NFS export) find inodes by number.
+        .inode_index(true)
         .build()
         .map_err(|e| format!("cannot create the store: {e}"))
 }

@@ -99,6 +99,7 @@ impl Mount {
             .compression(CompressionPolicy::Background {
                 delay: std::time::Duration::from_millis(20),
             })
+            .inode_index(true)
             .build()
             .expect("build the store");
         Mount::of(name, fs, config)

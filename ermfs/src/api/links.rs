@@ -3,7 +3,7 @@
 
 use crate::api::fs::Fs;
 use crate::content::stamps::set_times;
-use crate::namespace::node::check_target;
+use crate::namespace::node::{Node, check_target};
 use crate::namespace::path::parse;
 use crate::namespace::walk::Follow;
 use crate::sync::lock;
@@ -94,6 +94,15 @@ impl Fs {
     pub fn readlink(&self, path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         let link = self.inner.resolve_as(path.as_ref(), Follow::No)?;
         Ok(self.inner.target(&link)?.to_vec())
+    }
+
+    /// The target of the symlink `node` (its `atime` moved by the store's
+    /// policy, as [`readlink`](Fs::readlink)).
+    ///
+    /// # Errors
+    /// `EINVAL` if `node` is not a symlink.
+    pub fn readlink_node(&self, node: &Node) -> io::Result<Vec<u8>> {
+        Ok(self.inner.target(&node.inode)?.to_vec())
     }
 
     /// Metadata of `path` itself: as [`stat`](Fs::stat), but a symlink as

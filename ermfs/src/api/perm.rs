@@ -11,6 +11,7 @@ use std::io;
 use std::path::Path;
 
 use crate::api::fs::Fs;
+use crate::namespace::node::Node;
 use crate::namespace::path::{Comp, parse};
 use crate::types::errno::{err, fail};
 use crate::types::identity::Identity;
@@ -112,6 +113,19 @@ impl Fs {
         }
         // R_OK, W_OK and X_OK are 4, 2 and 1, as the permission bits.
         check(&inode, mode as u32, who)
+    }
+
+    /// Whether `who` may access `node` itself as `mode` asks, checked as
+    /// [`access`](Fs::access) checks the last component (no search
+    /// permission on a way there: a node has none).
+    ///
+    /// # Errors
+    /// `EINVAL` for other bits in `mode`; `EACCES`.
+    pub fn access_node(&self, node: &Node, mode: i32, who: &Identity) -> io::Result<()> {
+        if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+            return fail(libc::EINVAL);
+        }
+        check(&node.inode, mode as u32, who)
     }
 
     /// Whether `who` may remove the entry `path` (by `unlink`, `rmdir`, or

@@ -6,6 +6,7 @@ use std::io;
 use std::path::Path;
 
 use crate::api::fs::Fs;
+use crate::namespace::node::Node;
 use crate::types::xattr::{check_name, check_set, get, list, remove, set};
 
 impl Fs {
@@ -173,6 +174,68 @@ impl Fs {
             &self.inner.shared.budget,
             &self.inner.shared.clock,
             of.inode(),
+            name,
+        )
+    }
+
+    /// [`setxattr`](Fs::setxattr) on `node` itself (a symlink's own
+    /// attributes: the kernel refuses `user.` ones on it before asking).
+    ///
+    /// # Errors
+    /// As `setxattr`, without the path errors.
+    pub fn setxattr_node(
+        &self,
+        node: &Node,
+        name: impl AsRef<[u8]>,
+        value: &[u8],
+        flags: i32,
+    ) -> io::Result<()> {
+        let name = name.as_ref();
+        check_set(name, value, flags)?;
+        set(
+            &self.inner.shared.budget,
+            &self.inner.shared.clock,
+            &node.inode,
+            name,
+            value,
+            flags,
+        )
+    }
+
+    /// [`getxattr`](Fs::getxattr) on `node` itself.
+    ///
+    /// # Errors
+    /// As `getxattr`, without the path errors.
+    pub fn getxattr_node(
+        &self,
+        node: &Node,
+        name: impl AsRef<[u8]>,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        let name = name.as_ref();
+        check_name(name)?;
+        get(&node.inode, name, buf)
+    }
+
+    /// [`listxattr`](Fs::listxattr) on `node` itself.
+    ///
+    /// # Errors
+    /// As `listxattr`, without the path errors.
+    pub fn listxattr_node(&self, node: &Node, buf: &mut [u8]) -> io::Result<usize> {
+        list(&node.inode, buf)
+    }
+
+    /// [`removexattr`](Fs::removexattr) on `node` itself.
+    ///
+    /// # Errors
+    /// As `removexattr`, without the path errors.
+    pub fn removexattr_node(&self, node: &Node, name: impl AsRef<[u8]>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        remove(
+            &self.inner.shared.budget,
+            &self.inner.shared.clock,
+            &node.inode,
             name,
         )
     }
