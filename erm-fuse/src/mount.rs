@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use ermfs::Fs;
+use ermfs::{AtimePolicy, Fs};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 
 use crate::ops::{DEFAULT_TTL, ErmFuse};
@@ -29,6 +29,14 @@ pub struct MountConfig {
     /// [`ErmFuse::with_writeback_cache`]): off by default, since a store
     /// shared with the process must show its in-process changes.
     pub writeback_cache: bool,
+    /// The mount-wide access-time policy (`noatime`, `relatime`,
+    /// `strictatime`), set on the store at mount ([`Fs::set_atime_policy`]);
+    /// `None` keeps the store's own. The kernel leaves atime to FUSE
+    /// servers, so reads move it when they reach the store: under
+    /// [`AtimePolicy::Strict`] every open drops the kernel's cached pages,
+    /// so each open's first read of a page does (a re-read of a page the
+    /// kernel still holds in the same open does not).
+    pub atime: Option<AtimePolicy>,
 }
 
 impl Default for MountConfig {
@@ -40,6 +48,7 @@ impl Default for MountConfig {
             read_only: false,
             ttl: DEFAULT_TTL,
             writeback_cache: false,
+            atime: None,
         }
     }
 }
@@ -88,6 +97,9 @@ impl MountConfig {
 /// The mount's: `ENOENT`/`ENOTDIR` for `dir`, `EPERM`/`EACCES` without the
 /// right to mount, `ENODEV` without `/dev/fuse`.
 pub fn spawn(fs: Fs, dir: &Path, config: &MountConfig) -> io::Result<BackgroundSession> {
+    if let Some(policy) = config.atime {
+        fs.set_atime_policy(policy);
+    }
     let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
     let slot = ermfuse.notifier_slot();
     let session = fuser::spawn_mount(ermfuse, dir, &config.fuser_config())?;

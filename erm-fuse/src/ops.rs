@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use ermfs::{DirStream, Fs, Identity, Node, SetAttr, Stat};
+use ermfs::{AtimePolicy, DirStream, Fs, Identity, Node, SetAttr, Stat};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, KernelConfig, LockOwner, Notifier, OpenFlags, RenameFlags,
@@ -241,8 +241,10 @@ impl ErmFuse {
         let open = self.access_mode(flags.0) | (flags.0 & libc::O_TRUNC);
         let fd = self.fs.open_node(&node, open, &who(req))?;
         let st = self.fs.getattr(&node);
-        let keep =
-            flags.0 & libc::O_TRUNC == 0 && self.nodes.keep_cache(ino.0, (st.mtime, st.size));
+        let keep = flags.0 & libc::O_TRUNC == 0 && self.nodes.keep_cache(ino.0, (st.mtime, st.size))
+            // strictatime: reads served from kept pages would never reach
+            // the store to move atime.
+            && self.fs.atime_policy() != AtimePolicy::Strict;
         if flags.0 & libc::O_TRUNC != 0 {
             self.nodes.stamp(ino.0, (st.mtime, st.size));
             // A truncate by a caller without CAP_FSETID may have dropped
@@ -350,9 +352,12 @@ impl Filesystem for ErmFuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let found = self
-            .node(parent)
-            .and_then(|dir| self.fs.lookup(&dir, name.as_bytes()));
+        let found = self.node(parent).and_then(|dir| match name.as_bytes() {
+            // A file handle's inode the kernel no longer caches: it looks
+            // up "." in the node itself, of any type (export support).
+            b"." => Ok(dir),
+            name => self.fs.lookup(&dir, name),
+        });
         match found {
             Ok(node) => reply.entry(&self.ttl, &self.hand_out(&node), self.generation),
             // A negative entry (node 0): the kernel caches the absence for

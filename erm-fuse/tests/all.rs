@@ -9,4 +9,5 @@ mod all {
     mod mount_binary;
     mod posix;
     mod programs;
+    mod tmpfs_parity;
 }

@@ -25,6 +25,8 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("diff", "diffutils"),
     ("find", "findutils"),
+    ("setfacl", "acl"),   // the POSIX ACL test (setfacl, getfacl)
+    ("perl", "perl"),     // the rewinddir test; prove runs pjdfstest
     ("bindfs", "bindfs"), // the passthrough-FUSE anchor of the fuse bench
 ];
 
@@ -55,6 +57,10 @@ pub fn run() -> Result<(), String> {
     step(
         "FUSE (real programs on an ermfs-mount under target/fuse-tests)",
         crate::fuse::ci,
+    )?;
+    step(
+        "conformance (pjdfstest in full, fsx 200,000 operations)",
+        || crate::conformance::run(crate::conformance::Scope::Ci),
     )?;
     step(
         "C ABI (header, C tests, valgrind, install-c + pkg-config example)",

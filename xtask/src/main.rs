@@ -7,6 +7,7 @@
 mod bench;
 mod capi;
 mod ci;
+mod conformance;
 mod demo;
 mod doc_refs;
 mod fuse;
@@ -24,6 +25,8 @@ cargo xtask <command>
 Commands:
   ci               every check CI runs (fmt, tidy, clippy, tests, docs, loom, miri, fuzz, bench smoke)
   tidy             repository hygiene and the architecture invariants (also a test)
+  conformance      pjdfstest and fsx on fresh ermfs-mount mounts, in full (as root; builds
+                   them under target/conformance from ../shared/conformance)
   demo             show ERMFS at work, layer by layer
   bench [--quick]  run every benchmark beside its anchor; writes target/bench/summary.json
                    and the table in BENCHMARKS.md (--quick: the CI smoke run, under 5 minutes)
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("conformance") => conformance::run(conformance::Scope::Full),
         Some("tidy") => tidy::run(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(args.iter().any(|a| a == "--quick")),

@@ -77,12 +77,20 @@ pub fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), St
     }
 }
 
-/// Installs Debian packages whose marker program is missing: `apt-get update`
-/// once, then `apt-get install -y`, non-interactively. Fails loudly when it cannot.
+/// Installs Debian packages whose marker is missing (a program on the PATH,
+/// or an absolute path to a file such as a header): `apt-get update` once,
+/// then `apt-get install -y`, non-interactively. Fails loudly when it cannot.
 pub fn ensure_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
+    let present = |marker: &str| {
+        if marker.starts_with('/') {
+            std::path::Path::new(marker).exists()
+        } else {
+            have(marker)
+        }
+    };
     let missing: Vec<&str> = wanted
         .iter()
-        .filter(|(program, _)| !have(program))
+        .filter(|(marker, _)| !present(marker))
         .map(|(_, pkg)| *pkg)
         .collect();
     if missing.is_empty() {

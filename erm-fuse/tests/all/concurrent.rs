@@ -99,3 +99,63 @@ fn writers_renamers_and_deleters_while_one_lists() {
         assert!(body.trim().contains('-'), "{line}: {body:?}");
     }
 }
+
+#[test]
+fn rename_exchange_of_busy_names_under_concurrent_stat() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(m) = Mount::new("exchange") else {
+        return;
+    };
+    std::fs::write(m.path("a"), "A").unwrap();
+    std::fs::create_dir(m.path("b")).unwrap();
+    std::fs::write(m.path("b/inside"), "in b").unwrap();
+    let (a, b) = (m.path("a"), m.path("b"));
+    let swaps = 2_000;
+    let done = AtomicBool::new(false);
+    let (stats, seen_dirs) = std::thread::scope(|s| {
+        let watchers: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|p| {
+                let done = &done;
+                s.spawn(move || {
+                    // Each name always exists: no moment has it missing or
+                    // a third name in its place.
+                    let (mut n, mut dirs) = (0u64, 0u64);
+                    while !done.load(Ordering::Relaxed) {
+                        let st = std::fs::symlink_metadata(p).unwrap_or_else(|e| {
+                            panic!("stat {} during exchanges: {e}", p.display())
+                        });
+                        n += 1;
+                        dirs += u64::from(st.is_dir());
+                    }
+                    (n, dirs)
+                })
+            })
+            .collect();
+        for _ in 0..swaps {
+            super::posix::renameat2(&a, &b, libc::RENAME_EXCHANGE).unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        let counts: Vec<(u64, u64)> = watchers.into_iter().map(|w| w.join().unwrap()).collect();
+        (
+            counts.iter().map(|c| c.0).sum::<u64>(),
+            counts.iter().map(|c| c.1).sum::<u64>(),
+        )
+    });
+    assert!(
+        stats > 0 && seen_dirs > 0,
+        "{stats} stats, {seen_dirs} saw a directory"
+    );
+    // An even number of swaps: back where it started, nothing else named.
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), "A");
+    assert_eq!(std::fs::read_to_string(b.join("inside")).unwrap(), "in b");
+    let mut names: Vec<_> =
+        m.fs.readdir("/")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+    names.sort();
+    assert_eq!(names, [&b"."[..], b"..", b"a", b"b"]);
+    assert_eq!(check_tree(&m.fs, "/"), 2);
+}

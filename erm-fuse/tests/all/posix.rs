@@ -8,7 +8,7 @@ use std::path::Path;
 use super::common::{Mount, missing};
 use erm_fuse::MountConfig;
 
-fn renameat2(from: &Path, to: &Path, flags: u32) -> std::io::Result<()> {
+pub(super) fn renameat2(from: &Path, to: &Path, flags: u32) -> std::io::Result<()> {
     let from = CString::new(from.as_os_str().as_bytes()).unwrap();
     let to = CString::new(to.as_os_str().as_bytes()).unwrap();
     // SAFETY: both strings are NUL-terminated and outlive the call.
@@ -52,6 +52,42 @@ fn rename_noreplace_and_exchange() {
     assert_eq!(names, ["b", "d"]);
     // The same through the API.
     assert_eq!(m.fs.read_file("/d/a").unwrap(), b"B");
+}
+
+#[test]
+fn a_tree_with_64_kib_of_path() {
+    // Linux limits each path argument to 4,095 bytes, not the depth of a
+    // tree: 260 levels of 255-byte names (66 KiB) are made with relative
+    // steps, moved under a longer prefix, and removed with rm -rf.
+    if missing("python3") {
+        return;
+    }
+    let Some(m) = Mount::new("deep") else {
+        return;
+    };
+    let script = r#"python3 -c '
+import os
+n = "0" * 255
+os.makedirs("long/prefix")
+os.mkdir("top")
+os.chdir("top")
+for _ in range(260):
+    os.mkdir(n)
+    os.chdir(n)
+with open("f", "w") as f:
+    f.write("deep\n")
+print(open("f").read(), end="")
+'"#;
+    assert_eq!(m.sh(script), "deep\n");
+    // The file is 260 * 256 bytes of path below the mount.
+    let mut dir = m.fs.lookup(&m.fs.root(), "top").unwrap();
+    for _ in 0..260 {
+        dir = m.fs.lookup(&dir, "0".repeat(255)).unwrap();
+    }
+    assert_eq!(m.fs.getattr(&m.fs.lookup(&dir, "f").unwrap()).size, 5);
+    let out = m.sh("find top -name f | wc -l && mv top long/prefix/ && rm -rf long && ls -A");
+    assert_eq!(out, "1\n");
+    assert_eq!(m.fs.readdir("/").unwrap().len(), 2);
 }
 
 #[test]

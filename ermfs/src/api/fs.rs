@@ -15,6 +15,7 @@ use crate::content::shared::Shared;
 use crate::namespace::ino_index::InoIndex;
 use crate::namespace::names::{Namespace, ROOT_INO};
 use crate::sync::{AtomicU64, Mutex, lock};
+use crate::types::config::AtimePolicy;
 use crate::types::errno::fail;
 use crate::types::identity::Identity;
 use crate::types::inode::{Body, FileType, Inode};
@@ -150,6 +151,20 @@ impl Fs {
     /// Whether the lockless backends are in use.
     pub fn is_lockless(&self) -> bool {
         self.inner.lockless()
+    }
+
+    /// When reads move a file's access time, as set by
+    /// [`FsBuilder::atime`] or
+    /// [`Fs::set_atime_policy`].
+    pub fn atime_policy(&self) -> AtimePolicy {
+        self.inner.shared.atime_policy()
+    }
+
+    /// Changes when reads move a file's access time (as remounting with
+    /// `noatime`, `relatime` or `strictatime` does), for every read from
+    /// now on; stored times stay as they are.
+    pub fn set_atime_policy(&self, policy: AtimePolicy) {
+        self.inner.shared.set_atime_policy(policy);
     }
 
     /// Switches the registry and the descriptor table to the lockless (`true`)

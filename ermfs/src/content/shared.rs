@@ -44,8 +44,9 @@ pub(crate) struct Shared {
     pub counters: Counters,
     /// Where timestamps come from.
     pub clock: Clock,
-    /// When reads move `atime`.
-    pub atime: AtimePolicy,
+    /// When reads move `atime` (an [`AtimePolicy`] as its index, so a
+    /// mount can change it at run time).
+    atime: AtomicU32,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
     /// This `Shared` itself, handed to the worker when it starts.
@@ -147,7 +148,7 @@ impl Shared {
                 threads,
                 counters: Counters::default(),
                 clock,
-                atime,
+                atime: AtomicU32::new(atime as u32),
                 bg: Background::default(),
                 me: me.clone(),
                 compressors: Mutex::new(Vec::new()),
@@ -156,6 +157,20 @@ impl Shared {
                 caches: Mutex::new(Vec::new()),
             }
         })
+    }
+
+    /// When reads move `atime` now.
+    pub fn atime_policy(&self) -> AtimePolicy {
+        match self.atime.load(Ordering::Relaxed) {
+            x if x == AtimePolicy::Strict as u32 => AtimePolicy::Strict,
+            x if x == AtimePolicy::Noatime as u32 => AtimePolicy::Noatime,
+            _ => AtimePolicy::Relatime,
+        }
+    }
+
+    /// Changes when reads move `atime`, for reads from now on.
+    pub fn set_atime_policy(&self, policy: AtimePolicy) {
+        self.atime.store(policy as u32, Ordering::Relaxed);
     }
 
     /// Takes one more open description of file `inode`. A packed file opened

@@ -14,7 +14,7 @@ const RELATIME_MAX_AGE: i64 = 24 * 60 * 60;
 /// The time to store as `atime` if a read now should move it (compared as
 /// stored, with no conversion: reads take this path every time).
 pub(crate) fn atime_due(st: &State, shared: &Shared) -> Option<Time> {
-    match shared.atime {
+    match shared.atime_policy() {
         AtimePolicy::Noatime => return None,
         AtimePolicy::Strict => return Some(Time::now(&shared.clock)),
         AtimePolicy::Relatime => {}

@@ -426,6 +426,41 @@ fn atime_policies() {
 }
 
 #[test]
+fn atime_policy_changes_at_run_time() {
+    for lockless in [false, true] {
+        let clock = Clock::new();
+        let fs = clock.builder().lockless(lockless).build().unwrap();
+        assert_eq!(fs.atime_policy(), AtimePolicy::Relatime);
+        put(&fs, "/f", b"hello");
+        let fd = fs.open("/f", libc::O_RDONLY, 0).unwrap();
+        let mut buf = [0u8; 2];
+        let mut read = |fs: &Fs| fs.pread(fd, &mut buf, 0).unwrap();
+        // Relatime: the first read after the write moves atime, the next not.
+        let t1 = clock.tick(1);
+        read(&fs);
+        clock.tick(1);
+        read(&fs);
+        assert_eq!(times(&fs, "/f").0, t1);
+        // Strict from now on: every read moves it, through the open descriptor too.
+        fs.set_atime_policy(AtimePolicy::Strict);
+        assert_eq!(fs.atime_policy(), AtimePolicy::Strict);
+        let t2 = clock.tick(1);
+        read(&fs);
+        assert_eq!(times(&fs, "/f").0, t2);
+        // Noatime: never, even past relatime's 24 hours.
+        fs.set_atime_policy(AtimePolicy::Noatime);
+        clock.tick(2 * 86_400 * 1_000_000_000);
+        read(&fs);
+        assert_eq!(times(&fs, "/f").0, t2);
+        fs.set_atime_policy(AtimePolicy::Relatime);
+        let t3 = clock.tick(1);
+        read(&fs);
+        assert_eq!(times(&fs, "/f").0, t3);
+        fs.close(fd).unwrap();
+    }
+}
+
+#[test]
 fn utimens_and_futimens() {
     each_clocked(|fs, clock| {
         put(fs, "/f", b"x");
