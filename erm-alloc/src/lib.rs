@@ -68,6 +68,21 @@ pub fn page_size() -> usize {
     *PAGE.get_or_init(sys::page_size)
 }
 
+/// Gives the C heap's free pages back to the OS; `true` if any went.
+///
+/// Small heap blocks freed by many threads (a closed file's compressed
+/// stream, an inode) go back to the allocator's arenas, not to the OS:
+/// glibc returns an arena's pages only from its top, so after a million
+/// small frees scattered over an arena its RSS stays put. A store that has
+/// just freed megabytes of such blocks calls this (glibc's `malloc_trim`),
+/// which also releases whole free pages in the middle of every arena. It
+/// walks every arena's free lists under the arena's lock, so callers
+/// rate-limit it (ermfs: once per a few MiB freed). A no-op with other C
+/// libraries.
+pub fn trim_heap() -> bool {
+    sys::trim_heap()
+}
+
 /// The process's resident set in bytes, as the kernel counts it
 /// (`/proc/self/statm`, second field, times the page size): the figure that
 /// says whether memory really went back to the OS, not just out of a counter.

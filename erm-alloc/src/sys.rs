@@ -230,6 +230,22 @@ pub(crate) fn page_size() -> usize {
     usize::try_from(size).unwrap_or(4096)
 }
 
+/// Gives the C heap's free pages back to the OS (glibc `malloc_trim(0)`:
+/// the free top of every arena and whole free pages inside them); `true`
+/// if any went. A no-op elsewhere (other C libraries, miri).
+pub(crate) fn trim_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    {
+        // SAFETY: malloc_trim takes no pointers and only walks the
+        // allocator's own free lists under its own locks.
+        unsafe { libc::malloc_trim(0) != 0 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu", not(miri))))]
+    {
+        false
+    }
+}
+
 /// Test-only calls: the kernel's own tmpfs (a memfd) as the oracle that the
 /// model tests compare a region's holes against.
 #[cfg(test)]

@@ -89,3 +89,30 @@ fn dropping_returns_everything() {
     );
     assert_eq!(budget.used(), 0);
 }
+
+/// Heap blocks freed around a few live ones stay resident until
+/// `trim_heap`, which gives the free pages between them back (glibc).
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap_returns_free_pages_between_live_blocks() {
+    let _turn = turn();
+    // 64 MiB of 1 KiB blocks, touched, in this thread's arena; one in 64
+    // stays, so no arena top is free and only a trim can give pages back.
+    let mut blocks: Vec<Box<[u8]>> = (0..64 * 1024).map(|i| vec![i as u8; 1024].into()).collect();
+    let full = resident_bytes().expect("procfs is mounted");
+    let mut i = 0;
+    blocks.retain(|_| {
+        i += 1;
+        i % 64 == 0
+    });
+    let freed = resident_bytes().expect("procfs is mounted");
+    erm_alloc::trim_heap();
+    let trimmed = resident_bytes().expect("procfs is mounted");
+    assert!(
+        trimmed + 32 * MIB <= freed.min(full),
+        "trim gave back only {} of ~63 MiB freed (RSS full {full}, freed {freed}, trimmed {trimmed})",
+        freed.min(full).saturating_sub(trimmed)
+    );
+    assert_eq!(blocks.len(), 1024);
+    assert!(blocks.iter().all(|b| b.len() == 1024));
+}

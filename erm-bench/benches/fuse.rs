@@ -7,6 +7,11 @@
 //! writeback cache (opt-in), and the cost of one FUSE round trip. Skipped, saying
 //! why, without root or FUSE; without `bindfs` the passthrough rows say so.
 //!
+//! Memory is measured on a mount served by a separate daemon process (this
+//! bench binary re-executed as one, built as `ermfs-mount` builds its
+//! store), so its RSS is the daemon's alone: fresh, with a tree of 8,000
+//! small text files settled (against `df` used), and after `rm -rf`.
+//!
 //! The mounts compress closed files in the background (2 s after the last
 //! close, as `ermfs-mount` does); the bench waits for those compressions
 //! between samples, untimed, since on two cores one 256 MiB compression
@@ -353,7 +358,165 @@ fn du_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The environment variable that turns this process into the memory
+/// case's mount daemon, serving the directory it names.
+const DAEMON_ENV: &str = "ERM_BENCH_DAEMON";
+
+/// The memory case's daemon: a store as `ermfs-mount` builds it by default
+/// (background compression 2 s after the last close, file handles on),
+/// mounted on `dir` until it is unmounted.
+fn serve(dir: &Path) -> std::io::Result<()> {
+    let fs = Fs::builder()
+        .compression(CompressionPolicy::Background {
+            delay: Duration::from_secs(2),
+        })
+        .inode_index(true)
+        .build()?;
+    erm_fuse::spawn(fs, dir, &MountConfig::default())?.join()
+}
+
+/// `VmRSS` of process `pid`, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `df` used of the file system at `dir`, in bytes.
+fn df_used(dir: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("no NUL in the path");
+    // SAFETY: an all-zero statvfs is a valid value for the call to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` is valid for writes.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    (st.f_blocks - st.f_bfree) * st.f_frsize
+}
+
+/// Polls `f` every 250 ms until it gives the same value twice in a row
+/// 1 s apart (at most 60 s); returns that value.
+fn steady(f: impl Fn() -> u64) -> u64 {
+    let mut last = f();
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = f();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// The daemon's RSS fresh, with 8,000 small files settled and after
+/// `rm -rf`, against the targets `1.1 x df used + 4 MiB` and `fresh +
+/// 8 MiB`.
+fn memory_case(report: &mut Report, base: &Path) -> Result<(), String> {
+    const MIB: u64 = 1 << 20;
+    let dir = base.join("memory");
+    unmount(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // As /proc/self/mountinfo spells it.
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut daemon = Command::new(exe)
+        .env(DAEMON_ENV, &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("daemon: {e}"))?;
+    let pid = daemon.id();
+    let mounted = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+            m.lines()
+                .any(|l| l.contains(&*dir.to_string_lossy()) && l.contains("fuse"))
+        })
+    });
+    let result = if mounted {
+        memory_on(report, &dir, pid, MIB);
+        Ok(())
+    } else {
+        Err("the memory daemon did not mount in 10 s".to_owned())
+    };
+    unmount(&dir);
+    let _ = daemon.wait();
+    result
+}
+
+fn memory_on(report: &mut Report, dir: &Path, pid: u32, mib: u64) {
+    let fresh = steady(|| rss_of(pid));
+    // Text slices of 1-5 KB from the corpus's text files: a source tree's size mix.
+    let text: Vec<u8> = ["alice29.txt", "asyoulik.txt", "lcet10.txt"]
+        .iter()
+        .flat_map(|f| std::fs::read(Path::new(erm_bench::CORPUS_DIR).join(f)).expect("corpus text"))
+        .collect();
+    let mut rng = SplitMix64::new(19);
+    let (dirs, per_dir) = (80, 100);
+    let mut apparent = 0u64;
+    for d in 0..dirs {
+        let sub = dir.join(format!("d{d}"));
+        std::fs::create_dir(&sub).expect("mkdir on the memory mount");
+        for i in 0..per_dir {
+            let n = 1000 + rng.below(4001) as usize;
+            let at = rng.below((text.len() - n) as u64) as usize;
+            std::fs::write(sub.join(format!("f{i}.txt")), &text[at..at + n]).expect("write");
+            apparent += n as u64;
+        }
+    }
+    let files = dirs * per_dir;
+    // Settled: past the 2 s delay every file is compressed once df used
+    // stops moving; then RSS.
+    std::thread::sleep(Duration::from_millis(2500));
+    let used = steady(|| df_used(dir));
+    let tree = steady(|| rss_of(pid));
+    let allowed = 1.1 * used as f64 + (4 * mib) as f64;
+    report.push(Row::lower_is_better(
+        &format!("fuse/memory_rss_{files}_small_files"),
+        "bytes",
+        tree as f64,
+        "1.1 x df used + 4 MiB",
+        allowed,
+        Some(1.0),
+    ));
+    report.push(Row::standalone(
+        &format!("fuse/memory_rss_{files}_small_files_breakdown"),
+        "bytes",
+        tree as f64,
+        &format!(
+            "informational: {apparent} bytes written, df used {used}, fresh RSS {fresh}, \
+             so {:.0} bytes per file above df used and the fresh daemon",
+            (tree as f64 - used as f64 - fresh as f64) / files as f64
+        ),
+        None,
+    ));
+    for d in 0..dirs {
+        std::fs::remove_dir_all(dir.join(format!("d{d}"))).expect("rm -rf on the memory mount");
+    }
+    let emptied = steady(|| rss_of(pid));
+    report.push(Row::lower_is_better(
+        "fuse/memory_rss_after_rm_rf",
+        "bytes",
+        emptied as f64,
+        "fresh daemon + 8 MiB",
+        (fresh + 8 * mib) as f64,
+        Some(1.0),
+    ));
+}
+
 fn main() -> std::io::Result<()> {
+    if let Some(dir) = std::env::var_os(DAEMON_ENV) {
+        return serve(Path::new(&dir));
+    }
     let mut report = Report::new("fuse");
     let (mounts, fs, fs_wb, no_bindfs) = match mount() {
         Ok(m) => m,
@@ -460,5 +623,15 @@ fn main() -> std::io::Result<()> {
         None,
     ));
     drop(mounts);
+    let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/fuse-bench"));
+    if let Err(why) = memory_case(&mut report, base) {
+        report.push(Row::standalone(
+            "fuse/memory_rss_8000_small_files",
+            "bytes",
+            0.0,
+            &format!("not measured: {why}"),
+            Some(false),
+        ));
+    }
     report.write()
 }

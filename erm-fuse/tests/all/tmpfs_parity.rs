@@ -13,6 +13,7 @@ use std::process::Command;
 
 use super::common::{CORPUS, Mount, force_unmount, is_mounted, missing, mount_root};
 use erm_fuse::MountConfig;
+use ermfs::AtimePolicy;
 
 /// A tmpfs mounted under `target/fuse-tests/`, unmounted on drop.
 struct Tmpfs {
@@ -21,11 +22,16 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn new(name: &str) -> Tmpfs {
+        Tmpfs::with(name, "mode=755")
+    }
+
+    /// A tmpfs mounted with `options` (`-o`).
+    fn with(name: &str, options: &str) -> Tmpfs {
         let dir = mount_root().join(format!("{name}-tmpfs"));
         force_unmount(&dir);
         std::fs::create_dir_all(&dir).expect("create the tmpfs mount point");
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "mode=755", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(&dir)
             .status()
             .expect("run mount");
@@ -58,6 +64,53 @@ fn pair(name: &str) -> Option<(Mount, Tmpfs)> {
     };
     let m = Mount::with(name, config)?;
     Some((m, Tmpfs::new(name)))
+}
+
+/// `MountConfig::atime` against the same option on tmpfs: whether a read
+/// moves the access time, the first time (the atime is older than the
+/// mtime) and again on a second open a moment later.
+#[test]
+fn atime_policies_as_mount_options() {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: the tmpfs oracle needs root");
+        return;
+    }
+    let script = r#"
+        printf 'some bytes\n' > f
+        touch -a -d '2000-01-01 00:00:00' f
+        a0=$(stat -c %x f)
+        cat f > /dev/null
+        a1=$(stat -c %x f)
+        sleep 0.05
+        cat f > /dev/null
+        a2=$(stat -c %x f)
+        [ "$a0" = "$a1" ] && echo "first read: same" || echo "first read: moved"
+        [ "$a1" = "$a2" ] && echo "second read: same" || echo "second read: moved"
+    "#;
+    let policies = [
+        (AtimePolicy::Noatime, "noatime", "same", "same"),
+        (AtimePolicy::Relatime, "relatime", "moved", "same"),
+        (AtimePolicy::Strict, "strictatime", "moved", "moved"),
+    ];
+    for (policy, option, first, second) in policies {
+        let name = format!("parity-{option}");
+        let config = MountConfig {
+            atime: Some(policy),
+            ..MountConfig::default()
+        };
+        let Some(m) = Mount::with(&name, config) else {
+            return;
+        };
+        let t = Tmpfs::with(&name, &format!("mode=755,{option}"));
+        let out = same(&m, &t, script);
+        assert_eq!(
+            out,
+            format!("first read: {first}\nsecond read: {second}\n"),
+            "{option}"
+        );
+        assert_eq!(m.fs.atime_policy(), policy);
+    }
 }
 
 /// Runs `script` with `sh -e` in `dir` (umask 022, `$USER4242` a command

@@ -34,6 +34,9 @@ pub(crate) trait Packer: Send + Sync + 'static {
     fn background(&self) -> &Background;
     /// Compresses the content of file `ino` (its lock held by the caller).
     fn pack(&self, ino: u64, content: &mut Content);
+    /// The queue just drained: drop what only packing needs (called
+    /// without the queue's lock).
+    fn idle(&self);
 }
 
 #[derive(Debug)]
@@ -157,7 +160,14 @@ fn run<P: Packer>(shared: &P) {
         }
         let Some(job) = q.jobs.front() else {
             bg.idle.notify_all();
-            q = wait(&bg.work, q);
+            drop(q);
+            shared.idle();
+            q = lock(&bg.queue);
+            // A job or the stop may have come while the lock was free (its
+            // wake-up then found nobody waiting): look again first.
+            if q.jobs.is_empty() && !q.stop {
+                q = wait(&bg.work, q);
+            }
             continue;
         };
         let now = Instant::now();

@@ -12,7 +12,9 @@ use erm_alloc::{MemoryBudget, Reclaim, Region};
 use erm_compress::{Compressor, Decompressor, Index, Options};
 
 use crate::content::background::{Background, Packer, Scheduled};
-use crate::sync::{AtomicU32, Mutex, Ordering, RwLockWriteGuard, lock, try_write, write};
+use crate::sync::{
+    AtomicU32, AtomicU64, Mutex, Ordering, RwLockWriteGuard, lock, try_write, write,
+};
 use crate::types::config::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::types::errno::{err, fail};
 use crate::types::inode::{Body, Content, Inode, Lazy, Packed, State};
@@ -21,6 +23,18 @@ use crate::types::stats::{Counters, add, sub};
 /// Bytes a block may grow by when stored (header, trailer, stored-block
 /// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
 const BLOCK_OVERHEAD: usize = 64;
+
+/// Files whose worst-case stream fits here are deflated into a pooled
+/// scratch buffer and the stream then copied out at its exact length: a
+/// reservation shrunk in place would leave its tail as a heap hole after
+/// every small file, too small for the next file's reservation, and
+/// thousands of such holes are megabytes the allocator cannot give back.
+/// The copy is of compressed bytes, at most this many per file.
+const SCRATCH_MAX: usize = 64 * 1024;
+
+/// Stream bytes freed between two [`erm_alloc::trim_heap`] calls: streams
+/// are heap blocks, and without a trim an emptied store keeps their pages.
+const TRIM_AFTER: u64 = 2 << 20;
 
 /// New content for a file, made by an import before the file is touched.
 #[derive(Debug)]
@@ -53,6 +67,11 @@ pub(crate) struct Shared {
     me: Weak<Shared>,
     compressors: Mutex<Vec<Compressor>>,
     decompressors: Mutex<Vec<Decompressor>>,
+    /// Scratch streams for small files (see [`SCRATCH_MAX`]), one per
+    /// compression running at once.
+    scratch: Mutex<Vec<Vec<u8>>>,
+    /// Stream bytes freed since the heap was last trimmed.
+    freed_since_trim: AtomicU64,
     /// Files that an open is waiting to lock while they are compressed.
     wanted: Wanted,
     /// Files open read-only from their stream ([`Content::Lazy`]), whose
@@ -127,6 +146,19 @@ impl Packer for Shared {
     fn pack(&self, ino: u64, content: &mut Content) {
         Shared::pack(self, ino, content);
     }
+
+    /// A deflate state is most of a megabyte at the default level and only
+    /// the next burst of closes needs one: the pooled compressors and
+    /// scratch streams go while nothing waits to be compressed, and the
+    /// heap pages they held with them (they sit among the streams).
+    fn idle(&self) {
+        let compressors = std::mem::take(&mut *lock(&self.compressors));
+        let scratch = std::mem::take(&mut *lock(&self.scratch));
+        if !compressors.is_empty() || !scratch.is_empty() {
+            drop((compressors, scratch));
+            erm_alloc::trim_heap();
+        }
+    }
 }
 
 impl Shared {
@@ -153,6 +185,8 @@ impl Shared {
                 me: me.clone(),
                 compressors: Mutex::new(Vec::new()),
                 decompressors: Mutex::new(Vec::new()),
+                scratch: Mutex::new(Vec::new()),
+                freed_since_trim: AtomicU64::new(0),
                 wanted: Wanted::default(),
                 caches: Mutex::new(Vec::new()),
             }
@@ -504,8 +538,18 @@ impl Shared {
 
     /// Credits a packed stream's charge and drops it.
     pub fn drop_packed(&self, packed: Packed) {
-        self.budget.credit(packed.charged());
-        sub(&self.counters.compressed_bytes, packed.charged() as u64);
+        let bytes = packed.charged();
+        self.budget.credit(bytes);
+        sub(&self.counters.compressed_bytes, bytes as u64);
+        drop(packed);
+        let freed = self
+            .freed_since_trim
+            .fetch_add(bytes as u64, Ordering::Relaxed)
+            .saturating_add(bytes as u64);
+        // One caller per TRIM_AFTER bytes wins the swap and trims.
+        if freed >= TRIM_AFTER && self.freed_since_trim.swap(0, Ordering::Relaxed) >= TRIM_AFTER {
+            erm_alloc::trim_heap();
+        }
     }
 
     /// Compresses a raw region in place of `content`; on any failure the
@@ -562,11 +606,15 @@ impl Shared {
         // it grows; untouched capacity costs no RAM and is not charged.
         let members = data_len.div_ceil(block) + 2 * runs.len() + 2;
         let bound = data_len.saturating_add(members.saturating_mul(BLOCK_OVERHEAD));
-        let mut stream = Vec::new();
+        let small = bound <= SCRATCH_MAX;
+        let mut stream = match small {
+            true => lock(&self.scratch).pop().unwrap_or_default(),
+            false => Vec::new(),
+        };
         let mut charged = 0usize;
         let mut released = 0usize;
         let result = stream
-            .try_reserve_exact(bound)
+            .try_reserve_exact(if small { SCRATCH_MAX } else { bound })
             .map_err(|_| err(libc::ENOMEM))
             .and_then(|()| {
                 // Big files go `threads` blocks at a time, a few blocks per
@@ -671,18 +719,35 @@ impl Shared {
                 }
                 lock(&self.decompressors).push(dec);
                 self.budget.credit(charged);
+                if small {
+                    self.return_scratch(stream);
+                }
                 return None;
             }
         };
         lock(&self.decompressors).push(dec);
         // Exactly the stream's length stays allocated: that is what is charged.
-        stream.shrink_to_fit();
+        let stream = if small {
+            let exact = stream.as_slice().to_vec();
+            self.budget.record_copy(exact.len());
+            self.return_scratch(stream);
+            exact
+        } else {
+            stream.shrink_to_fit();
+            stream
+        };
         debug_assert_eq!(charged, stream.len(), "the charge follows the stream");
         add(&self.counters.compressed_bytes, charged as u64);
         Some(Packed {
             stream,
             raw_len: index.raw_len(),
         })
+    }
+
+    /// Puts a scratch stream back in the pool, empty.
+    fn return_scratch(&self, mut stream: Vec<u8>) {
+        stream.clear();
+        lock(&self.scratch).push(stream);
     }
 
     /// Inflates the blocks of a partial stream back into `region`, onto

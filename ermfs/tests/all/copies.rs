@@ -1,6 +1,7 @@
 //! The copy budget (ARCHITECTURE.md), read from the stats counters: a
 //! write copies each byte once into the region, a read once out of it, the
-//! last close runs only the deflate pass and a reopen only the inflate pass;
+//! last close runs only the deflate pass (a small file's stream is then
+//! copied once to its exact length) and a reopen only the inflate pass;
 //! nothing else is copied inside erm-alloc or erm-compress on the way.
 
 use crate::all::common::each_with;
@@ -114,6 +115,27 @@ fn small_files_copy_only_their_size_class_moves() {
                 100,
                 "only the slot-to-pages move copies"
             );
+        },
+    );
+}
+
+#[test]
+fn a_small_files_stream_is_copied_once_to_its_exact_length() {
+    each_with(
+        || Fs::builder().compression(CompressionPolicy::Immediate),
+        |fs| {
+            // 3 KB of text: its worst-case stream fits the scratch buffer, so
+            // the stream is deflated there and copied out at its length.
+            let data = &text()[..3000];
+            fs.write_file("/small", data).unwrap();
+            let s = fs.stats();
+            assert_eq!(s.compressions, 1);
+            assert!(s.compressed_bytes > 0 && s.compressed_bytes < 3000);
+            assert_eq!(
+                s.internal_copies, s.compressed_bytes,
+                "one copy of the compressed bytes, nothing else"
+            );
+            assert_eq!(fs.read_file("/small").unwrap(), data);
         },
     );
 }
