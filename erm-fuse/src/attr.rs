@@ -7,6 +7,8 @@ use std::time::SystemTime;
 use ermfs::{Stat, TimeSpec};
 use fuser::{Errno, FileAttr, FileType, INodeNo, TimeOrNow};
 
+use crate::sys;
+
 /// The errno of `e` (`EIO` for an error that carries none).
 pub(crate) fn errno(e: &io::Error) -> Errno {
     Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
@@ -35,7 +37,7 @@ pub(crate) fn kind(k: ermfs::FileType) -> FileType {
 /// of `makedev(3)`. Numbers that do not fit are cut, as the kernel's own
 /// 32-bit `dev_t` would.
 pub(crate) fn encode_dev(dev: u64) -> u32 {
-    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let (major, minor) = (sys::major(dev), sys::minor(dev));
     (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
 }
 
@@ -44,7 +46,7 @@ pub(crate) fn encode_dev(dev: u64) -> u32 {
 pub(crate) fn decode_dev(dev: u32) -> u64 {
     let major = (dev & 0xfff00) >> 8;
     let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-    libc::makedev(major, minor)
+    sys::makedev(major, minor)
 }
 
 /// The attributes the kernel caches for a node.
@@ -114,11 +116,11 @@ mod tests {
             (0xfff, 0xfffff),
             (1, 256),
         ] {
-            let dev = libc::makedev(major, minor);
+            let dev = sys::makedev(major, minor);
             let wire = encode_dev(dev);
             assert_eq!(decode_dev(wire), dev, "{major}:{minor}");
         }
         // The classic 16-bit numbers keep their old encoding.
-        assert_eq!(encode_dev(libc::makedev(4, 1)), 0x401);
+        assert_eq!(encode_dev(sys::makedev(4, 1)), 0x401);
     }
 }

@@ -46,7 +46,14 @@
 //!   close of a written file changing `st_blocks`, an ACL set through
 //!   xattrs changing the mode) invalidates the inode's cached attributes
 //!   through the session's notifier ([`ErmFuse::notifier_slot`]);
-//! - the binary `ermfs-mount DIR [OPTIONS]`.
+//! - [`mount`] and [`Unmounter`], for a daemon that runs the session
+//!   itself: as root a mount(2) of type `fuse.ermfs` (the atime policy as
+//!   the mount's `MS_*` flag), else fusermount3; unmounting falls back to
+//!   a lazy detach when the mount is busy;
+//! - [`options`]: `-o` words, tmpfs's (`size=` with tmpfs's suffixes,
+//!   `KiB`/`GiB` and `N%` of RAM, `mode=`, `uid=`, `gid=`, the atime
+//!   policies) and ERMFS's own, each refusal saying what is accepted;
+//! - the binary `ermfs-mount [SOURCE] DIR [-o OPTIONS] [FLAGS]`.
 //!
 //! # Limitations
 //! - Write-through by default: each `write(2)` is one round trip, answered
@@ -71,11 +78,15 @@
 //! - fuser 0.18 does not pass on the kernel's `FATTR_KILL_SUIDGID`/
 //!   `FUSE_OPEN_KILL_SUIDGID`: whether a truncating caller lacks
 //!   `CAP_FSETID` is judged by its uid (root keeps the bits).
+#![deny(unsafe_code)]
 
 mod attr;
+pub mod daemon;
 mod mount;
 mod nodes;
 mod ops;
+pub mod options;
+mod sys;
 
-pub use mount::{MountConfig, spawn};
+pub use mount::{MountConfig, Unmounter, mount, spawn};
 pub use ops::{DEFAULT_TTL, ErmFuse, NotifierSlot};

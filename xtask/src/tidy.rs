@@ -746,7 +746,7 @@ fn calls_libc(code: &str) -> bool {
     })
 }
 
-/// (e) In crates with `src/sys.rs` (erm-alloc, ermfd): libc calls and
+/// (e) In crates with `src/sys.rs` (erm-alloc, ermfd, erm-fuse): libc calls and
 /// `extern` blocks only in sys.rs; lib.rs denies unsafe code; any other
 /// module allowing it explains why under `//! # Safety`.
 fn syscalls(files: &[Source]) -> Vec<Offence> {

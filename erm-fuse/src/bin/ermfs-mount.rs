@@ -1,46 +1,61 @@
-//! `ermfs-mount DIR [OPTIONS]`: mount a compressed RAM store on `DIR` with
-//! FUSE. Idle files cost their gzip size; SIGINT, SIGTERM or
-//! `fusermount3 -u DIR` unmount it (and the store is gone).
+//! `ermfs-mount [SOURCE] DIR [-o OPTIONS] [FLAGS]`: mount a compressed RAM
+//! store on `DIR` with FUSE. Idle files cost their gzip size; SIGINT,
+//! SIGTERM or `fusermount3 -u DIR` unmount it (and the store is gone).
+//! `SOURCE DIR -o LIST` is the convention `mount.fuse3` and `mount(8)`
+//! helpers use; the `-o` words are tmpfs's plus ERMFS's own
+//! ([`erm_fuse::options`]).
 
-use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use erm_fuse::{ErmFuse, MountConfig};
-use ermfs::{CompressionPolicy, Fs};
+use erm_fuse::options::{MountOptions, check_block_size, parse_delay, parse_size};
+use erm_fuse::{MountConfig, daemon};
+use ermfs::Fs;
 
-/// Mount an ERMFS compressed RAM file store on DIR.
+/// Mounts a compressed RAM file system on DIR: like tmpfs, but closed
+/// files are kept gzip-compressed (open files are plain pages).
+///
+/// Options come as flags or as `-o` words, tmpfs's syntax included:
+/// `ermfs-mount ram /mnt -o size=2G,mode=1777,noatime`.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// The mount point (an existing, empty directory).
-    dir: PathBuf,
-    /// Most bytes held (raw and compressed), e.g. `512M`, `4G`; writes past
-    /// it fail with ENOSPC. Default: no limit (statfs shows the RAM size).
-    #[arg(long, value_parser = parse_size)]
-    memory_limit: Option<u64>,
-    /// gzip level for closed files, 1 (fast) to 9 (small).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
-    level: u32,
+    /// `[SOURCE] DIR`: the mount point (an existing, empty directory),
+    /// optionally after a source name (shown as the file system's name, as
+    /// `mount -t fuse.ermfs SOURCE DIR` passes it).
+    #[arg(num_args = 1..=2, required = true, value_name = "[SOURCE] DIR")]
+    paths: Vec<PathBuf>,
+    /// Comma-separated mount options (repeatable): size=, mode=, uid=, gid=,
+    /// noatime|relatime|strictatime, level=, block_size=, compress_delay=,
+    /// lockless|locked, threads=, writeback_cache, ro, allow_other,
+    /// auto_unmount, nonempty.
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    options: Vec<String>,
+    /// Most bytes held (raw and compressed), as `size=`: `512M`, `2GiB`,
+    /// `1.5G`, `50%` of RAM; `0`: no limit. Default: half of RAM, as tmpfs.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+    /// Deflate level for closed files, 0 (stored) to 12 (smallest); default 6.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=12))]
+    level: Option<u32>,
     /// Uncompressed bytes per gzip member (random access unit), e.g. `256K`.
-    #[arg(long, default_value = "256K", value_parser = parse_size)]
-    block_size: u64,
+    #[arg(long, value_name = "SIZE")]
+    block_size: Option<String>,
     /// Seconds a closed file stays raw before it is compressed: `0`
-    /// compresses in the last close, `never` keeps files raw.
-    #[arg(long, default_value = "2")]
-    compress_delay: String,
+    /// compresses in the last close, `never` keeps files raw; default 2.
+    #[arg(long, value_name = "SECS|never")]
+    compress_delay: Option<String>,
     /// Lock-free tables (atomics/CAS).
     #[arg(long, conflicts_with = "locked")]
     lockless: bool,
     /// Mutex-based tables (the default unless built with `lockless`).
     #[arg(long)]
     locked: bool,
-    /// Threads answering FUSE requests.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
-    threads: u64,
+    /// Threads answering FUSE requests; default 2.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    threads: Option<u64>,
     /// Let other users in (needs `user_allow_other` in /etc/fuse.conf unless root).
     #[arg(long)]
     allow_other: bool,
@@ -59,37 +74,37 @@ struct Args {
     writeback_cache: bool,
 }
 
-/// `123`, `64K`, `512M`, `4G` (binary units).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, shift) = match s.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&s[..i], 10),
-        Some((i, 'm' | 'M')) => (&s[..i], 20),
-        Some((i, 'g' | 'G')) => (&s[..i], 30),
-        Some((i, 't' | 'T')) => (&s[..i], 40),
-        _ => (s, 0),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s:?}"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("size too large: {s:?}"))
-}
+impl Args {
+    fn dir(&self) -> &Path {
+        &self.paths[self.paths.len() - 1]
+    }
 
-fn policy(delay: &str) -> Result<CompressionPolicy, String> {
-    if delay == "never" {
-        return Ok(CompressionPolicy::Never);
-    }
-    let secs: f64 = delay
-        .parse()
-        .map_err(|_| format!("--compress-delay: seconds or `never`, not {delay:?}"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("--compress-delay: bad value {delay:?}"));
-    }
-    if secs == 0.0 {
-        Ok(CompressionPolicy::Immediate)
-    } else {
-        Ok(CompressionPolicy::Background {
-            delay: Duration::from_secs_f64(secs),
-        })
+    /// The flags, then each `-o` list in turn (a later word wins).
+    fn options(&self, ram: u64) -> Result<MountOptions, String> {
+        let mut o = MountOptions::default();
+        if let Some(size) = &self.memory_limit {
+            o.size = Some(parse_size(size, ram).map_err(|e| format!("--memory-limit: {e}"))?);
+        }
+        o.level = self.level;
+        if let Some(block) = &self.block_size {
+            let bytes = parse_size(block, ram).map_err(|e| format!("--block-size: {e}"))?;
+            o.block_size = Some(check_block_size(bytes).map_err(|e| format!("--{e}"))?);
+        }
+        if let Some(delay) = &self.compress_delay {
+            o.compression = Some(parse_delay(delay).map_err(|e| format!("--{e}"))?);
+        }
+        if self.lockless || self.locked {
+            o.lockless = Some(self.lockless);
+        }
+        o.threads = self.threads.and_then(|t| usize::try_from(t).ok());
+        o.allow_other = self.allow_other;
+        o.auto_unmount = self.auto_unmount;
+        o.read_only = self.read_only;
+        o.writeback_cache = self.writeback_cache;
+        for list in &self.options {
+            o.apply(list, ram)?;
+        }
+        Ok(o)
     }
 }
 
@@ -109,154 +124,160 @@ fn is_mount_point(dir: &Path) -> bool {
         .any(|m| m == want)
 }
 
-fn build(args: &Args) -> Result<Fs, String> {
-    let limit = match args.memory_limit {
-        Some(b) => Some(usize::try_from(b).map_err(|_| "--memory-limit too large")?),
-        None => None,
-    };
-    let block = usize::try_from(args.block_size).map_err(|_| "--block-size too large")?;
-    // Owned by the mounting user, so `ermfs-mount ~/ram` gives a usable dir.
-    // SAFETY: getuid/getgid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let mut builder = Fs::builder();
-    if args.lockless || args.locked {
-        builder = builder.lockless(args.lockless);
-    }
-    builder
-        .memory_limit(limit)
-        .compression_level(args.level)
-        .block_size(block)
-        .compression(policy(&args.compress_delay)?)
-        .owner(uid, gid)
-        // File handles (open_by_handle_at, NFS export) find inodes by number.
-        .inode_index(true)
-        .build()
-        .map_err(|e| format!("cannot create the store: {e}"))
-}
-
-/// Detaches from the terminal: forks, the parent waits for the child to
-/// report the mount and exits with its status. Returns the pipe end the
-/// child reports on.
-fn daemonize() -> io::Result<OwnedFd> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded, so both fds are open and owned by us alone.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: called before any thread is started (main's first act), so
-    // the child is a complete copy of a single-threaded process.
-    match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()),
-        0 => {
-            drop(rd);
-            // SAFETY: setsid has no memory effects; failure is harmless.
-            unsafe { libc::setsid() };
-            Ok(wr)
+/// Refuses a mount point that cannot or should not be mounted on, saying
+/// what to do: missing, not a directory, a dead FUSE mount, a live mount,
+/// or (without `nonempty`) a directory with entries.
+fn check_mount_point(dir: &Path, nonempty: bool) -> Result<(), String> {
+    let d = dir.display();
+    match std::fs::metadata(dir) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            return Err(format!(
+                "{d} is a dead FUSE mount (its daemon is gone): unmount it with \
+                 `fusermount3 -u {d}` (as root also `umount -l {d}`), then mount again"
+            ));
         }
-        _ => {
-            drop(wr);
-            let mut status = [0u8; 1];
-            let ok = std::fs::File::from(rd).read(&mut status).ok() == Some(1) && status[0] == 1;
-            std::process::exit(if ok { 0 } else { 1 });
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!(
+                "{d} does not exist: create it first (`mkdir -p {d}`)"
+            ));
         }
-    }
-}
-
-/// Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread
-/// started after, so only [`wait_signal`] sees them.
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: an all-zero sigset_t is a valid value to initialise.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t; these calls only write to it and
-    // to this thread's signal mask.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-    set
-}
-
-fn wait_signal(set: &libc::sigset_t) -> i32 {
-    let mut sig = 0;
-    // SAFETY: `set` and `sig` are valid for the call.
-    unsafe { libc::sigwait(set, &mut sig) };
-    sig
-}
-
-fn run(args: Args) -> Result<(), String> {
-    let dir = &args.dir;
-    if !dir.is_dir() {
-        return Err(format!("{}: not a directory", dir.display()));
+        Err(e) => return Err(format!("{d}: {e}")),
+        Ok(m) if !m.is_dir() => return Err(format!("{d} is not a directory")),
+        Ok(_) => {}
     }
     if is_mount_point(dir) {
         return Err(format!(
-            "{0} is already a mount point (busy): unmount it first with `fusermount3 -u {0}`",
-            dir.display()
+            "{d} is already a mount point (busy): unmount it first with `fusermount3 -u {d}`"
         ));
     }
+    let has_entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("{d}: {e}"))?
+        .next()
+        .is_some();
+    if has_entries && !nonempty {
+        return Err(format!(
+            "{d} is not empty: its files would be hidden under the mount; \
+             add `-o nonempty` to mount over them anyway"
+        ));
+    }
+    Ok(())
+}
+
+fn build(o: &MountOptions, ram: u64) -> Result<Fs, String> {
+    // tmpfs's default: half of RAM; `size=0`: no limit.
+    let limit = match o.size.unwrap_or(ram / 2) {
+        0 => None,
+        b => Some(usize::try_from(b).map_err(|_| "size= too large for this machine")?),
+    };
+    let block =
+        usize::try_from(o.block_size.unwrap_or(256 << 10)).map_err(|_| "block_size= too large")?;
+    // Owned by the mounting user unless uid=/gid= say otherwise, so
+    // `ermfs-mount ~/ram` gives a usable dir.
+    let (uid, gid) = daemon::ids();
+    let mut builder = Fs::builder();
+    if let Some(lockless) = o.lockless {
+        builder = builder.lockless(lockless);
+    }
+    if let Some(atime) = o.atime {
+        builder = builder.atime(atime);
+    }
+    let fs = builder
+        .memory_limit(limit)
+        .compression_level(o.level.unwrap_or(6))
+        .block_size(block)
+        .compression(
+            o.compression
+                .unwrap_or(ermfs::CompressionPolicy::Background {
+                    delay: std::time::Duration::from_secs(2),
+                }),
+        )
+        .owner(o.uid.unwrap_or(uid), o.gid.unwrap_or(gid))
+        // File handles (open_by_handle_at, NFS export) find inodes by number.
+        .inode_index(true)
+        .build()
+        .map_err(|e| format!("cannot create the store: {e}"))?;
+    if let Some(mode) = o.mode {
+        fs.chmod("/", mode)
+            .map_err(|e| format!("mode={mode:o}: {e}"))?;
+    }
+    Ok(fs)
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let dir = args.dir();
+    let ram = daemon::ram_bytes();
+    let o = args.options(ram)?;
+    if let [source, _] = args.paths.as_slice() {
+        let name = source.to_string_lossy();
+        if name.is_empty() || name.contains(|c: char| c == ',' || c.is_whitespace()) {
+            return Err(format!(
+                "SOURCE {name:?}: a name without commas or spaces, e.g. `ram`"
+            ));
+        }
+    }
+    check_mount_point(dir, o.nonempty)?;
     let report = if args.foreground {
         None
     } else {
-        Some(daemonize().map_err(|e| format!("cannot detach: {e}"))?)
+        Some(daemon::detach().map_err(|e| format!("cannot detach: {e}"))?)
     };
-    let set = block_signals();
-    let fs = build(&args)?;
+    let signals = daemon::Signals::block();
+    let fs = build(&o, ram)?;
     let config = MountConfig {
-        threads: usize::try_from(args.threads).unwrap_or(1),
-        allow_other: args.allow_other,
-        auto_unmount: args.auto_unmount,
-        read_only: args.read_only,
-        writeback_cache: args.writeback_cache,
+        threads: o.threads.unwrap_or(2),
+        allow_other: o.allow_other,
+        auto_unmount: o.auto_unmount,
+        read_only: o.read_only,
+        writeback_cache: o.writeback_cache,
+        atime: o.atime,
+        fsname: match args.paths.as_slice() {
+            [source, _] => source.to_string_lossy().into_owned(),
+            _ => "ermfs".to_owned(),
+        },
         ..MountConfig::default()
     };
     // Only the mount changes this store: the writeback cache is safe.
-    let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
-    let mut session = fuser::Session::new(ermfuse, dir, &config.fuser_config())
+    let (session, mut unmounter) = erm_fuse::mount(fs, dir, &config)
         .map_err(|e| format!("cannot mount on {}: {e}", dir.display()))?;
-    let mut unmounter = session.unmount_callable();
-    let server = std::thread::Builder::new()
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
         .name("ermfs-fuse".into())
         .spawn(move || {
-            let result = session.run();
+            let _ = done.send(session.run());
             // Unmounted from outside (fusermount3 -u): wake the main thread.
-            // SAFETY: kill on our own pid with a blocked, waited-for signal.
-            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
-            result
+            daemon::wake();
         })
         .map_err(|e| format!("cannot start the server thread: {e}"))?;
-    if let Some(report) = report {
-        let mut pipe = std::fs::File::from(report);
-        let _ = pipe.write_all(&[1]);
-        if let Ok(null) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-        {
-            use std::os::fd::AsRawFd;
-            for target in 0..3 {
-                // SAFETY: dup2 onto the standard fds, which we own.
-                unsafe { libc::dup2(null.as_raw_fd(), target) };
-            }
-        }
+    if let Some(detached) = report {
+        detached.mounted();
     } else {
         eprintln!(
             "ermfs-mount: mounted on {} (Ctrl-C to unmount)",
             dir.display()
         );
     }
-    wait_signal(&set);
-    if let Err(e) = unmounter.unmount() {
-        eprintln!("ermfs-mount: unmount: {e}");
+    let sig = signals.wait();
+    let d = dir.display();
+    if let Ok(result) = ended.try_recv() {
+        // The session ended first: unmounted from outside.
+        eprintln!("ermfs-mount: {d} was unmounted; exiting");
+        return result.map_err(|e| format!("FUSE session ended with: {e}"));
     }
-    match server.join() {
-        Ok(Ok(())) => Ok(()),
+    let name = daemon::signal_name(sig);
+    match unmounter.unmount() {
+        Ok(false) => eprintln!("ermfs-mount: {name}: unmounted {d}"),
+        Ok(true) => {
+            // Detached while in use: its users see ENOTCONN once this
+            // process is gone; waiting for them could take forever.
+            eprintln!("ermfs-mount: {name}: {d} was busy: detached it (lazy unmount) and exiting");
+            return Ok(());
+        }
+        Err(e) => return Err(format!("{name}: cannot unmount {d}: {e}; exiting anyway")),
+    }
+    // The session ends once the kernel lets go; never wait for it long.
+    match ended.recv_timeout(std::time::Duration::from_secs(3)) {
+        Ok(Ok(())) | Err(_) => Ok(()),
         Ok(Err(e)) => Err(format!("FUSE session ended with: {e}")),
-        Err(_) => Err("the FUSE server thread panicked".into()),
     }
 }
 

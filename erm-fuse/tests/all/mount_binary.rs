@@ -80,3 +80,252 @@ fn ermfs_mount_foreground_sigterm_busy_and_fusermount() {
     assert!(wait_for(|| !is_mounted(&dir)));
     drop(guard);
 }
+
+/// Root only: the mounts below use mount(2), uid switches and `-o uid=`.
+fn root() -> bool {
+    if let Some(why) = fuse_unavailable() {
+        eprintln!("SKIP: FUSE unavailable: {why}");
+        return false;
+    }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: needs root");
+        return false;
+    }
+    true
+}
+
+/// A fresh, empty mount point `target/fuse-tests/<name>`, unmounted on drop.
+fn mount_point(name: &str) -> Guard {
+    let dir = mount_root().join(name);
+    force_unmount(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Guard(dir.canonicalize().unwrap())
+}
+
+/// `ermfs-mount ARGS...` (detached): its exit status and standard error.
+fn ermfs_mount(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `findmnt -n -o COLUMN DIR`.
+fn findmnt(dir: &std::path::Path, column: &str) -> String {
+    let out = Command::new("findmnt")
+        .args(["-n", "-o", column])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Total bytes of the file system at `dir` (`statvfs`).
+fn fs_size(dir: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: an all-zero statvfs is valid for the call to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated, `st` valid for writes.
+    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
+    st.f_blocks * st.f_frsize
+}
+
+/// The pid of the `ermfs-mount` daemon serving `dir`, from /proc.
+fn daemon_of(dir: &std::path::Path) -> Option<i32> {
+    let want = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<String> = cmd
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let ours = args.first().is_some_and(|a| a.ends_with("ermfs-mount"));
+        (ours && args.contains(&want)).then_some(pid)
+    })
+}
+
+#[test]
+fn source_dir_and_tmpfs_options_show_in_the_mount_table() {
+    if !root() || missing("findmnt") {
+        return;
+    }
+    let guard = mount_point("binary-options");
+    let dir = guard.0.clone();
+    let d = dir.to_str().unwrap();
+    let (ok, err) = ermfs_mount(&[
+        "ram",
+        d,
+        "-o",
+        "size=64M,mode=1777,uid=4242,gid=4243,noatime,level=9,rw,nofail",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(findmnt(&dir, "FSTYPE"), "fuse.ermfs");
+    assert_eq!(findmnt(&dir, "SOURCE"), "ram");
+    let options = findmnt(&dir, "OPTIONS");
+    assert!(options.split(',').any(|o| o == "noatime"), "{options}");
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata(&dir).unwrap();
+    assert_eq!(
+        (root.mode() & 0o7777, root.uid(), root.gid()),
+        (0o1777, 4242, 4243)
+    );
+    assert_eq!(fs_size(&dir), 64 << 20);
+    std::fs::write(dir.join("f"), "x").unwrap();
+    assert!(Command::new("umount").arg(&dir).status().unwrap().success());
+    assert!(wait_for(|| !is_mounted(&dir)));
+    // Every size form; 0 is no limit (statfs then shows the RAM).
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ram = unsafe {
+        libc::sysconf(libc::_SC_PHYS_PAGES) as u64 * libc::sysconf(libc::_SC_PAGESIZE) as u64
+    };
+    for (size, want) in [
+        ("2GiB", 2u64 << 30),
+        ("1.5G", 3 << 29),
+        ("512k", 512 << 10),
+        ("25%", ram / 4),
+    ] {
+        let (ok, err) = ermfs_mount(&["ram", d, "-o", &format!("size={size}")]);
+        assert!(ok, "{size}: {err}");
+        let got = fs_size(&dir);
+        // statfs reports whole 4 KiB blocks.
+        assert!(got.abs_diff(want) < 4096, "{size}: {got} vs {want}");
+        assert!(Command::new("umount").arg(&dir).status().unwrap().success());
+        assert!(wait_for(|| !is_mounted(&dir)));
+    }
+    let (ok, err) = ermfs_mount(&[d, "--memory-limit", "0"]);
+    assert!(ok, "{err}");
+    assert!(fs_size(&dir) >= ram / 2, "no limit: the RAM shows");
+    assert!(Command::new("umount").arg(&dir).status().unwrap().success());
+    assert!(wait_for(|| !is_mounted(&dir)));
+    // Refusals say what would be accepted, and nothing is mounted.
+    for (args, says) in [
+        (vec!["ram", d, "-o", "size=lots"], "percentage of RAM"),
+        (vec![d, "--memory-limit", "2 bananas"], "binary units"),
+        (vec!["ram", d, "-o", "nr_inodes=100"], "not supported"),
+        (vec!["ram", d, "-o", "level=13"], "0 (stored) to 12"),
+        (vec![d, "--block-size", "1K"], "outside 4k to 16m"),
+        (vec!["ram", d, "-o", "frobnicate"], "accepted: size="),
+        (vec!["a,b", d], "without commas"),
+    ] {
+        let (ok, err) = ermfs_mount(&args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+        assert!(!is_mounted(&dir));
+    }
+    drop(guard);
+}
+
+#[test]
+fn mount_point_refusals_say_what_to_do() {
+    if !root() {
+        return;
+    }
+    let guard = mount_point("binary-refusals");
+    let dir = guard.0.clone();
+    let d = dir.to_str().unwrap();
+    let missing_dir = dir.join("nope");
+    let (ok, err) = ermfs_mount(&[missing_dir.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("does not exist") && err.contains("mkdir -p"),
+        "{err}"
+    );
+    std::fs::write(dir.join("file"), "x").unwrap();
+    let (ok, err) = ermfs_mount(&[dir.join("file").to_str().unwrap()]);
+    assert!(!ok && err.contains("is not a directory"), "{err}");
+    let (ok, err) = ermfs_mount(&[d]);
+    assert!(
+        !ok && err.contains("is not empty") && err.contains("-o nonempty"),
+        "{err}"
+    );
+    let (ok, err) = ermfs_mount(&[d, "-o", "nonempty"]);
+    assert!(ok, "{err}");
+    assert!(
+        !dir.join("file").exists(),
+        "the mount hides the directory's files"
+    );
+    // A dead mount: the daemon killed outright.
+    let pid = daemon_of(&dir).expect("the daemon's pid");
+    // SAFETY: kill sends a signal to a process; no memory involved.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_for(
+        || std::fs::metadata(&dir).is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN))
+    ));
+    let (ok, err) = ermfs_mount(&[d]);
+    assert!(
+        !ok && err.contains("dead FUSE mount") && err.contains("fusermount3 -u"),
+        "{err}"
+    );
+    force_unmount(&dir);
+    assert!(dir.join("file").exists());
+    drop(guard);
+}
+
+#[test]
+fn every_signal_ends_the_daemon_busy_or_not() {
+    if !root() {
+        return;
+    }
+    let guard = mount_point("binary-signals");
+    let dir = guard.0.clone();
+    let d = dir.to_str().unwrap();
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        for busy in [false, true] {
+            for (how, args) in [
+                ("detached", vec![d]),
+                ("foreground", vec![d, "-f"]),
+                ("auto_unmount", vec![d, "--auto-unmount"]),
+            ] {
+                let case = format!("{how}, signal {sig}, busy {busy}");
+                let mut fg = (how == "foreground").then(|| {
+                    Command::new(BIN)
+                        .args(&args)
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap()
+                });
+                if fg.is_none() {
+                    let (ok, err) = ermfs_mount(&args);
+                    assert!(ok, "{case}: {err}");
+                }
+                assert!(wait_for(|| is_mounted(&dir)), "{case}: not mounted");
+                let pid = daemon_of(&dir).unwrap_or_else(|| panic!("{case}: no daemon"));
+                let mut user = busy.then(|| {
+                    Command::new("sleep")
+                        .arg("30")
+                        .current_dir(&dir)
+                        .spawn()
+                        .unwrap()
+                });
+                let started = Instant::now();
+                // SAFETY: kill sends a signal to a process; no memory involved.
+                unsafe { libc::kill(pid, sig) };
+                let gone = || {
+                    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                            .is_ok_and(|s| s.contains(") Z "))
+                };
+                assert!(wait_for(gone), "{case}: the daemon is still running");
+                assert!(wait_for(|| !is_mounted(&dir)), "{case}: still mounted");
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{case}: took {:?}",
+                    started.elapsed()
+                );
+                if let Some(child) = fg.as_mut() {
+                    let status = child.wait().unwrap();
+                    assert!(status.success(), "{case}: {status}");
+                }
+                if let Some(mut u) = user.take() {
+                    let _ = u.kill();
+                    let _ = u.wait();
+                }
+                force_unmount(&dir);
+            }
+        }
+    }
+    drop(guard);
+}
