@@ -59,6 +59,10 @@ pub fn run() -> Result<(), String> {
         crate::fuse::ci,
     )?;
     step(
+        "mount helper (install-mount into target/, mount as mount(8) does)",
+        crate::mount_helper::ci,
+    )?;
+    step(
         "conformance (pjdfstest in full, fsx 200,000 operations)",
         || crate::conformance::run(crate::conformance::Scope::Ci),
     )?;

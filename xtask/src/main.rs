@@ -13,6 +13,7 @@ mod doc_refs;
 mod fuse;
 mod fuzz;
 mod module_tree;
+mod mount_helper;
 mod plot;
 mod tidy;
 mod util;
@@ -38,6 +39,9 @@ Commands:
   install-c [PREFIX]
                    install libermfs.{so,a}, ermfs.h and lib/pkgconfig/ermfs.pc
                    (default PREFIX /usr/local; no make needed)
+  install-mount [PREFIX]
+                   install bin/ermfs-mount and the mount(8) helper sbin/mount.fuse.ermfs
+                   (default PREFIX /usr, where mount -t fuse.ermfs finds it)
 ";
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Some("header") => capi::header(args.iter().any(|a| a == "--check")),
         Some("c-test") => capi::test(),
         Some("install-c") => capi::install(args.get(1).map(String::as_str)).map(drop),
+        Some("install-mount") => mount_helper::install(args.get(1).map(String::as_str)).map(drop),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");
             Ok(())

@@ -281,12 +281,121 @@ fn run(args: Args) -> Result<(), String> {
     }
 }
 
+/// The `mount(8)` helper convention, `mount.fuse.ermfs SOURCE DIR [-sfnv]
+/// [-o OPTIONS] [-t TYPE]`, as this program's own arguments; `None` for
+/// `-f` (a fake mount: nothing to do).
+///
+/// # Errors
+/// A message for an argument the convention does not have.
+fn helper_args(argv: &[String]) -> Result<Option<Vec<String>>, String> {
+    let mut out = vec!["ermfs-mount".to_owned()];
+    let mut positional = Vec::new();
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-o" => {
+                let list = it.next().ok_or("-o needs an option list")?;
+                out.extend(["-o".to_owned(), list.clone()]);
+            }
+            "-t" => {
+                let t = it.next().ok_or("-t needs a type")?;
+                if t != "fuse.ermfs" && t != "ermfs" {
+                    return Err(format!("-t {t}: this helper mounts fuse.ermfs"));
+                }
+            }
+            "-N" => return Err("-N (another mount namespace) is not supported".to_owned()),
+            flags if flags.starts_with('-') && flags.len() > 1 => {
+                for f in flags.chars().skip(1) {
+                    match f {
+                        // sloppy, no mtab, verbose: nothing to change here.
+                        's' | 'n' | 'v' => {}
+                        'f' => return Ok(None),
+                        other => {
+                            return Err(format!(
+                                "-{other}: not a mount helper flag (-s, -f, -n, -v, -o, -t)"
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => positional.push(a.clone()),
+        }
+    }
+    if positional.len() != 2 {
+        return Err("usage: mount.fuse.ermfs SOURCE DIR [-o OPTIONS]".to_owned());
+    }
+    out.extend(positional);
+    Ok(Some(out))
+}
+
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let argv: Vec<String> = std::env::args().collect();
+    let helper = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n.to_string_lossy().starts_with("mount."));
+    let args = if helper {
+        match helper_args(&argv) {
+            Ok(Some(own)) => Args::parse_from(own),
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("mount.fuse.ermfs: {msg}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Args::parse()
+    };
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("ermfs-mount: {msg}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::helper_args;
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn mount_helper_arguments() {
+        let own = helper_args(&strings(&[
+            "/sbin/mount.fuse.ermfs",
+            "ram",
+            "/mnt",
+            "-sv",
+            "-o",
+            "rw,size=2G",
+            "-t",
+            "fuse.ermfs",
+        ]));
+        assert_eq!(
+            own,
+            Ok(Some(strings(&[
+                "ermfs-mount",
+                "-o",
+                "rw,size=2G",
+                "ram",
+                "/mnt"
+            ])))
+        );
+        assert_eq!(
+            helper_args(&strings(&["mount.fuse.ermfs", "ram", "/mnt", "-f"])),
+            Ok(None)
+        );
+        for bad in [
+            &["m", "ram"][..],
+            &["m", "ram", "/mnt", "-x"],
+            &["m", "ram", "/mnt", "-t", "ext4"],
+            &["m", "a", "b", "-o"],
+        ] {
+            assert!(helper_args(&strings(bad)).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,0 +1,131 @@
+//! `cargo xtask install-mount [PREFIX]`: `ermfs-mount` into `PREFIX/bin`
+//! and the `mount(8)` helper `PREFIX/sbin/mount.fuse.ermfs` (a symlink
+//! to it: called by that name it takes the helper's arguments), so with
+//! `PREFIX=/usr` (`/sbin` on a merged-/usr system) `mount -t fuse.ermfs
+//! ram /mnt -o size=2G` and an fstab line work. The CI step installs into
+//! `target/mount-helper` and mounts through the helper exactly as
+//! `mount(8)` calls it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{cargo, exec, root};
+
+/// Builds the release binary and installs it and the helper under
+/// `prefix` (default `/usr`, where `mount(8)` finds helpers).
+pub fn install(prefix: Option<&str>) -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let prefix = cwd.join(prefix.unwrap_or("/usr"));
+    exec(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "erm-fuse",
+        "--bin",
+        "ermfs-mount",
+    ]))?;
+    let (bin, sbin) = (prefix.join("bin"), prefix.join("sbin"));
+    for dir in [&bin, &sbin] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let from = root().join("target/release/ermfs-mount");
+    let to = bin.join("ermfs-mount");
+    std::fs::copy(&from, &to)
+        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
+    let helper = sbin.join("mount.fuse.ermfs");
+    let _ = std::fs::remove_file(&helper);
+    std::os::unix::fs::symlink("../bin/ermfs-mount", &helper)
+        .map_err(|e| format!("{}: {e}", helper.display()))?;
+    println!(
+        "installed {} and {} (-> ../bin/ermfs-mount)",
+        to.display(),
+        helper.display()
+    );
+    Ok(prefix)
+}
+
+/// `findmnt -n -o COLUMN DIR`, trimmed.
+fn findmnt(dir: &Path, column: &str) -> String {
+    Command::new("findmnt")
+        .args(["-n", "-o", column])
+        .arg(dir)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The CI step: install under `target/mount-helper`, mount through the
+/// helper with `mount(8)`'s arguments, check the mount table, a fake
+/// mount (`-f`) and a refusal. Root only (mount(2)); skipped otherwise.
+pub fn ci() -> Result<(), String> {
+    // The effective uid, without a libc call in xtask.
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("id: {e}"))?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        println!("mount helper: SKIPPED (needs root)");
+        return Ok(());
+    }
+    let prefix = install(Some(
+        root()
+            .join("target/mount-helper")
+            .to_str()
+            .ok_or("non-UTF-8 path")?,
+    ))?;
+    let helper = prefix.join("sbin/mount.fuse.ermfs");
+    let mnt = prefix.join("mnt");
+    let _ = Command::new("umount").arg(&mnt).status();
+    std::fs::create_dir_all(&mnt).map_err(|e| format!("{}: {e}", mnt.display()))?;
+    // As mount(8) calls it for `mount -t fuse.ermfs ram MNT -o ...` or the
+    // fstab line `ram MNT fuse.ermfs size=32M,mode=1777,noatime 0 0`.
+    exec(
+        Command::new(&helper)
+            .arg("ram")
+            .arg(&mnt)
+            .args(["-o", "rw,size=32M,mode=1777,noatime,level=9,nofail"]),
+    )?;
+    let checks = (|| {
+        let (fstype, source, options) = (
+            findmnt(&mnt, "FSTYPE"),
+            findmnt(&mnt, "SOURCE"),
+            findmnt(&mnt, "OPTIONS"),
+        );
+        if fstype != "fuse.ermfs" || source != "ram" || !options.split(',').any(|o| o == "noatime")
+        {
+            return Err(format!(
+                "mount through the helper: type {fstype:?}, source {source:?}, options {options:?}"
+            ));
+        }
+        let mode = Command::new("stat").args(["-c", "%a"]).arg(&mnt).output();
+        let mode = mode.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        if mode.as_ref().ok().map(String::as_str) != Some("1777") {
+            return Err(format!("mode=1777 gave {mode:?}"));
+        }
+        std::fs::write(mnt.join("f"), "through the helper")
+            .map_err(|e| format!("write on the helper's mount: {e}"))?;
+        Ok(())
+    })();
+    exec(Command::new("umount").arg(&mnt))?;
+    checks?;
+    // A fake mount does nothing; a bad option is refused, nothing mounted.
+    exec(Command::new(&helper).arg("ram").arg(&mnt).arg("-f"))?;
+    let refused = Command::new(&helper)
+        .arg("ram")
+        .arg(&mnt)
+        .args(["-o", "size=lots"])
+        .output()
+        .map_err(|e| format!("{}: {e}", helper.display()))?;
+    let said = String::from_utf8_lossy(&refused.stderr);
+    if refused.status.success() || !said.contains("not a size") {
+        return Err(format!("size=lots through the helper: {said}"));
+    }
+    if !findmnt(&mnt, "FSTYPE").is_empty() {
+        return Err("a fake or refused mount left a mount behind".into());
+    }
+    println!(
+        "mount helper: mounted fuse.ermfs through {} with -o options",
+        helper.display()
+    );
+    Ok(())
+}
