@@ -42,6 +42,8 @@ Commands:
   install-mount [PREFIX]
                    install bin/ermfs-mount and the mount(8) helper sbin/mount.fuse.ermfs
                    (default PREFIX /usr, where mount -t fuse.ermfs finds it)
+  mount-helper     as root: install into target/mount-helper and mount through the helper,
+                   with mount -t fuse.ermfs and from an fstab line (also part of ci)
 ";
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Some("header") => capi::header(args.iter().any(|a| a == "--check")),
         Some("c-test") => capi::test(),
         Some("install-c") => capi::install(args.get(1).map(String::as_str)).map(drop),
+        Some("mount-helper") => mount_helper::ci(),
         Some("install-mount") => mount_helper::install(args.get(1).map(String::as_str)).map(drop),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");

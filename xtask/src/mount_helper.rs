@@ -34,12 +34,14 @@ pub fn install(prefix: Option<&str>) -> Result<PathBuf, String> {
         .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
     let helper = sbin.join("mount.fuse.ermfs");
     let _ = std::fs::remove_file(&helper);
-    std::os::unix::fs::symlink("../bin/ermfs-mount", &helper)
-        .map_err(|e| format!("{}: {e}", helper.display()))?;
+    // Absolute, so the helper still resolves when its directory is seen
+    // elsewhere (the CI step overlays it onto /usr/sbin).
+    std::os::unix::fs::symlink(&to, &helper).map_err(|e| format!("{}: {e}", helper.display()))?;
     println!(
-        "installed {} and {} (-> ../bin/ermfs-mount)",
+        "installed {} and {} (-> {})",
         to.display(),
-        helper.display()
+        helper.display(),
+        to.display()
     );
     Ok(prefix)
 }
@@ -123,9 +125,58 @@ pub fn ci() -> Result<(), String> {
     if !findmnt(&mnt, "FSTYPE").is_empty() {
         return Err("a fake or refused mount left a mount behind".into());
     }
+    through_mount8(&prefix)?;
     println!(
-        "mount helper: mounted fuse.ermfs through {} with -o options",
+        "mount helper: mounted fuse.ermfs through {} with -o options, \
+         with `mount -t fuse.ermfs` and from an fstab line",
         helper.display()
     );
     Ok(())
+}
+
+/// `mount -t fuse.ermfs` and an fstab line, through `mount(8)` itself.
+/// `mount(8)` looks for helpers only in `/sbin`, so this runs in a mount
+/// namespace of its own where `/usr/sbin` is overlaid with the prefix's
+/// `sbin`: the system is untouched and the namespace goes with the shell.
+fn through_mount8(prefix: &Path) -> Result<(), String> {
+    let (sbin, mnt) = (prefix.join("sbin"), prefix.join("mnt"));
+    let fstab = prefix.join("fstab");
+    let line = format!(
+        "ram {} fuse.ermfs size=16M,mode=1777,noatime,level=1 0 0\n",
+        mnt.display()
+    );
+    std::fs::write(&fstab, line).map_err(|e| format!("{}: {e}", fstab.display()))?;
+    // Each check prints what it saw and fails the script on a mismatch.
+    let script = r#"
+set -eu
+trap 'umount -l "$MNT" 2>/dev/null || true' EXIT
+mount -t overlay overlay -o "lowerdir=$SBIN:/usr/sbin" /usr/sbin
+expect() { [ "$2" = "$3" ] || { echo "$1: expected $3, got $2" >&2; exit 1; }; }
+mount -t fuse.ermfs ram "$MNT" -o size=32M,mode=0711
+expect "mount -t: type" "$(findmnt -n -o FSTYPE "$MNT")" fuse.ermfs
+expect "mount -t: size" "$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')" 33554432
+expect "mount -t: mode" "$(stat -c %a "$MNT")" 711
+umount "$MNT"
+mount -T "$FSTAB" "$MNT"
+expect "fstab: type" "$(findmnt -n -o FSTYPE "$MNT")" fuse.ermfs
+expect "fstab: size" "$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')" 16777216
+expect "fstab: mode" "$(stat -c %a "$MNT")" 1777
+findmnt -n -o OPTIONS "$MNT" | tr , '
+' | grep -qx noatime || { echo "fstab: no noatime" >&2; exit 1; }
+echo "from fstab" > "$MNT/f"
+expect "fstab: read back" "$(cat "$MNT/f")" "from fstab"
+umount "$MNT"
+mount -T "$FSTAB" -a -t fuse.ermfs
+expect "mount -a: type" "$(findmnt -n -o FSTYPE "$MNT")" fuse.ermfs
+umount "$MNT"
+"#;
+    exec(
+        Command::new("timeout")
+            .args(["120", "unshare", "-m", "--propagation", "private"])
+            .args(["sh", "-c", script])
+            .env("SBIN", &sbin)
+            .env("MNT", &mnt)
+            .env("FSTAB", &fstab),
+    )
+    .map_err(|e| format!("mount(8) through the helper: {e}"))
 }
