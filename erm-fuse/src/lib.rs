@@ -81,6 +81,7 @@
 #![deny(unsafe_code)]
 
 mod attr;
+pub mod control;
 pub mod daemon;
 mod mount;
 mod nodes;

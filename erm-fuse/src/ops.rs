@@ -13,9 +13,10 @@ use std::time::{Duration, SystemTime};
 use ermfs::{AtimePolicy, DirStream, Fs, Identity, Node, SetAttr, Stat};
 use fuser::{
     AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags,
-    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, Notifier, OpenFlags, RenameFlags,
-    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
-    ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, Notifier, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
+    ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
+    TimeOrNow, WriteFlags,
 };
 
 use crate::attr::{attr, bare, decode_dev, errno, fail, kind, spec};
@@ -736,6 +737,28 @@ impl Filesystem for ErmFuse {
             self.nodes.remember(&node);
         }
         reply.ok();
+    }
+
+    /// Control requests on the root ([`crate::control`]); `ENOTTY`
+    /// elsewhere and for any other command.
+    fn ioctl(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: IoctlFlags,
+        cmd: u32,
+        in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        if ino != INodeNo::ROOT {
+            return reply.error(Errno::ENOTTY);
+        }
+        match crate::control::serve(&self.fs, cmd, in_data, req.uid(), crate::sys::euid()) {
+            Ok(out) => reply.ioctl(0, &out),
+            Err(e) => reply.error(Errno::from_i32(e)),
+        }
     }
 
     fn releasedir(

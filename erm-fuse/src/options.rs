@@ -47,10 +47,17 @@ pub struct MountOptions {
     pub auto_unmount: bool,
     /// `nonempty`: mount over a directory that has entries.
     pub nonempty: bool,
+    /// `nr_inodes=`: most inodes (files, directories, symlinks, special
+    /// files); `Some(0)` means no limit (as tmpfs); `None`: no limit.
+    pub nr_inodes: Option<u64>,
+    /// `remount`: change a live mount instead of mounting (`mount -o
+    /// remount` passes it to the helper).
+    pub remount: bool,
 }
 
 /// The words [`MountOptions::apply`] accepts, for refusal messages.
-pub const ACCEPTED: &str = "size=N[k|m|g|t|KiB|MiB|GiB|TiB|%], mode=OCTAL, uid=N, gid=N, \
+pub const ACCEPTED: &str = "size=N[k|m|g|t|KiB|MiB|GiB|TiB|%], nr_inodes=N[k|m|g], \
+mode=OCTAL, uid=N, gid=N, \
 noatime, relatime, strictatime, level=0..12, block_size=4k..16m, compress_delay=SECS|never, \
 lockless, locked, threads=1..64, writeback_cache, ro, rw, allow_other, auto_unmount, nonempty";
 
@@ -80,6 +87,16 @@ const IGNORED: &[&str] = &[
     "nolazytime",
     "silent",
     "loud",
+    // The FUSE kernel options the mount table shows, which `mount(8)`
+    // repeats on `mount -o remount`: this program sets them itself.
+    "default_permissions",
+    "user_id",
+    "group_id",
+    "rootmode",
+    "max_read",
+    "blksize",
+    "fsname",
+    "subtype",
 ];
 
 impl MountOptions {
@@ -150,7 +167,17 @@ impl MountOptions {
             "allow_other" => self.allow_other = true,
             "auto_unmount" => self.auto_unmount = true,
             "nonempty" => self.nonempty = true,
-            "nr_inodes" | "nr_blocks" | "huge" | "mpol" | "inode64" | "inode32" => {
+            "nr_inodes" => {
+                let v = need("N")?;
+                if v.trim().ends_with('%') {
+                    return Err(format!(
+                        "nr_inodes: {v:?}: a count (1000, 64k, 1m), not a percentage"
+                    ));
+                }
+                self.nr_inodes = Some(parse_size(v, ram).map_err(|e| format!("nr_inodes: {e}"))?);
+            }
+            "remount" => self.remount = true,
+            "nr_blocks" | "huge" | "mpol" | "inode64" | "inode32" => {
                 return Err(format!(
                     "`{key}` (a tmpfs option) is not supported by ERMFS; accepted: {ACCEPTED}"
                 ));
@@ -336,6 +363,13 @@ mod tests {
         assert_eq!(o.lockless, Some(false));
         o.apply("rw", 0).unwrap();
         assert!(!o.read_only);
+        // What mount(8) passes on `mount -o remount`: the mount table's words.
+        o.apply(
+            "rw,nosuid,nodev,noatime,user_id=0,group_id=0,default_permissions,nr_inodes=64k,remount",
+            0,
+        )
+        .unwrap();
+        assert_eq!((o.nr_inodes, o.remount), (Some(65536), true));
     }
 
     #[test]
@@ -352,7 +386,9 @@ mod tests {
             ("block_size=1k", "outside 4k to 16m"),
             ("block_size=32m", "outside 4k to 16m"),
             ("compress_delay=soon", "`never`"),
-            ("nr_inodes=1000", "not supported by ERMFS"),
+            ("nr_blocks=1000", "not supported by ERMFS"),
+            ("nr_inodes=5%", "not a percentage"),
+            ("nr_inodes=many", "not a size"),
         ] {
             let e = MountOptions::default().apply(list, GIB).unwrap_err();
             assert!(e.contains(says), "{list}: {e}");

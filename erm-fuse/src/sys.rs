@@ -207,3 +207,28 @@ pub(crate) fn minor(dev: u64) -> u32 {
 pub(crate) fn makedev(major: u32, minor: u32) -> u64 {
     libc::makedev(major, minor)
 }
+
+/// An `ioctl` number as the kernel's `_IOC` macro makes it: direction
+/// (1 write, 2 read), size of the argument, type byte and number.
+pub(crate) const fn ioc(dir: u32, kind: u8, nr: u8, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | ((kind as u32) << 8) | nr as u32
+}
+
+/// `ioctl(fd, cmd, buf)`, where `cmd`'s size field is `buf.len()`: the
+/// kernel (FUSE forwards it to the daemon) reads `buf` for an `_IOW`
+/// command and fills it for an `_IOR` one.
+///
+/// # Errors
+/// The ioctl's errno (`ENOTTY` for a command the file does not know).
+pub(crate) fn ioctl_buf(fd: BorrowedFd<'_>, cmd: u32, buf: &mut [u8]) -> io::Result<()> {
+    if ((cmd >> 16) & 0x3fff) as usize != buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: `buf` is live and writable for its whole length, which is
+    // exactly the size `cmd` tells the kernel to read or write.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, buf.as_mut_ptr()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -128,7 +128,7 @@ pub fn ci() -> Result<(), String> {
     through_mount8(&prefix)?;
     println!(
         "mount helper: mounted fuse.ermfs through {} with -o options, \
-         with `mount -t fuse.ermfs` and from an fstab line",
+         with `mount -t fuse.ermfs` and from an fstab line; mount -o remount changed it",
         helper.display()
     );
     Ok(())
@@ -165,6 +165,13 @@ findmnt -n -o OPTIONS "$MNT" | tr , '
 ' | grep -qx noatime || { echo "fstab: no noatime" >&2; exit 1; }
 echo "from fstab" > "$MNT/f"
 expect "fstab: read back" "$(cat "$MNT/f")" "from fstab"
+mount -o remount,size=48M "$MNT"
+expect "mount -o remount: size" "$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')" 50331648
+mount -T "$FSTAB" -o remount,nr_inodes=3 "$MNT"
+expect "remount from fstab: inodes" "$(df --output=itotal "$MNT" | tail -1 | tr -d ' ')" 3
+head -c 200000 /dev/urandom > "$MNT/noise"
+if mount -o remount,size=64k "$MNT" 2>/dev/null; then echo "remount below use accepted" >&2; exit 1; fi
+expect "fstab: read back after remounts" "$(cat "$MNT/f")" "from fstab"
 umount "$MNT"
 mount -T "$FSTAB" -a -t fuse.ermfs
 expect "mount -a: type" "$(findmnt -n -o FSTYPE "$MNT")" fuse.ermfs

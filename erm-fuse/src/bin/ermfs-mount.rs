@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use erm_fuse::options::{MountOptions, check_block_size, parse_delay, parse_size};
-use erm_fuse::{MountConfig, daemon};
+use erm_fuse::{MountConfig, control, daemon};
 use ermfs::Fs;
 
 /// Mounts a compressed RAM file system on DIR: like tmpfs, but closed
@@ -37,6 +37,10 @@ struct Args {
     /// `1.5G`, `50%` of RAM; `0`: no limit. Default: half of RAM, as tmpfs.
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
+    /// Most inodes (files, directories, symlinks, special files), as
+    /// `nr_inodes=`: `10000`, `64k`; `0`: no limit (the default).
+    #[arg(long, value_name = "N")]
+    nr_inodes: Option<String>,
     /// Deflate level for closed files, 0 (stored) to 12 (smallest); default 6.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=12))]
     level: Option<u32>,
@@ -84,6 +88,10 @@ impl Args {
         let mut o = MountOptions::default();
         if let Some(size) = &self.memory_limit {
             o.size = Some(parse_size(size, ram).map_err(|e| format!("--memory-limit: {e}"))?);
+        }
+        if let Some(n) = &self.nr_inodes {
+            o.apply(&format!("nr_inodes={n}"), ram)
+                .map_err(|e| format!("--{e}"))?;
         }
         o.level = self.level;
         if let Some(block) = &self.block_size {
@@ -183,6 +191,7 @@ fn build(o: &MountOptions, ram: u64) -> Result<Fs, String> {
     }
     let fs = builder
         .memory_limit(limit)
+        .inode_limit(o.nr_inodes.filter(|&n| n != 0))
         .compression_level(o.level.unwrap_or(6))
         .block_size(block)
         .compression(
@@ -207,6 +216,9 @@ fn run(args: Args) -> Result<(), String> {
     let dir = args.dir();
     let ram = daemon::ram_bytes();
     let o = args.options(ram)?;
+    if o.remount {
+        return remount(dir, &changes(&o));
+    }
     if let [source, _] = args.paths.as_slice() {
         let name = source.to_string_lossy();
         if name.is_empty() || name.contains(|c: char| c == ',' || c.is_whitespace()) {
@@ -281,6 +293,67 @@ fn run(args: Args) -> Result<(), String> {
     }
 }
 
+/// The words of `o` a live mount can change ([`control::CHANGEABLE`]), as
+/// `-o` words; the others keep their mount-time values, as tmpfs keeps
+/// `mode=` on a remount (so a remount from an fstab line, which repeats
+/// them all, works).
+fn changes(o: &MountOptions) -> String {
+    let mut words = Vec::new();
+    if let Some(size) = o.size {
+        words.push(format!("size={size}"));
+    }
+    if let Some(n) = o.nr_inodes {
+        words.push(format!("nr_inodes={n}"));
+    }
+    words.extend(o.atime.map(|a| match a {
+        ermfs::AtimePolicy::Noatime => "noatime".to_owned(),
+        ermfs::AtimePolicy::Strict => "strictatime".to_owned(),
+        ermfs::AtimePolicy::Relatime => "relatime".to_owned(),
+    }));
+    words.extend(
+        o.lockless
+            .map(|l| if l { "lockless" } else { "locked" }.to_owned()),
+    );
+    words.join(",")
+}
+
+/// Sends the changes to the live mount at `dir` ([`control::remount`]).
+fn remount(dir: &Path, options: &str) -> Result<(), String> {
+    let d = dir.display();
+    control::remount(dir, options).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPERM) => format!("remount {d}: only root or the mount's owner may change it"),
+        Some(libc::EINVAL) => format!(
+            "remount {d}: refused, nothing changed: a size= or nr_inodes= below what is in \
+             use (see `ermfs-mount stats {d}`)"
+        ),
+        Some(libc::ENOTTY) => format!("remount {d}: not the root of an ERMFS mount"),
+        _ => format!("remount {d}: {e}"),
+    })?;
+    Ok(())
+}
+
+/// `ermfs-mount stats DIR`: the mount's [`control::MountStats`].
+fn stats(argv: &[String]) -> ExitCode {
+    let [dir] = argv else {
+        eprintln!("usage: ermfs-mount stats DIR");
+        return ExitCode::FAILURE;
+    };
+    match control::stats(Path::new(dir)) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let why = match e.raw_os_error() {
+                Some(libc::ENOTTY) => "not the root of an ERMFS mount".to_owned(),
+                _ => e.to_string(),
+            };
+            eprintln!("ermfs-mount stats {dir}: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The `mount(8)` helper convention, `mount.fuse.ermfs SOURCE DIR [-sfnv]
 /// [-o OPTIONS] [-t TYPE]`, as this program's own arguments; `None` for
 /// `-f` (a fake mount: nothing to do).
@@ -334,6 +407,27 @@ fn main() -> ExitCode {
         .first()
         .and_then(|a| Path::new(a).file_name())
         .is_some_and(|n| n.to_string_lossy().starts_with("mount."));
+    if !helper {
+        match argv.get(1).map(String::as_str) {
+            Some("stats") => return stats(&argv[2..]),
+            Some("remount") => {
+                let mut own = vec![
+                    "ermfs-mount".to_owned(),
+                    "-o".to_owned(),
+                    "remount".to_owned(),
+                ];
+                own.extend(argv[2..].iter().cloned());
+                return match run(Args::parse_from(own)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(msg) => {
+                        eprintln!("ermfs-mount: {msg}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            _ => {}
+        }
+    }
     let args = if helper {
         match helper_args(&argv) {
             Ok(Some(own)) => Args::parse_from(own),

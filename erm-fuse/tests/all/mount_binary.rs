@@ -206,7 +206,8 @@ fn source_dir_and_tmpfs_options_show_in_the_mount_table() {
     for (args, says) in [
         (vec!["ram", d, "-o", "size=lots"], "percentage of RAM"),
         (vec![d, "--memory-limit", "2 bananas"], "binary units"),
-        (vec!["ram", d, "-o", "nr_inodes=100"], "not supported"),
+        (vec!["ram", d, "-o", "nr_blocks=100"], "not supported"),
+        (vec!["ram", d, "-o", "nr_inodes=10%"], "not a percentage"),
         (vec!["ram", d, "-o", "level=13"], "0 (stored) to 12"),
         (vec![d, "--block-size", "1K"], "outside 4k to 16m"),
         (vec!["ram", d, "-o", "frobnicate"], "accepted: size="),
@@ -216,6 +217,97 @@ fn source_dir_and_tmpfs_options_show_in_the_mount_table() {
         assert!(!ok && err.contains(says), "{args:?}: {err}");
         assert!(!is_mounted(&dir));
     }
+    drop(guard);
+}
+
+/// `ermfs-mount ARGS...` run to completion: status, stdout, stderr.
+fn ermfs_mount_cmd(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `statvfs` of `dir`: (total inodes, free inodes).
+fn fs_inodes(dir: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: an all-zero statvfs is valid for the call to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated, `st` valid for writes.
+    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
+    (st.f_files, st.f_ffree)
+}
+
+#[test]
+fn nr_inodes_a_live_remount_and_stats() {
+    if !root() {
+        return;
+    }
+    let guard = mount_point("binary-remount");
+    let dir = guard.0.clone();
+    let d = dir.to_str().unwrap();
+    let (ok, err) = ermfs_mount(&["ram", d, "-o", "size=8M,nr_inodes=5,compress_delay=0"]);
+    assert!(ok, "{err}");
+    assert_eq!(fs_inodes(&dir), (5, 4), "the root is one");
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::fs::write(dir.join("d/a"), "a").unwrap();
+    std::os::unix::fs::symlink("a", dir.join("d/s")).unwrap();
+    std::fs::write(dir.join("d/c"), "c").unwrap();
+    let enospc = |r: std::io::Result<()>| r.unwrap_err().raw_os_error() == Some(libc::ENOSPC);
+    assert!(enospc(std::fs::write(dir.join("b"), "b")), "a 5th inode");
+    assert!(enospc(std::fs::create_dir(dir.join("e"))));
+    std::fs::hard_link(dir.join("d/a"), dir.join("a2")).unwrap();
+    let (ok, out, err) = ermfs_mount_cmd(&["stats", d]);
+    assert!(ok, "{err}");
+    assert!(out.contains("inodes       5 of 5"), "{out}");
+    assert!(out.contains("of 8.0 MiB"), "{out}");
+    // A live change, with the words mount(8) passes on a remount.
+    let (ok, _, err) = ermfs_mount_cmd(&[
+        "remount",
+        d,
+        "-o",
+        "rw,size=16M,nr_inodes=10,mode=700,level=1",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(fs_size(&dir), 16 << 20);
+    assert_eq!(fs_inodes(&dir), (10, 5));
+    std::fs::write(dir.join("b"), "b").unwrap();
+    // Below the use: refused with a reason, nothing changed.
+    // Incompressible bytes: 1 MiB stays charged once compressed.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(dir.join("big"), noise).unwrap();
+    let (ok, _, err) = ermfs_mount_cmd(&["remount", d, "-o", "size=64k,nr_inodes=20"]);
+    assert!(!ok && err.contains("below what is in use"), "{err}");
+    assert_eq!((fs_size(&dir), fs_inodes(&dir).0), (16 << 20, 10));
+    // size=0 and nr_inodes=0 lift the limits.
+    let (ok, _, err) = ermfs_mount_cmd(&["remount", d, "-o", "size=0,nr_inodes=0"]);
+    assert!(ok, "{err}");
+    assert!(fs_size(&dir) > 16 << 20);
+    assert_eq!(fs_inodes(&dir).0, u64::from(u32::MAX));
+    // Not an ERMFS root: said so.
+    let (ok, _, err) = ermfs_mount_cmd(&["stats", dir.join("d").to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("not the root of an ERMFS mount"),
+        "{err}"
+    );
+    let (ok, _, err) = ermfs_mount_cmd(&["remount", "/", "-o", "size=1G"]);
+    assert!(
+        !ok && err.contains("not the root of an ERMFS mount"),
+        "{err}"
+    );
+    assert!(Command::new("umount").arg(&dir).status().unwrap().success());
+    assert!(wait_for(|| !is_mounted(&dir)));
     drop(guard);
 }
 

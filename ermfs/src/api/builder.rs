@@ -14,6 +14,7 @@ const MAX_THREADS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct FsBuilder {
     pub(crate) memory_limit: Option<usize>,
+    pub(crate) inode_limit: Option<u64>,
     pub(crate) level: u32,
     pub(crate) block_size: usize,
     pub(crate) policy: CompressionPolicy,
@@ -32,6 +33,7 @@ impl Default for FsBuilder {
     fn default() -> Self {
         FsBuilder {
             memory_limit: None,
+            inode_limit: None,
             level: DEFAULT_LEVEL,
             block_size: DEFAULT_BLOCK_SIZE,
             policy: CompressionPolicy::Immediate,
@@ -63,6 +65,14 @@ impl FsBuilder {
     /// store may hold; past it writes, truncates and reopens fail with `ENOSPC`.
     pub fn memory_limit(mut self, bytes: Option<usize>) -> FsBuilder {
         self.memory_limit = bytes;
+        self
+    }
+
+    /// Most inodes (files, directories with the root, symlinks, special
+    /// files) the store may hold, as tmpfs's `nr_inodes`; past it creating
+    /// a name fails with `ENOSPC`. `None` (the default): no limit.
+    pub fn inode_limit(mut self, inodes: Option<u64>) -> FsBuilder {
+        self.inode_limit = inodes;
         self
     }
 

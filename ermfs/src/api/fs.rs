@@ -106,7 +106,15 @@ impl Fs {
             Some(limit) => MemoryBudget::with_limit(limit),
             None => MemoryBudget::unlimited(),
         });
-        let shared = Shared::new(budget, b.options(), b.policy, b.threads, b.clock, b.atime);
+        let shared = Shared::new(
+            budget,
+            b.options(),
+            b.policy,
+            b.threads,
+            b.clock,
+            b.atime,
+            b.inode_limit,
+        );
         // The root is its own parent.
         let root = Arc::new_cyclic(|me| {
             Inode::new(
@@ -160,6 +168,48 @@ impl Fs {
         self.inner.shared.atime_policy()
     }
 
+    /// The memory limit in bytes, or `None` when unlimited.
+    pub fn memory_limit(&self) -> Option<usize> {
+        self.inner.shared.budget.limit()
+    }
+
+    /// Changes the memory limit of a live store (as `mount -o
+    /// remount,size=` does for tmpfs); `None` lifts it.
+    ///
+    /// # Errors
+    /// `EINVAL`, changing nothing, if `limit` is below the bytes charged
+    /// now (tmpfs refuses such a remount the same way).
+    ///
+    /// ```
+    /// let fs = ermfs::Fs::builder().memory_limit(Some(1 << 20)).build()?;
+    /// fs.set_memory_limit(Some(2 << 20))?;
+    /// assert_eq!(fs.memory_limit(), Some(2 << 20));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_memory_limit(&self, limit: Option<usize>) -> io::Result<()> {
+        let budget = &self.inner.shared.budget;
+        if limit.is_some_and(|l| l < budget.used()) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        budget.set_limit(limit);
+        Ok(())
+    }
+
+    /// The most inodes the store may hold, or `None` when unlimited.
+    pub fn inode_limit(&self) -> Option<u64> {
+        self.inner.shared.inode_limit()
+    }
+
+    /// Changes the inode limit of a live store (tmpfs's `nr_inodes`);
+    /// `None` lifts it. Inodes are counted while reachable by a name
+    /// (files with several links once, the root directory included).
+    ///
+    /// # Errors
+    /// `EINVAL`, changing nothing, if `limit` is below the inodes in use.
+    pub fn set_inode_limit(&self, limit: Option<u64>) -> io::Result<()> {
+        self.inner.shared.set_inode_limit(limit)
+    }
+
     /// Changes when reads move a file's access time (as remounting with
     /// `noatime`, `relatime` or `strictatime` does), for every read from
     /// now on; stored times stay as they are.
@@ -208,6 +258,7 @@ impl Fs {
             open_fds: self.inner.fds.load().len() as u64,
             raw_bytes: used.saturating_sub(compressed),
             compressed_bytes: compressed,
+            packed_raw_bytes: get(&c.packed_raw_bytes),
             bytes_written: get(&c.bytes_written),
             bytes_read: get(&c.bytes_read),
             bytes_deflated: get(&c.bytes_deflated),

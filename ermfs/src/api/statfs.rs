@@ -2,7 +2,6 @@
 
 use crate::api::fs::Fs;
 use crate::types::name::NAME_MAX;
-use crate::types::stats::get;
 
 /// Block size `statfs` counts in (the page size ERMFS reports as `st_blksize`).
 const BLOCK: u64 = 4096;
@@ -19,10 +18,11 @@ pub struct StatFs {
     pub blocks_free: u64,
     /// Free blocks for unprivileged users (`f_bavail`): as `blocks_free`.
     pub blocks_available: u64,
-    /// Inodes (`f_files`): the registry's capacity (`u32::MAX` names).
+    /// Inodes (`f_files`): the inode limit, or without one the registry's
+    /// capacity (`u32::MAX` names).
     pub files: u64,
-    /// Free inodes (`f_ffree`): the capacity less the files, directories
-    /// and symlinks.
+    /// Free inodes (`f_ffree`): that less the inodes in use (files,
+    /// directories, symlinks and special files).
     pub files_free: u64,
     /// Longest name (`f_namelen`): 255.
     pub name_max: u64,
@@ -59,9 +59,9 @@ impl Fs {
         let used = budget.used() as u64;
         let blocks = total / BLOCK;
         let free = blocks.saturating_sub(used.div_ceil(BLOCK));
-        let counters = &self.inner.shared.counters;
-        let inodes = get(&counters.files) + get(&counters.dirs) + get(&counters.symlinks);
-        let files = u64::from(u32::MAX);
+        let shared = &self.inner.shared;
+        let inodes = shared.inodes_in_use();
+        let files = shared.inode_limit().unwrap_or(u64::from(u32::MAX));
         StatFs {
             block_size: BLOCK,
             blocks,

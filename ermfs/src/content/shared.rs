@@ -18,7 +18,7 @@ use crate::sync::{
 use crate::types::config::{AtimePolicy, Clock, CompressionPolicy, PARALLEL_MIN_BLOCKS};
 use crate::types::errno::{err, fail};
 use crate::types::inode::{Body, Content, Inode, Lazy, Packed, State};
-use crate::types::stats::{Counters, add, sub};
+use crate::types::stats::{Counters, add, get, sub};
 
 /// Bytes a block may grow by when stored (header, trailer, stored-block
 /// headers: about 50 at 256 KiB), rounded up: sizes the stream's reservation.
@@ -61,6 +61,9 @@ pub(crate) struct Shared {
     /// When reads move `atime` (an [`AtimePolicy`] as its index, so a
     /// mount can change it at run time).
     atime: AtomicU32,
+    /// Most inodes the namespace may hold (`u64::MAX`: no limit), as
+    /// tmpfs's `nr_inodes`; changeable at run time.
+    inode_limit: AtomicU64,
     /// The `Background` policy's queue and worker (idle under the others).
     pub bg: Background,
     /// This `Shared` itself, handed to the worker when it starts.
@@ -169,6 +172,7 @@ impl Shared {
         threads: usize,
         clock: Clock,
         atime: AtimePolicy,
+        inode_limit: Option<u64>,
     ) -> Arc<Shared> {
         Arc::new_cyclic(|me: &Weak<Shared>| {
             let reclaimer: Weak<dyn Reclaim> = me.clone();
@@ -181,6 +185,7 @@ impl Shared {
                 counters: Counters::default(),
                 clock,
                 atime: AtomicU32::new(atime as u32),
+                inode_limit: AtomicU64::new(inode_limit.unwrap_or(u64::MAX)),
                 bg: Background::default(),
                 me: me.clone(),
                 compressors: Mutex::new(Vec::new()),
@@ -200,6 +205,41 @@ impl Shared {
             x if x == AtimePolicy::Noatime as u32 => AtimePolicy::Noatime,
             _ => AtimePolicy::Relatime,
         }
+    }
+
+    /// Inodes reachable by a name: files (hard links once), directories
+    /// (the root included), symlinks and special files.
+    pub fn inodes_in_use(&self) -> u64 {
+        let c = &self.counters;
+        get(&c.files) + get(&c.dirs) + get(&c.symlinks) + get(&c.specials)
+    }
+
+    /// The inode limit, or `None` when unlimited.
+    pub fn inode_limit(&self) -> Option<u64> {
+        match self.inode_limit.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            limit => Some(limit),
+        }
+    }
+
+    /// Changes the inode limit; `EINVAL` (changing nothing) below the
+    /// inodes in use, as tmpfs refuses such a remount.
+    pub fn set_inode_limit(&self, limit: Option<u64>) -> io::Result<()> {
+        let limit = limit.unwrap_or(u64::MAX);
+        if limit < self.inodes_in_use() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        self.inode_limit.store(limit, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// `ENOSPC` when one more inode would pass the limit. Callers hold the
+    /// namespace lock, so the check and the link that follows are one step.
+    pub fn inode_room(&self) -> io::Result<()> {
+        if self.inodes_in_use() >= self.inode_limit.load(Ordering::Relaxed) {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        Ok(())
     }
 
     /// Changes when reads move `atime`, for reads from now on.
@@ -459,6 +499,7 @@ impl Shared {
         let charged = stream.len();
         self.budget.try_charge(charged)?;
         add(&self.counters.compressed_bytes, charged as u64);
+        add(&self.counters.packed_raw_bytes, index.raw_len());
         Ok(Packed {
             stream,
             raw_len: index.raw_len(),
@@ -541,6 +582,7 @@ impl Shared {
         let bytes = packed.charged();
         self.budget.credit(bytes);
         sub(&self.counters.compressed_bytes, bytes as u64);
+        sub(&self.counters.packed_raw_bytes, packed.raw_len);
         drop(packed);
         let freed = self
             .freed_since_trim
@@ -738,6 +780,7 @@ impl Shared {
         };
         debug_assert_eq!(charged, stream.len(), "the charge follows the stream");
         add(&self.counters.compressed_bytes, charged as u64);
+        add(&self.counters.packed_raw_bytes, index.raw_len());
         Some(Packed {
             stream,
             raw_len: index.raw_len(),

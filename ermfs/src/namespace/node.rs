@@ -222,6 +222,7 @@ impl Namespace {
         body: Body,
         who: &Identity,
     ) -> io::Result<Arc<Inode>> {
+        self.shared.inode_room()?;
         let kind = make.kind;
         // The umask, or the parent's default ACL (POSIX ACLs: `acl.rs`).
         let (mut perm, xattrs) =

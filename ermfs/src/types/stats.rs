@@ -20,6 +20,9 @@ pub struct Stats {
     pub raw_bytes: u64,
     /// Bytes charged for compressed streams.
     pub compressed_bytes: u64,
+    /// Uncompressed size of the files those streams hold (so
+    /// `packed_raw_bytes / compressed_bytes` is the compression ratio at rest).
+    pub packed_raw_bytes: u64,
     /// Bytes copied from callers into files by `write`/`pwrite`.
     pub bytes_written: u64,
     /// Bytes copied from files to callers by `read`/`pread`.
@@ -72,6 +75,7 @@ pub(crate) struct Counters {
     pub symlinks: AtomicU64,
     pub specials: AtomicU64,
     pub compressed_bytes: AtomicU64,
+    pub packed_raw_bytes: AtomicU64,
     pub bytes_written: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_deflated: AtomicU64,

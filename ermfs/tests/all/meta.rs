@@ -542,3 +542,81 @@ fn statfs_reports_the_memory_limit() {
         assert!(s.blocks > 0 && s.blocks_free <= s.blocks);
     });
 }
+
+#[test]
+fn the_memory_limit_changes_on_a_live_store_as_a_tmpfs_remount() {
+    each_with(
+        || Fs::builder().memory_limit(Some(1 << 20)),
+        |fs| {
+            assert_eq!(fs.memory_limit(), Some(1 << 20));
+            let fd = fs.open("/f", RW, 0o644).unwrap();
+            // Past the limit: refused; raised live: the same write fits.
+            assert_eq!(errno(fs.write(fd, &vec![1u8; 3 << 20])), libc::ENOSPC);
+            fs.set_memory_limit(Some(4 << 20)).unwrap();
+            assert_eq!(fs.statfs().blocks, 1024);
+            assert_eq!(fs.write(fd, &vec![1u8; 3 << 20]).unwrap(), 3 << 20);
+            // Below what is charged: EINVAL and nothing changes.
+            assert_eq!(errno(fs.set_memory_limit(Some(1 << 20))), libc::EINVAL);
+            assert_eq!(fs.memory_limit(), Some(4 << 20));
+            fs.set_memory_limit(None).unwrap();
+            assert_eq!(fs.memory_limit(), None);
+            fs.close(fd).unwrap();
+        },
+    );
+}
+
+#[test]
+fn the_inode_limit_refuses_names_past_it_as_nr_inodes() {
+    each_with(
+        || Fs::builder().inode_limit(Some(5)),
+        |fs| {
+            let s = fs.statfs();
+            assert_eq!((s.files, s.files_free), (5, 4), "the root counts");
+            put(fs, "/f", b"x");
+            fs.mkdir("/d", 0o755).unwrap();
+            fs.symlink("f", "/s").unwrap();
+            fs.mknod("/p", libc::S_IFIFO | 0o644, 0).unwrap();
+            assert_eq!(fs.statfs().files_free, 0);
+            for refused in [
+                errno(fs.open("/g", RW, 0o644)),
+                errno(fs.mkdir("/e", 0o755)),
+                errno(fs.symlink("f", "/t")),
+                errno(fs.mknod("/q", libc::S_IFIFO | 0o644, 0)),
+            ] {
+                assert_eq!(refused, libc::ENOSPC);
+            }
+            // A hard link and a rename make no inode; a removal frees one.
+            fs.link("/f", "/d/f2").unwrap();
+            fs.rename("/s", "/d/s").unwrap();
+            assert_eq!(errno(fs.set_inode_limit(Some(4))), libc::EINVAL);
+            assert_eq!(fs.inode_limit(), Some(5));
+            fs.unlink("/p").unwrap();
+            put(fs, "/g", b"y");
+            fs.set_inode_limit(Some(6)).unwrap();
+            fs.mkdir("/e", 0o755).unwrap();
+            fs.set_inode_limit(None).unwrap();
+            assert_eq!(fs.statfs().files, u64::from(u32::MAX));
+        },
+    );
+}
+
+#[test]
+fn packed_raw_bytes_follow_the_files_held_compressed() {
+    each_fs(|fs| {
+        let text = b"a line of text that compresses well\n".repeat(2000);
+        put(fs, "/a", &text);
+        put(fs, "/b", &text[..1000]);
+        fs.settle();
+        let s = fs.stats();
+        assert_eq!(s.packed_raw_bytes, text.len() as u64 + 1000);
+        assert!(s.compressed_bytes > 0 && s.compressed_bytes * 10 < s.packed_raw_bytes);
+        // Reopened for writing: inflated, no longer counted; removed: gone.
+        let fd = fs.open("/a", libc::O_RDWR, 0).unwrap();
+        assert_eq!(fs.stats().packed_raw_bytes, 1000);
+        fs.close(fd).unwrap();
+        fs.unlink("/a").unwrap();
+        fs.unlink("/b").unwrap();
+        fs.settle();
+        assert_eq!(fs.stats().packed_raw_bytes, 0);
+    });
+}
