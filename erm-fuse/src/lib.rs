@@ -83,6 +83,7 @@
 mod attr;
 pub mod control;
 pub mod daemon;
+pub mod logging;
 mod mount;
 mod nodes;
 mod ops;

@@ -63,11 +63,17 @@ pub struct ErmFuse {
 }
 
 /// Replies to a request that returns nothing: done, or the error's errno.
-fn answer(reply: ReplyEmpty, result: io::Result<()>) {
+fn answer(op: &str, reply: ReplyEmpty, result: io::Result<()>) {
     match result {
         Ok(()) => reply.ok(),
-        Err(e) => reply.error(errno(&e)),
+        Err(e) => reply.error(refused(op, &e)),
     }
+}
+
+/// The errno of a refused request, logged at debug with its operation.
+fn refused(op: &str, e: &io::Error) -> Errno {
+    tracing::debug!(op, "refused: {e}");
+    errno(e)
 }
 
 fn fd_of(fh: FileHandle) -> io::Result<i32> {
@@ -165,10 +171,10 @@ impl ErmFuse {
     }
 
     /// Replies with the entry a creation made.
-    fn reply_entry(&self, reply: ReplyEntry, made: io::Result<Node>) {
+    fn reply_entry(&self, op: &str, reply: ReplyEntry, made: io::Result<Node>) {
         match made {
             Ok(node) => reply.entry(&self.ttl, &self.hand_out(&node), self.generation),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused(op, &e)),
         }
     }
 
@@ -369,7 +375,7 @@ impl Filesystem for ErmFuse {
                 &bare(0, fuser::FileType::RegularFile),
                 Generation(0),
             ),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("lookup", &e)),
         }
     }
 
@@ -380,7 +386,7 @@ impl Filesystem for ErmFuse {
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.node(ino) {
             Ok(node) => reply.attr(&self.ttl, &attr(&self.fs.getattr(&node))),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("getattr", &e)),
         }
     }
 
@@ -412,14 +418,14 @@ impl Filesystem for ErmFuse {
         };
         match self.do_setattr(req, ino, change, (atime, mtime)) {
             Ok(st) => reply.attr(&self.ttl, &attr(&st)),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("setattr", &e)),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.node(ino).and_then(|n| self.fs.readlink_node(&n)) {
             Ok(target) => reply.data(&target),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("readlink", &e)),
         }
     }
 
@@ -438,7 +444,7 @@ impl Filesystem for ErmFuse {
             self.fs
                 .mknodat(&dir, name.as_bytes(), mode, rdev, umask, &who(req))
         });
-        self.reply_entry(reply, made);
+        self.reply_entry("mknod", reply, made);
     }
 
     fn mkdir(
@@ -454,21 +460,21 @@ impl Filesystem for ErmFuse {
             self.fs
                 .mkdirat(&dir, name.as_bytes(), mode, umask, &who(req))
         });
-        self.reply_entry(reply, made);
+        self.reply_entry("mkdir", reply, made);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.unlinkat(&dir, name.as_bytes()));
-        answer(reply, result);
+        answer("unlink", reply, result);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.rmdirat(&dir, name.as_bytes()));
-        answer(reply, result);
+        answer("rmdir", reply, result);
     }
 
     fn symlink(
@@ -484,7 +490,7 @@ impl Filesystem for ErmFuse {
             self.fs
                 .symlinkat(target, &dir, link_name.as_bytes(), &who(req))
         });
-        self.reply_entry(reply, made);
+        self.reply_entry("symlink", reply, made);
     }
 
     fn rename(
@@ -509,7 +515,7 @@ impl Filesystem for ErmFuse {
                 &who(req),
             )
         };
-        answer(reply, run());
+        answer("rename", reply, run());
     }
 
     fn link(
@@ -525,7 +531,7 @@ impl Filesystem for ErmFuse {
             self.fs.linkat(&node, &dir, newname.as_bytes())?;
             Ok(node)
         })();
-        self.reply_entry(reply, made);
+        self.reply_entry("link", reply, made);
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -538,7 +544,7 @@ impl Filesystem for ErmFuse {
                 };
                 reply.opened(FileHandle(fd as u64), flags)
             }
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("open", &e)),
         }
     }
 
@@ -564,7 +570,7 @@ impl Filesystem for ErmFuse {
         };
         match run() {
             Ok(buf) => reply.data(&buf),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("read", &e)),
         }
     }
 
@@ -594,7 +600,7 @@ impl Filesystem for ErmFuse {
                 }
                 reply.written(u32::try_from(n).unwrap_or(u32::MAX))
             }
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("write", &e)),
         }
     }
 
@@ -633,7 +639,7 @@ impl Filesystem for ErmFuse {
             // A compression at the last close changes `st_blocks`.
             self.invalidate_attrs(ino.0);
         }
-        answer(reply, result)
+        answer("release", reply, result)
     }
 
     fn fsync(
@@ -644,7 +650,7 @@ impl Filesystem for ErmFuse {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        answer(reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
+        answer("fsync", reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -657,7 +663,7 @@ impl Filesystem for ErmFuse {
         };
         match run() {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("opendir", &e)),
         }
     }
 
@@ -671,7 +677,7 @@ impl Filesystem for ErmFuse {
     ) {
         let stream = match self.stream(fh, offset) {
             Ok(s) => s,
-            Err(e) => return reply.error(errno(&e)),
+            Err(e) => return reply.error(refused("readdir", &e)),
         };
         let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -683,7 +689,7 @@ impl Filesystem for ErmFuse {
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return reply.error(errno(&e)),
+                Err(e) => return reply.error(refused("readdir", &e)),
             }
         }
         reply.ok();
@@ -702,14 +708,14 @@ impl Filesystem for ErmFuse {
             .and_then(|s| Ok((s, self.node(ino)?)))
         {
             Ok(s) => s,
-            Err(e) => return reply.error(errno(&e)),
+            Err(e) => return reply.error(refused("readdirplus", &e)),
         };
         let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let e = match stream.next_entry() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
-                Err(e) => return reply.error(errno(&e)),
+                Err(e) => return reply.error(refused("readdirplus", &e)),
             };
             let (name, off) = (OsStr::from_bytes(&e.name), stream.tell());
             if e.name == b"." || e.name == b".." {
@@ -820,7 +826,7 @@ impl Filesystem for ErmFuse {
         if result.is_ok() && name.as_bytes() == b"system.posix_acl_access" {
             self.invalidate_attrs(ino.0);
         }
-        answer(reply, result);
+        answer("setxattr", reply, result);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -828,7 +834,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.getxattr_node(&n, name.as_bytes(), &mut buf));
-        xattr_reply(result, size, &buf, reply);
+        xattr_reply("getxattr", result, size, &buf, reply);
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
@@ -836,21 +842,21 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.listxattr_node(&n, &mut buf));
-        xattr_reply(result, size, &buf, reply);
+        xattr_reply("listxattr", result, size, &buf, reply);
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.removexattr_node(&n, name.as_bytes()));
-        answer(reply, result);
+        answer("removexattr", reply, result);
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.access_node(&n, mask.bits(), &who(req)));
-        answer(reply, result);
+        answer("access", reply, result);
     }
 
     fn create(
@@ -871,7 +877,7 @@ impl Filesystem for ErmFuse {
                 FileHandle(fd as u64),
                 FILE_OPEN,
             ),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("create", &e)),
         }
     }
 
@@ -894,7 +900,7 @@ impl Filesystem for ErmFuse {
         // The descriptor's identity may have dropped set-ID bits, and
         // `st_blocks` moved.
         self.invalidate_attrs(ino.0);
-        answer(reply, result);
+        answer("fallocate", reply, result);
     }
 
     fn copy_file_range(
@@ -915,7 +921,7 @@ impl Filesystem for ErmFuse {
         }
         match self.copy_range(fh_in, offset_in, fh_out, offset_out, len) {
             Ok(n) => reply.written(n),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("copy_file_range", &e)),
         }
     }
 
@@ -932,16 +938,16 @@ impl Filesystem for ErmFuse {
         // the ERMFS descriptor's own offset is unused (reads are positioned).
         match fd_of(fh).and_then(|fd| self.fs.lseek(fd, offset, whence)) {
             Ok(off) => reply.offset(off),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(refused("lseek", &e)),
         }
     }
 }
 
 /// Answers a getxattr/listxattr: the size for a size query, else the bytes.
-fn xattr_reply(result: io::Result<usize>, size: u32, buf: &[u8], reply: ReplyXattr) {
+fn xattr_reply(op: &str, result: io::Result<usize>, size: u32, buf: &[u8], reply: ReplyXattr) {
     match result {
         Ok(n) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
         Ok(n) => reply.data(&buf[..n.min(buf.len())]),
-        Err(e) => reply.error(errno(&e)),
+        Err(e) => reply.error(refused(op, &e)),
     }
 }

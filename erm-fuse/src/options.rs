@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use ermfs::{AtimePolicy, CompressionPolicy};
 
+use crate::logging::LogTarget;
+
 /// What a `-o` list (or the command line) asks for; `None` keeps the default.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MountOptions {
@@ -53,13 +55,16 @@ pub struct MountOptions {
     /// `remount`: change a live mount instead of mounting (`mount -o
     /// remount` passes it to the helper).
     pub remount: bool,
+    /// `log=syslog|stderr|/abs/path`: where the daemon logs (default:
+    /// standard error with `-f`, syslog once detached).
+    pub log: Option<LogTarget>,
 }
 
 /// The words [`MountOptions::apply`] accepts, for refusal messages.
 pub const ACCEPTED: &str = "size=N[k|m|g|t|KiB|MiB|GiB|TiB|%], nr_inodes=N[k|m|g], \
 mode=OCTAL, uid=N, gid=N, \
 noatime, relatime, strictatime, level=0..12, block_size=4k..16m, compress_delay=SECS|never, \
-lockless, locked, threads=1..64, writeback_cache, ro, rw, allow_other, auto_unmount, nonempty";
+lockless, locked, threads=1..64, writeback_cache, log=syslog|stderr|PATH, ro, rw, allow_other, auto_unmount, nonempty";
 
 /// Words `mount(8)` and fstab pass that mean nothing to this file system.
 const IGNORED: &[&str] = &[
@@ -177,6 +182,7 @@ impl MountOptions {
                 self.nr_inodes = Some(parse_size(v, ram).map_err(|e| format!("nr_inodes: {e}"))?);
             }
             "remount" => self.remount = true,
+            "log" => self.log = Some(LogTarget::parse(need("syslog|stderr|PATH")?)?),
             "nr_blocks" | "huge" | "mpol" | "inode64" | "inode32" => {
                 return Err(format!(
                     "`{key}` (a tmpfs option) is not supported by ERMFS; accepted: {ACCEPTED}"

@@ -3,13 +3,17 @@
 //! SIGTERM or `fusermount3 -u DIR` unmount it (and the store is gone).
 //! `SOURCE DIR -o LIST` is the convention `mount.fuse3` and `mount(8)`
 //! helpers use; the `-o` words are tmpfs's plus ERMFS's own
-//! ([`erm_fuse::options`]).
+//! ([`erm_fuse::options`]). Called as `mount.fuse.ermfs` it takes the
+//! `mount(8)` helper's arguments; `ermfs-mount stats DIR` and `ermfs-mount
+//! remount DIR -o ...` talk to a live mount ([`erm_fuse::control`]); logs
+//! through [`erm_fuse::logging`].
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use erm_fuse::logging::{self, LogTarget};
 use erm_fuse::options::{MountOptions, check_block_size, parse_delay, parse_size};
 use erm_fuse::{MountConfig, control, daemon};
 use ermfs::Fs;
@@ -19,6 +23,11 @@ use ermfs::Fs;
 ///
 /// Options come as flags or as `-o` words, tmpfs's syntax included:
 /// `ermfs-mount ram /mnt -o size=2G,mode=1777,noatime`.
+///
+/// A live mount: `ermfs-mount stats DIR` prints what it holds;
+/// `ermfs-mount remount DIR -o size=4G` (or `mount -o remount,size=4G DIR`
+/// with the mount(8) helper) changes size=, nr_inodes=, the atime policy
+/// and lockless/locked.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -27,10 +36,10 @@ struct Args {
     /// `mount -t fuse.ermfs SOURCE DIR` passes it).
     #[arg(num_args = 1..=2, required = true, value_name = "[SOURCE] DIR")]
     paths: Vec<PathBuf>,
-    /// Comma-separated mount options (repeatable): size=, mode=, uid=, gid=,
-    /// noatime|relatime|strictatime, level=, block_size=, compress_delay=,
-    /// lockless|locked, threads=, writeback_cache, ro, allow_other,
-    /// auto_unmount, nonempty.
+    /// Comma-separated mount options (repeatable): size=, nr_inodes=, mode=,
+    /// uid=, gid=, noatime|relatime|strictatime, level=, block_size=,
+    /// compress_delay=, lockless|locked, threads=, writeback_cache, ro,
+    /// allow_other, auto_unmount, nonempty, log=syslog|stderr|PATH.
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
     /// Most bytes held (raw and compressed), as `size=`: `512M`, `2GiB`,
@@ -76,6 +85,14 @@ struct Args {
     /// scattered small writes, slower large sequential ones).
     #[arg(long)]
     writeback_cache: bool,
+    /// More log detail: `-v` every refused request, `-vv` every request
+    /// (`RUST_LOG` overrides; logs go to stderr with -f, else to syslog or
+    /// `-o log=PATH`).
+    #[arg(short, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Log only warnings and errors.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 impl Args {
@@ -212,6 +229,33 @@ fn build(o: &MountOptions, ram: u64) -> Result<Fs, String> {
     Ok(fs)
 }
 
+/// Whether the logger writes to standard error (then `main` need not print
+/// the final error a second time).
+static LOGS_ON_STDERR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Installs the logger: `-o log=` if given, else standard error in the
+/// foreground and syslog once detached (without `/dev/log`, a detached
+/// daemon logs nothing and says so now).
+fn start_logging(args: &Args, o: &MountOptions) -> Result<(), String> {
+    let verbosity = if args.quiet {
+        -1
+    } else {
+        i8::try_from(args.verbose).unwrap_or(i8::MAX)
+    };
+    let target = match &o.log {
+        Some(t) => t.clone(),
+        None if args.foreground => LogTarget::Stderr,
+        None => LogTarget::Syslog,
+    };
+    match logging::init(verbosity, &target) {
+        Ok(()) => {}
+        Err(e) if o.log.is_none() => eprintln!("ermfs-mount: no logs once detached: {e}"),
+        Err(e) => return Err(e),
+    }
+    let _ = LOGS_ON_STDERR.set(target == LogTarget::Stderr);
+    Ok(())
+}
+
 fn run(args: Args) -> Result<(), String> {
     let dir = args.dir();
     let ram = daemon::ram_bytes();
@@ -228,6 +272,7 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     check_mount_point(dir, o.nonempty)?;
+    start_logging(&args, &o)?;
     let report = if args.foreground {
         None
     } else {
@@ -260,28 +305,26 @@ fn run(args: Args) -> Result<(), String> {
             daemon::wake();
         })
         .map_err(|e| format!("cannot start the server thread: {e}"))?;
+    tracing::info!("mounted {} on {} with {o:?}", config.fsname, dir.display());
     if let Some(detached) = report {
         detached.mounted();
     } else {
-        eprintln!(
-            "ermfs-mount: mounted on {} (Ctrl-C to unmount)",
-            dir.display()
-        );
+        tracing::info!("Ctrl-C or SIGTERM unmounts {}", dir.display());
     }
     let sig = signals.wait();
     let d = dir.display();
     if let Ok(result) = ended.try_recv() {
         // The session ended first: unmounted from outside.
-        eprintln!("ermfs-mount: {d} was unmounted; exiting");
+        tracing::info!("{d} was unmounted; exiting");
         return result.map_err(|e| format!("FUSE session ended with: {e}"));
     }
     let name = daemon::signal_name(sig);
     match unmounter.unmount() {
-        Ok(false) => eprintln!("ermfs-mount: {name}: unmounted {d}"),
+        Ok(false) => tracing::info!("{name}: unmounted {d}"),
         Ok(true) => {
             // Detached while in use: its users see ENOTCONN once this
             // process is gone; waiting for them could take forever.
-            eprintln!("ermfs-mount: {name}: {d} was busy: detached it (lazy unmount) and exiting");
+            tracing::info!("{name}: {d} was busy: detached it (lazy unmount) and exiting");
             return Ok(());
         }
         Err(e) => return Err(format!("{name}: cannot unmount {d}: {e}; exiting anyway")),
@@ -443,7 +486,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("ermfs-mount: {msg}");
+            tracing::warn!("{msg}");
+            if LOGS_ON_STDERR.get() != Some(&true) {
+                eprintln!("ermfs-mount: {msg}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -421,3 +421,83 @@ fn every_signal_ends_the_daemon_busy_or_not() {
     }
     drop(guard);
 }
+
+/// Runs `ermfs-mount -f ARGS DIR` with `env`, stats a missing name (a
+/// negative entry, not an error), writes a file, has an `rmdir` refused
+/// (`ENOTEMPTY`), SIGTERMs it; returns its standard error.
+fn foreground_log(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let child = Command::new(BIN)
+        .arg(dir)
+        .arg("-f")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(|| is_mounted(dir)), "ermfs-mount did not mount");
+    assert!(std::fs::metadata(dir.join("missing")).is_err());
+    std::fs::create_dir(dir.join("d")).unwrap();
+    std::fs::write(dir.join("d/f"), "x").unwrap();
+    assert!(std::fs::remove_dir(dir.join("d")).is_err());
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill sends a signal to our own child; no memory involved.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", out.status);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn logs_follow_the_verbosity_and_the_log_option() {
+    if fuse_unavailable().is_some() {
+        return;
+    }
+    let guard = mount_point("binary-logs");
+    let dir = guard.0.clone();
+    // Default: the startup options and the end, nothing per request.
+    let log = foreground_log(&dir, &["-o", "size=16M"], &[]);
+    assert!(
+        log.contains("mounted") && log.contains("size: Some(16777216)"),
+        "{log}"
+    );
+    assert!(log.contains("SIGTERM: unmounted"), "{log}");
+    assert!(!log.contains("refused"), "{log}");
+    // -v: each refused request, with its operation and errno.
+    let log = foreground_log(&dir, &["-v"], &[]);
+    assert!(
+        log.contains("op=\"rmdir\"") && log.contains("Directory not empty"),
+        "{log}"
+    );
+    // -q: warnings only.
+    let log = foreground_log(&dir, &["-q"], &[]);
+    assert!(log.is_empty(), "{log}");
+    // RUST_LOG wins; at trace every request shows (fuser's request lines).
+    let log = foreground_log(&dir, &["-q"], &[("RUST_LOG", "trace")]);
+    assert!(
+        log.contains("LOOKUP name \"missing\"") && log.contains("WRITE"),
+        "{log}"
+    );
+    // Detached, -o log=FILE (appended to).
+    let file = mount_root().join("binary-logs.log");
+    let _ = std::fs::remove_file(&file);
+    let target = format!("log={}", file.display());
+    let (ok, err) = ermfs_mount(&[dir.to_str().unwrap(), "-v", "-o", &target]);
+    assert!(ok, "{err}");
+    std::fs::create_dir(dir.join("e")).unwrap();
+    std::fs::write(dir.join("e/f"), "x").unwrap();
+    assert!(std::fs::remove_dir(dir.join("e")).is_err());
+    force_unmount(&dir);
+    assert!(wait_for(|| {
+        std::fs::read_to_string(&file).is_ok_and(|l| l.contains("was unmounted; exiting"))
+    }));
+    let log = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        log.contains("mounted") && log.contains("op=\"rmdir\""),
+        "{log}"
+    );
+    let (ok, err) = ermfs_mount(&[dir.to_str().unwrap(), "-o", "log=relative.log"]);
+    assert!(!ok && err.contains("absolute"), "{err}");
+    let _ = std::fs::remove_file(&file);
+    drop(guard);
+}
