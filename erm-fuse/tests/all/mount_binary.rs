@@ -197,6 +197,37 @@ fn source_dir_and_tmpfs_options_show_in_the_mount_table() {
         assert!(Command::new("umount").arg(&dir).status().unwrap().success());
         assert!(wait_for(|| !is_mounted(&dir)));
     }
+    // Each atime policy: the mount's flag, and reads as the policy says.
+    for (word, flag, moves) in [
+        ("noatime", Some("noatime"), false),
+        ("relatime", Some("relatime"), false),
+        ("strictatime", None, true),
+    ] {
+        let (ok, err) = ermfs_mount(&["ram", d, "-o", word]);
+        assert!(ok, "{word}: {err}");
+        let options = findmnt(&dir, "OPTIONS");
+        let shown: Vec<&str> = options.split(',').collect();
+        for other in ["noatime", "relatime"] {
+            assert_eq!(
+                shown.contains(&other),
+                flag == Some(other),
+                "{word}: {options}"
+            );
+        }
+        let f = dir.join("f");
+        std::fs::write(&f, "x").unwrap();
+        let _ = std::fs::read(&f).unwrap(); // relatime: the first read moves it
+        let before = std::fs::metadata(&f).unwrap().accessed().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // A second read, then a stat past the attribute TTL (1 s), which
+        // asks the daemon again.
+        let _ = std::fs::read(&f).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let after = std::fs::metadata(&f).unwrap().accessed().unwrap();
+        assert_eq!(after != before, moves, "{word}: a second read");
+        assert!(Command::new("umount").arg(&dir).status().unwrap().success());
+        assert!(wait_for(|| !is_mounted(&dir)));
+    }
     let (ok, err) = ermfs_mount(&[d, "--memory-limit", "0"]);
     assert!(ok, "{err}");
     assert!(fs_size(&dir) >= ram / 2, "no limit: the RAM shows");
