@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use ermfs::Fs;
+use ermfs::{AtimePolicy, Fs};
 
 use crate::options::MountOptions;
 use crate::sys;
@@ -280,7 +280,8 @@ pub fn stats(dir: &Path) -> io::Result<MountStats> {
 }
 
 /// Asks the mount at `dir` to apply the `-o` words `options` (see the
-/// module docs for which change).
+/// module docs for which change); as root, an atime word also sets the
+/// kernel's per-mount flag, so the mount table shows the policy.
 ///
 /// # Errors
 /// `EPERM` unless root or the mount's owner; `EINVAL` for a limit below
@@ -293,7 +294,23 @@ pub fn remount(dir: &Path, options: &str) -> io::Result<()> {
     let root = std::fs::File::open(dir)?;
     let mut buf = [0u8; REMOUNT_LEN];
     buf[..options.len()].copy_from_slice(options.as_bytes());
-    sys::ioctl_buf(root.as_fd(), REMOUNT_IOCTL, &mut buf)
+    sys::ioctl_buf(root.as_fd(), REMOUNT_IOCTL, &mut buf)?;
+    // The kernel's per-mount atime flag follows the policy (what findmnt
+    // shows); only root may change it, and the store's policy is what
+    // reads obey either way.
+    let mut asked = MountOptions::default();
+    asked
+        .apply(options, 0)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    if let (Some(policy), 0) = (asked.atime, sys::euid()) {
+        let flag = match policy {
+            AtimePolicy::Noatime => libc::MS_NOATIME,
+            AtimePolicy::Strict => libc::MS_STRICTATIME,
+            AtimePolicy::Relatime => libc::MS_RELATIME,
+        };
+        sys::set_mount_atime(&dir.canonicalize()?, flag)?;
+    }
+    Ok(())
 }
 
 /// Applies the changeable words of a remount request to `fs`, all or

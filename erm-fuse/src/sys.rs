@@ -232,3 +232,47 @@ pub(crate) fn ioctl_buf(fd: BorrowedFd<'_>, cmd: u32, buf: &mut [u8]) -> io::Res
     }
     Ok(())
 }
+
+/// Sets the per-mount flags of the mount at `dir` (`MS_REMOUNT |
+/// MS_BIND`: nosuid, nodev, noexec, read-only and the atime policy),
+/// keeping the first four as they are and putting `atime` (one of
+/// `MS_NOATIME`, `MS_RELATIME`, `MS_STRICTATIME`) in place of the old one.
+///
+/// # Errors
+/// `EPERM` without `CAP_SYS_ADMIN`, `EINVAL` if `dir` is not a mount point.
+pub(crate) fn set_mount_atime(dir: &Path, atime: libc::c_ulong) -> io::Result<()> {
+    let target = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: an all-zero statvfs is a valid value for the call to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `target` is NUL-terminated and `st` valid for writes.
+    if unsafe { libc::statvfs(target.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut flags = libc::MS_REMOUNT | libc::MS_BIND | atime;
+    for (st_flag, ms_flag) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            flags |= ms_flag;
+        }
+    }
+    // SAFETY: `target` outlives the call; the other pointers are null,
+    // which a bind remount allows.
+    let r = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            target.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

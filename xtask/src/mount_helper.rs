@@ -169,6 +169,8 @@ mount -o remount,size=48M "$MNT"
 expect "mount -o remount: size" "$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')" 50331648
 mount -T "$FSTAB" -o remount,nr_inodes=3 "$MNT"
 expect "remount from fstab: inodes" "$(df --output=itotal "$MNT" | tail -1 | tr -d ' ')" 3
+mount -o remount,strictatime "$MNT"
+findmnt -n -o OPTIONS "$MNT" | tr , '\n' | grep -qx noatime && { echo "remount strictatime: noatime still shown" >&2; exit 1; }
 head -c 200000 /dev/urandom > "$MNT/noise"
 if mount -o remount,size=64k "$MNT" 2>/dev/null; then echo "remount below use accepted" >&2; exit 1; fi
 expect "fstab: read back after remounts" "$(cat "$MNT/f")" "from fstab"

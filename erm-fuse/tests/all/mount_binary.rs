@@ -321,6 +321,13 @@ fn nr_inodes_a_live_remount_and_stats() {
     let (ok, _, err) = ermfs_mount_cmd(&["remount", d, "-o", "size=64k,nr_inodes=20"]);
     assert!(!ok && err.contains("below what is in use"), "{err}");
     assert_eq!((fs_size(&dir), fs_inodes(&dir).0), (16 << 20, 10));
+    // An atime policy: the store's and the kernel's per-mount flag.
+    for (word, shown) in [("noatime", "noatime"), ("relatime", "relatime")] {
+        let (ok, _, err) = ermfs_mount_cmd(&["remount", d, "-o", word]);
+        assert!(ok, "{err}");
+        let options = findmnt(&dir, "OPTIONS");
+        assert!(options.split(',').any(|o| o == shown), "{word}: {options}");
+    }
     // size=0 and nr_inodes=0 lift the limits.
     let (ok, _, err) = ermfs_mount_cmd(&["remount", d, "-o", "size=0,nr_inodes=0"]);
     assert!(ok, "{err}");
