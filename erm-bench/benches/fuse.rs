@@ -420,6 +420,14 @@ fn steady(f: impl Fn() -> u64) -> u64 {
 /// 8 MiB`.
 fn memory_case(report: &mut Report, base: &Path) -> Result<(), String> {
     const MIB: u64 = 1 << 20;
+    // First, before the daemon exists: the same tree on a tmpfs.
+    let tmpfs_slab = match tmpfs_slab_per_file(base) {
+        Ok(slab) => Some(slab),
+        Err(why) => {
+            println!("fuse bench: no tmpfs slab anchor: {why}");
+            None
+        }
+    };
     let dir = base.join("memory");
     unmount(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -443,7 +451,7 @@ fn memory_case(report: &mut Report, base: &Path) -> Result<(), String> {
         })
     });
     let result = if mounted {
-        memory_on(report, &dir, pid, MIB);
+        memory_on(report, &dir, pid, MIB, tmpfs_slab);
         Ok(())
     } else {
         Err("the memory daemon did not mount in 10 s".to_owned())
@@ -453,19 +461,23 @@ fn memory_case(report: &mut Report, base: &Path) -> Result<(), String> {
     result
 }
 
-fn memory_on(report: &mut Report, dir: &Path, pid: u32, mib: u64) {
-    let fresh = steady(|| rss_of(pid));
-    // Text slices of 1-5 KB from the corpus's text files: a source tree's size mix.
+/// Directories of the memory case's tree.
+const SMALL_TREE_DIRS: u64 = 80;
+
+/// Writes the memory case's tree under `dir`: 80 directories of 100 text
+/// slices of 1-5 KB from the corpus (a source tree's size mix); returns
+/// the files and the bytes written.
+fn write_small_tree(dir: &Path) -> (u64, u64) {
     let text: Vec<u8> = ["alice29.txt", "asyoulik.txt", "lcet10.txt"]
         .iter()
         .flat_map(|f| std::fs::read(Path::new(erm_bench::CORPUS_DIR).join(f)).expect("corpus text"))
         .collect();
     let mut rng = SplitMix64::new(19);
-    let (dirs, per_dir) = (80, 100);
+    let per_dir = 100;
     let mut apparent = 0u64;
-    for d in 0..dirs {
+    for d in 0..SMALL_TREE_DIRS {
         let sub = dir.join(format!("d{d}"));
-        std::fs::create_dir(&sub).expect("mkdir on the memory mount");
+        std::fs::create_dir(&sub).expect("mkdir for the memory case");
         for i in 0..per_dir {
             let n = 1000 + rng.below(4001) as usize;
             let at = rng.below((text.len() - n) as u64) as usize;
@@ -473,7 +485,47 @@ fn memory_on(report: &mut Report, dir: &Path, pid: u32, mib: u64) {
             apparent += n as u64;
         }
     }
-    let files = dirs * per_dir;
+    (SMALL_TREE_DIRS * per_dir, apparent)
+}
+
+/// The kernel's `Slab:` bytes (`/proc/meminfo`): where tmpfs keeps its
+/// inodes and dentries.
+fn kernel_slab() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Slab:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The physical-limit row for per-file state: the kernel's slab growth
+/// per file when the same tree is written to a fresh tmpfs (its inode,
+/// dentry and security blobs), in bytes per file.
+fn tmpfs_slab_per_file(base: &Path) -> Result<f64, String> {
+    let dir = base.join("memory-tmpfs");
+    unmount(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256m", "erm-bench-memory"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        return Err(format!("mount -t tmpfs on {} failed", dir.display()));
+    }
+    let before = steady(kernel_slab);
+    let (files, _) = write_small_tree(&dir);
+    let after = steady(kernel_slab);
+    unmount(&dir);
+    Ok(after.saturating_sub(before) as f64 / files as f64)
+}
+
+fn memory_on(report: &mut Report, dir: &Path, pid: u32, mib: u64, tmpfs_slab: Option<f64>) {
+    let fresh = steady(|| rss_of(pid));
+    let (files, apparent) = write_small_tree(dir);
     // Settled: past the 2 s delay every file is compressed once df used
     // stops moving; then RSS.
     std::thread::sleep(Duration::from_millis(2500));
@@ -488,18 +540,46 @@ fn memory_on(report: &mut Report, dir: &Path, pid: u32, mib: u64) {
         allowed,
         Some(1.0),
     ));
+    let per_file = (tree as f64 - used as f64 - fresh as f64) / files as f64;
     report.push(Row::standalone(
         &format!("fuse/memory_rss_{files}_small_files_breakdown"),
         "bytes",
         tree as f64,
         &format!(
             "informational: {apparent} bytes written, df used {used}, fresh RSS {fresh}, \
-             so {:.0} bytes per file above df used and the fresh daemon",
-            (tree as f64 - used as f64 - fresh as f64) / files as f64
+             so {per_file:.0} bytes per file above df used and the fresh daemon"
         ),
         None,
     ));
-    for d in 0..dirs {
+    // What the RSS target leaves for each file's state, against what the
+    // kernel's own RAM file system spends on it (the physical limit of a
+    // design that keeps an inode and a name per file).
+    let budget_per_file = (allowed - used as f64 - fresh as f64) / files as f64;
+    match tmpfs_slab {
+        Some(slab) => report.push(Row::lower_is_better(
+            "fuse/memory_state_per_file_vs_tmpfs_slab",
+            "bytes",
+            per_file,
+            "tmpfs: kernel slab per file, same tree",
+            slab,
+            None,
+        )),
+        None => report.push(Row::standalone(
+            "fuse/memory_state_per_file_vs_tmpfs_slab",
+            "bytes",
+            per_file,
+            "tmpfs slab not measured",
+            None,
+        )),
+    }
+    report.push(Row::standalone(
+        "fuse/memory_state_per_file_the_rss_target_allows",
+        "bytes",
+        budget_per_file,
+        &format!("informational: (1.1 x df used + 4 MiB - df used - fresh RSS) / {files} files"),
+        None,
+    ));
+    for d in 0..SMALL_TREE_DIRS {
         std::fs::remove_dir_all(dir.join(format!("d{d}"))).expect("rm -rf on the memory mount");
     }
     let emptied = steady(|| rss_of(pid));

@@ -150,6 +150,9 @@ impl Background {
     }
 }
 
+/// Jobs an idle queue keeps room for.
+const IDLE_QUEUE_CAPACITY: usize = 64;
+
 /// The worker: packs jobs as they come due (or at once during `settle`).
 fn run<P: Packer>(shared: &P) {
     let bg = shared.background();
@@ -159,6 +162,9 @@ fn run<P: Packer>(shared: &P) {
             return;
         }
         let Some(job) = q.jobs.front() else {
+            // A burst of closes grew the queue (32 bytes a job: 256 KiB
+            // after 8,192 files); give that back before the trim below.
+            q.jobs.shrink_to(IDLE_QUEUE_CAPACITY);
             bg.idle.notify_all();
             drop(q);
             shared.idle();
@@ -198,5 +204,65 @@ fn pack_job<P: Packer>(shared: &P, job: &Job) {
     }
     if let Body::File(content) = &mut st.body {
         shared.pack(inode.ino, content);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::types::inode::{Dir, FileType};
+    use std::time::SystemTime;
+
+    /// A packer that packs nothing: the test looks at the queue only.
+    struct Idle {
+        bg: Background,
+    }
+
+    impl Packer for Idle {
+        fn background(&self) -> &Background {
+            &self.bg
+        }
+        fn pack(&self, _ino: u64, _content: &mut Content) {}
+        fn idle(&self) {}
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_burst_capacity_back() {
+        let packer = Arc::new(Idle {
+            bg: Background::default(),
+        });
+        let weak = Arc::downgrade(&packer);
+        let inode = Arc::new(Inode::new(
+            2,
+            FileType::Dir,
+            0o755,
+            Weak::new(),
+            Body::Dir(Dir::default()),
+            (0, 0),
+            SystemTime::now(),
+        ));
+        for closes in 0..10_000 {
+            let queued = packer
+                .bg
+                .schedule(&weak, &inode, closes, Duration::from_secs(3600));
+            assert!(matches!(queued, Scheduled::Queued));
+        }
+        assert!(lock(&packer.bg.queue).jobs.capacity() >= 10_000);
+        packer.bg.settle();
+        // The worker shrinks the queue when it finds it empty, which may
+        // come just after `settle` returns.
+        let shrunk = (0..500).any(|_| {
+            let capacity = lock(&packer.bg.queue).jobs.capacity();
+            capacity <= IDLE_QUEUE_CAPACITY || {
+                std::thread::sleep(Duration::from_millis(10));
+                false
+            }
+        });
+        packer.bg.stop();
+        assert!(
+            shrunk,
+            "the idle queue kept room for {} jobs",
+            lock(&packer.bg.queue).jobs.capacity()
+        );
     }
 }
