@@ -106,11 +106,8 @@ fn mount_point(name: &str) -> Guard {
 
 /// `ermfs-mount ARGS...` (detached): its exit status and standard error.
 fn ermfs_mount(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (ok, _, stderr) = ermfs_mount_cmd(args);
+    (ok, stderr)
 }
 
 /// `findmnt -n -o COLUMN DIR`.
@@ -123,14 +120,20 @@ fn findmnt(dir: &std::path::Path, column: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Total bytes of the file system at `dir` (`statvfs`).
-fn fs_size(dir: &std::path::Path) -> u64 {
+/// `statvfs` of `dir`.
+fn statvfs(dir: &std::path::Path) -> libc::statvfs {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
     // SAFETY: an all-zero statvfs is valid for the call to fill.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `path` is NUL-terminated, `st` valid for writes.
     assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
+    st
+}
+
+/// Total bytes of the file system at `dir`.
+fn fs_size(dir: &std::path::Path) -> u64 {
+    let st = statvfs(dir);
     st.f_blocks * st.f_frsize
 }
 
@@ -261,14 +264,9 @@ fn ermfs_mount_cmd(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// `statvfs` of `dir`: (total inodes, free inodes).
+/// Total and free inodes of the file system at `dir`.
 fn fs_inodes(dir: &std::path::Path) -> (u64, u64) {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
-    // SAFETY: an all-zero statvfs is valid for the call to fill.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated, `st` valid for writes.
-    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
+    let st = statvfs(dir);
     (st.f_files, st.f_ffree)
 }
 
