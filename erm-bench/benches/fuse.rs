@@ -342,6 +342,43 @@ fn storm(dir: &Path, files: usize) {
     }
 }
 
+/// The FUSE requests one more (untimed) storm makes per file on the ERMFS
+/// mount, per operation, from the daemon's counters.
+fn storm_requests(report: &mut Report, ermfs: &Path, files: usize) {
+    let Ok(before) = erm_fuse::control::requests(ermfs) else {
+        return;
+    };
+    storm(ermfs, files);
+    let Ok(after) = erm_fuse::control::requests(ermfs) else {
+        return;
+    };
+    // Not the storm's: the first read's RELEASEDIR of the root and the
+    // second read's OPENDIR and IOCTL (at most one of each).
+    let served = after.since(&before);
+    let own = [
+        erm_fuse::requests::Op::Ioctl,
+        erm_fuse::requests::Op::Opendir,
+        erm_fuse::requests::Op::Releasedir,
+    ]
+    .iter()
+    .map(|&op| served.get(op).min(1))
+    .sum::<u64>();
+    let per_file = served.total().saturating_sub(own) as f64 / files as f64;
+    let mix = erm_fuse::requests::Op::ALL
+        .iter()
+        .filter(|&&op| served.get(op) >= files as u64 / 2)
+        .map(|&op| format!("{} {:.2}", op.name(), served.get(op) as f64 / files as f64))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.push(Row::standalone(
+        "fuse/create_stat_unlink_requests_per_file",
+        "requests",
+        per_file,
+        &format!("informational: FUSE requests per file on the ERMFS mount ({mix})"),
+        None,
+    ));
+}
+
 /// Apparent size of a tree, in bytes (`du -sb`).
 fn du_bytes(dir: &Path) -> u64 {
     Command::new("du")
@@ -655,6 +692,7 @@ fn main() -> std::io::Result<()> {
         &format!("create_stat_unlink_{files}_files"),
         |dir| storm(dir, files),
     );
+    storm_requests(&mut report, &mounts.ermfs, files);
     // The floor under every row: one FUSE round trip (a request the
     // kernel cannot answer from its caches), per call.
     let calls = if quick() { 2_000 } else { 20_000 };

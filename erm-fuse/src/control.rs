@@ -3,10 +3,13 @@
 //! `mount -o remount` changes only the kernel's side of a FUSE mount, so a
 //! live mount is reached the way a program reaches any file system: open
 //! its root directory and send an `ioctl`, which the kernel forwards to
-//! the daemon as a FUSE request. Two commands, both on the root only:
+//! the daemon as a FUSE request. Three commands, all on the root only:
 //!
 //! - [`STATS_IOCTL`] (`_IOR('E', 0xe1, 256 bytes)`): anyone who can open
 //!   the root reads [`MountStats`], as `ermfs-mount stats DIR` prints them;
+//! - [`REQUESTS_IOCTL`] (`_IOR('E', 0xe3, 512 bytes)`): anyone who can
+//!   open the root reads the FUSE requests served per operation
+//!   ([`RequestCounts`]);
 //! - [`REMOUNT_IOCTL`] (`_IOW('E', 0xe2, 1024 bytes)`): root or the user
 //!   who mounted it sends `-o` words (NUL-padded text); the changeable
 //!   ones ([`CHANGEABLE`]) take effect at once, the others keep their
@@ -24,6 +27,7 @@ use std::path::Path;
 use ermfs::{AtimePolicy, Fs};
 
 use crate::options::MountOptions;
+use crate::requests::{REQUESTS_LEN, RequestCounts, Requests};
 use crate::sys;
 
 /// Bytes of the stats reply: 32 little-endian `u64` slots.
@@ -34,6 +38,9 @@ pub const REMOUNT_LEN: usize = 1024;
 
 /// Reads a mount's [`MountStats`] (an `ioctl` on its root directory).
 pub const STATS_IOCTL: u32 = sys::ioc(2, b'E', 0xe1, STATS_LEN);
+
+/// Reads a mount's [`RequestCounts`] (an `ioctl` on its root directory).
+pub const REQUESTS_IOCTL: u32 = sys::ioc(2, b'E', 0xe3, REQUESTS_LEN);
 
 /// Sends a mount `-o` words to change (an `ioctl` on its root directory).
 pub const REMOUNT_IOCTL: u32 = sys::ioc(1, b'E', 0xe2, REMOUNT_LEN);
@@ -279,6 +286,18 @@ pub fn stats(dir: &Path) -> io::Result<MountStats> {
     MountStats::decode(&buf).ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
 }
 
+/// Reads the FUSE requests the mount at `dir` has served, per operation.
+///
+/// # Errors
+/// Opening `dir`; `ENOTTY` if `dir` is not the root of an ERMFS mount;
+/// `EPROTO` if the daemon's answer has the wrong length.
+pub fn requests(dir: &Path) -> io::Result<RequestCounts> {
+    let root = std::fs::File::open(dir)?;
+    let mut buf = [0u8; REQUESTS_LEN];
+    sys::ioctl_buf(root.as_fd(), REQUESTS_IOCTL, &mut buf)?;
+    RequestCounts::decode(&buf).ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
+}
+
 /// Asks the mount at `dir` to apply the `-o` words `options` (see the
 /// module docs for which change); as root, an atime word also sets the
 /// kernel's per-mount flag, so the mount table shows the policy.
@@ -357,6 +376,7 @@ fn apply_remount(fs: &Fs, text: &str) -> Result<(), i32> {
 /// `caller` is the requesting uid; `owner` the daemon's.
 pub(crate) fn serve(
     fs: &Fs,
+    requests: &Requests,
     cmd: u32,
     input: &[u8],
     caller: u32,
@@ -364,6 +384,7 @@ pub(crate) fn serve(
 ) -> Result<Vec<u8>, i32> {
     match cmd {
         STATS_IOCTL => Ok(MountStats::of(fs).encode().to_vec()),
+        REQUESTS_IOCTL => Ok(requests.snapshot().encode().to_vec()),
         REMOUNT_IOCTL => {
             if caller != 0 && caller != owner {
                 return Err(libc::EPERM);
@@ -413,7 +434,16 @@ mod tests {
         let fs = Fs::builder().memory_limit(Some(1 << 20)).build().unwrap();
         let fd = fs.open("/f", libc::O_CREAT | libc::O_RDWR, 0o644).unwrap();
         fs.write(fd, &vec![1u8; 300_000]).unwrap();
-        let send = |text: &str, caller| serve(&fs, REMOUNT_IOCTL, text.as_bytes(), caller, 1000);
+        let send = |text: &str, caller| {
+            serve(
+                &fs,
+                &Requests::default(),
+                REMOUNT_IOCTL,
+                text.as_bytes(),
+                caller,
+                1000,
+            )
+        };
         assert_eq!(send("size=4m", 1001), Err(libc::EPERM), "a stranger");
         assert_eq!(send("size=4m,nr_inodes=9", 1000), Ok(Vec::new()));
         assert_eq!(fs.memory_limit(), Some(4 << 20));
@@ -433,7 +463,10 @@ mod tests {
         assert_eq!(fs.memory_limit(), None);
         assert_eq!(fs.atime_policy(), ermfs::AtimePolicy::Noatime);
         assert_eq!(send("size=lots", 0), Err(libc::EINVAL));
-        assert_eq!(serve(&fs, 0x5401, &[], 0, 0), Err(libc::ENOTTY));
+        assert_eq!(
+            serve(&fs, &Requests::default(), 0x5401, &[], 0, 0),
+            Err(libc::ENOTTY)
+        );
         fs.close(fd).unwrap();
     }
 

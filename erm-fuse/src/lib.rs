@@ -88,6 +88,7 @@ mod mount;
 mod nodes;
 mod ops;
 pub mod options;
+pub mod requests;
 mod sys;
 
 pub use mount::{MountConfig, Unmounter, mount, spawn};

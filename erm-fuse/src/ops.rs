@@ -21,6 +21,7 @@ use fuser::{
 
 use crate::attr::{attr, bare, decode_dev, errno, fail, kind, spec};
 use crate::nodes::Nodes;
+use crate::requests::{Op, Requests};
 
 /// Directory handles carry this bit so they never look like ERMFS
 /// descriptors (which are small non-negative `i32`s).
@@ -60,6 +61,8 @@ pub struct ErmFuse {
     /// Asked for, and granted by the kernel at `init`: FUSE_WRITEBACK_CACHE.
     writeback: bool,
     notifier: NotifierSlot,
+    /// Requests served, per operation (read through `control::requests`).
+    requests: Requests,
 }
 
 /// Replies to a request that returns nothing: done, or the error's errno.
@@ -105,6 +108,7 @@ impl ErmFuse {
             ttl,
             writeback: false,
             notifier: Arc::new(OnceLock::new()),
+            requests: Requests::default(),
         }
     }
 
@@ -317,6 +321,7 @@ impl ErmFuse {
 
 impl Filesystem for ErmFuse {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        self.requests.count(Op::Init);
         if let Err(nearest) = config.set_max_write(MAX_WRITE) {
             let _ = config.set_max_write(nearest);
         }
@@ -359,6 +364,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.requests.count(Op::Lookup);
         let found = self.node(parent).and_then(|dir| match name.as_bytes() {
             // A file handle's inode the kernel no longer caches: it looks
             // up "." in the node itself, of any type (export support).
@@ -380,10 +386,12 @@ impl Filesystem for ErmFuse {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.requests.count(Op::Forget);
         self.nodes.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.requests.count(Op::Getattr);
         match self.node(ino) {
             Ok(node) => reply.attr(&self.ttl, &attr(&self.fs.getattr(&node))),
             Err(e) => reply.error(refused("getattr", &e)),
@@ -408,6 +416,7 @@ impl Filesystem for ErmFuse {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.requests.count(Op::Setattr);
         let change = SetAttr {
             mode: mode.map(|m| m & 0o7777),
             uid,
@@ -423,6 +432,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.requests.count(Op::Readlink);
         match self.node(ino).and_then(|n| self.fs.readlink_node(&n)) {
             Ok(target) => reply.data(&target),
             Err(e) => reply.error(refused("readlink", &e)),
@@ -439,6 +449,7 @@ impl Filesystem for ErmFuse {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        self.requests.count(Op::Mknod);
         let made = self.node(parent).and_then(|dir| {
             let rdev = decode_dev(rdev);
             self.fs
@@ -456,6 +467,7 @@ impl Filesystem for ErmFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
+        self.requests.count(Op::Mkdir);
         let made = self.node(parent).and_then(|dir| {
             self.fs
                 .mkdirat(&dir, name.as_bytes(), mode, umask, &who(req))
@@ -464,6 +476,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Unlink);
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.unlinkat(&dir, name.as_bytes()));
@@ -471,6 +484,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Rmdir);
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.rmdirat(&dir, name.as_bytes()));
@@ -485,6 +499,7 @@ impl Filesystem for ErmFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        self.requests.count(Op::Symlink);
         let made = self.node(parent).and_then(|dir| {
             let target = target.as_os_str().as_bytes();
             self.fs
@@ -503,6 +518,7 @@ impl Filesystem for ErmFuse {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Rename);
         let run = || -> io::Result<()> {
             let flags = ermfs::RenameFlags::from_bits(flags.bits())?;
             let (from, to) = (self.node(parent)?, self.node(newparent)?);
@@ -526,6 +542,7 @@ impl Filesystem for ErmFuse {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.requests.count(Op::Link);
         let made = (|| {
             let (node, dir) = (self.node(ino)?, self.node(newparent)?);
             self.fs.linkat(&node, &dir, newname.as_bytes())?;
@@ -535,6 +552,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.requests.count(Op::Open);
         match self.do_open(req, ino, flags) {
             Ok((fd, keep)) => {
                 let flags = if keep {
@@ -559,6 +577,7 @@ impl Filesystem for ErmFuse {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.requests.count(Op::Read);
         let run = || -> io::Result<Vec<u8>> {
             let fd = fd_of(fh)?;
             let mut buf = vec![0; size as usize];
@@ -586,6 +605,7 @@ impl Filesystem for ErmFuse {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.requests.count(Op::Write);
         // One store call: the descriptor drops set-ID bits and file
         // capabilities in the same step as the data change, by the
         // identity that opened it.
@@ -612,6 +632,7 @@ impl Filesystem for ErmFuse {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Flush);
         // Writes land in ERMFS when they arrive: nothing is buffered here.
         reply.ok();
     }
@@ -626,6 +647,7 @@ impl Filesystem for ErmFuse {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Release);
         let run = || -> io::Result<()> {
             let fd = fd_of(fh)?;
             if let Ok(st) = self.fs.fstat(fd) {
@@ -650,10 +672,12 @@ impl Filesystem for ErmFuse {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Fsync);
         answer("fsync", reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.requests.count(Op::Opendir);
         let run = || -> io::Result<u64> {
             // O(1): the stream reads the live directory as it goes.
             let stream = self.fs.opendir_node(&self.node(ino)?)?;
@@ -675,6 +699,7 @@ impl Filesystem for ErmFuse {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.requests.count(Op::Readdir);
         let stream = match self.stream(fh, offset) {
             Ok(s) => s,
             Err(e) => return reply.error(refused("readdir", &e)),
@@ -703,6 +728,7 @@ impl Filesystem for ErmFuse {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        self.requests.count(Op::Readdirplus);
         let (stream, dir) = match self
             .stream(fh, offset)
             .and_then(|s| Ok((s, self.node(ino)?)))
@@ -758,10 +784,18 @@ impl Filesystem for ErmFuse {
         _out_size: u32,
         reply: ReplyIoctl,
     ) {
+        self.requests.count(Op::Ioctl);
         if ino != INodeNo::ROOT {
             return reply.error(Errno::ENOTTY);
         }
-        match crate::control::serve(&self.fs, cmd, in_data, req.uid(), crate::sys::euid()) {
+        match crate::control::serve(
+            &self.fs,
+            &self.requests,
+            cmd,
+            in_data,
+            req.uid(),
+            crate::sys::euid(),
+        ) {
             Ok(out) => reply.ioctl(0, &out),
             Err(e) => reply.error(Errno::from_i32(e)),
         }
@@ -775,6 +809,7 @@ impl Filesystem for ErmFuse {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Releasedir);
         self.dirs().remove(&fh.0);
         reply.ok();
     }
@@ -787,10 +822,12 @@ impl Filesystem for ErmFuse {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Fsyncdir);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.requests.count(Op::Statfs);
         let s = self.fs.statfs();
         let bsize = u32::try_from(s.block_size).unwrap_or(4096);
         let namelen = u32::try_from(s.name_max).unwrap_or(255);
@@ -816,6 +853,7 @@ impl Filesystem for ErmFuse {
         position: u32,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Setxattr);
         if position != 0 {
             return reply.error(Errno::EINVAL);
         }
@@ -830,6 +868,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        self.requests.count(Op::Getxattr);
         let mut buf = vec![0; size as usize];
         let result = self
             .node(ino)
@@ -838,6 +877,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.requests.count(Op::Listxattr);
         let mut buf = vec![0; size as usize];
         let result = self
             .node(ino)
@@ -846,6 +886,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.requests.count(Op::Removexattr);
         let result = self
             .node(ino)
             .and_then(|n| self.fs.removexattr_node(&n, name.as_bytes()));
@@ -853,6 +894,7 @@ impl Filesystem for ErmFuse {
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        self.requests.count(Op::Access);
         let result = self
             .node(ino)
             .and_then(|n| self.fs.access_node(&n, mask.bits(), &who(req)));
@@ -869,6 +911,7 @@ impl Filesystem for ErmFuse {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        self.requests.count(Op::Create);
         match self.do_create(req, parent, name, (mode, umask, flags)) {
             Ok((a, fd)) => reply.created(
                 &self.ttl,
@@ -891,6 +934,7 @@ impl Filesystem for ErmFuse {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.requests.count(Op::Fallocate);
         let run = || -> io::Result<()> {
             let off = offset(offset_, libc::EFBIG)?;
             let len = offset(length, libc::EFBIG)?;
@@ -916,6 +960,7 @@ impl Filesystem for ErmFuse {
         flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
+        self.requests.count(Op::CopyFileRange);
         if !flags.is_empty() {
             return reply.error(Errno::EINVAL);
         }
@@ -934,6 +979,7 @@ impl Filesystem for ErmFuse {
         whence: i32,
         reply: ReplyLseek,
     ) {
+        self.requests.count(Op::Lseek);
         // Only SEEK_DATA/SEEK_HOLE reach here (the kernel does the rest);
         // the ERMFS descriptor's own offset is unused (reads are positioned).
         match fd_of(fh).and_then(|fd| self.fs.lseek(fd, offset, whence)) {

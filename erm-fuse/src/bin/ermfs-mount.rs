@@ -375,15 +375,18 @@ fn remount(dir: &Path, options: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `ermfs-mount stats DIR`: the mount's [`control::MountStats`].
+/// `ermfs-mount stats DIR`: the mount's [`control::MountStats`], then the
+/// FUSE requests it has served per operation.
 fn stats(argv: &[String]) -> ExitCode {
     let [dir] = argv else {
         eprintln!("usage: ermfs-mount stats DIR");
         return ExitCode::FAILURE;
     };
-    match control::stats(Path::new(dir)) {
-        Ok(s) => {
+    match control::stats(Path::new(dir)).and_then(|s| Ok((s, control::requests(Path::new(dir))?))) {
+        Ok((s, requests)) => {
             println!("{s}");
+            println!("FUSE requests served, per operation:");
+            print!("{requests}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -293,6 +293,11 @@ fn nr_inodes_a_live_remount_and_stats() {
     assert!(ok, "{err}");
     assert!(out.contains("inodes       5 of 5"), "{out}");
     assert!(out.contains("of 8.0 MiB"), "{out}");
+    // `d` made, `e` refused: each a MKDIR request.
+    assert!(
+        out.lines().any(|l| l.split_whitespace().eq(["MKDIR", "2"])),
+        "{out}"
+    );
     // A live change, with the words mount(8) passes on a remount.
     let (ok, _, err) = ermfs_mount_cmd(&[
         "remount",

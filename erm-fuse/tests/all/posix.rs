@@ -247,3 +247,31 @@ fn copy_file_range_inside_the_store() {
     assert_eq!(std::fs::read(m.path("dst")).unwrap(), data);
     assert_eq!(m.fs.read_file("/dst").unwrap(), data);
 }
+
+#[test]
+fn the_mount_counts_its_requests_per_operation() {
+    use erm_fuse::control;
+    use erm_fuse::requests::Op;
+    let Some(m) = Mount::new("requests") else {
+        return;
+    };
+    let before = control::requests(&m.dir).unwrap();
+    std::fs::create_dir(m.path("d")).unwrap();
+    std::fs::write(m.path("d/f"), b"four").unwrap();
+    assert_eq!(std::fs::read(m.path("d/f")).unwrap(), b"four");
+    let served = control::requests(&m.dir).unwrap().since(&before);
+    // One request per call that reaches the daemon: the kernel's caches
+    // answer the rest (the read of a file just written comes from its
+    // page cache, so READ may be 0).
+    assert_eq!(served.get(Op::Mkdir), 1, "{served}");
+    assert_eq!(served.get(Op::Create), 1, "{served}");
+    assert_eq!(served.get(Op::Write), 1, "{served}");
+    assert!(
+        served.get(Op::Ioctl) >= 1,
+        "the first count's own ioctl: {served}"
+    );
+    assert!(served.total() >= 4, "{served}");
+    // Only the root answers; elsewhere an ioctl is unknown, as on tmpfs.
+    let elsewhere = control::requests(&m.path("d")).unwrap_err();
+    assert_eq!(elsewhere.raw_os_error(), Some(libc::ENOTTY));
+}
