@@ -412,16 +412,21 @@ fn serve(dir: &Path) -> std::io::Result<()> {
     erm_fuse::spawn(fs, dir, &MountConfig::default())?.join()
 }
 
-/// `VmRSS` of process `pid`, in bytes.
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// The `KEY:   N kB` field of a /proc file, in bytes (0 if missing).
+fn proc_kb(file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// `VmRSS` of process `pid`, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    proc_kb(&format!("/proc/{pid}/status"), "VmRSS")
 }
 
 /// `df` used of the file system at `dir`, in bytes.
@@ -528,14 +533,7 @@ fn write_small_tree(dir: &Path) -> (u64, u64) {
 /// The kernel's `Slab:` bytes (`/proc/meminfo`): where tmpfs keeps its
 /// inodes and dentries.
 fn kernel_slab() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Slab:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    proc_kb("/proc/meminfo", "Slab")
 }
 
 /// The physical-limit row for per-file state: the kernel's slab growth

@@ -66,7 +66,7 @@ pub struct ErmFuse {
 }
 
 /// Replies to a request that returns nothing: done, or the error's errno.
-fn answer(op: &str, reply: ReplyEmpty, result: io::Result<()>) {
+fn answer(op: Op, reply: ReplyEmpty, result: io::Result<()>) {
     match result {
         Ok(()) => reply.ok(),
         Err(e) => reply.error(refused(op, &e)),
@@ -74,8 +74,8 @@ fn answer(op: &str, reply: ReplyEmpty, result: io::Result<()>) {
 }
 
 /// The errno of a refused request, logged at debug with its operation.
-fn refused(op: &str, e: &io::Error) -> Errno {
-    tracing::debug!(op, "refused: {e}");
+fn refused(op: Op, e: &io::Error) -> Errno {
+    tracing::debug!(op = op.name().to_ascii_lowercase().as_str(), "refused: {e}");
     errno(e)
 }
 
@@ -175,7 +175,7 @@ impl ErmFuse {
     }
 
     /// Replies with the entry a creation made.
-    fn reply_entry(&self, op: &str, reply: ReplyEntry, made: io::Result<Node>) {
+    fn reply_entry(&self, op: Op, reply: ReplyEntry, made: io::Result<Node>) {
         match made {
             Ok(node) => reply.entry(&self.ttl, &self.hand_out(&node), self.generation),
             Err(e) => reply.error(refused(op, &e)),
@@ -381,7 +381,7 @@ impl Filesystem for ErmFuse {
                 &bare(0, fuser::FileType::RegularFile),
                 Generation(0),
             ),
-            Err(e) => reply.error(refused("lookup", &e)),
+            Err(e) => reply.error(refused(Op::Lookup, &e)),
         }
     }
 
@@ -394,7 +394,7 @@ impl Filesystem for ErmFuse {
         self.requests.count(Op::Getattr);
         match self.node(ino) {
             Ok(node) => reply.attr(&self.ttl, &attr(&self.fs.getattr(&node))),
-            Err(e) => reply.error(refused("getattr", &e)),
+            Err(e) => reply.error(refused(Op::Getattr, &e)),
         }
     }
 
@@ -427,7 +427,7 @@ impl Filesystem for ErmFuse {
         };
         match self.do_setattr(req, ino, change, (atime, mtime)) {
             Ok(st) => reply.attr(&self.ttl, &attr(&st)),
-            Err(e) => reply.error(refused("setattr", &e)),
+            Err(e) => reply.error(refused(Op::Setattr, &e)),
         }
     }
 
@@ -435,7 +435,7 @@ impl Filesystem for ErmFuse {
         self.requests.count(Op::Readlink);
         match self.node(ino).and_then(|n| self.fs.readlink_node(&n)) {
             Ok(target) => reply.data(&target),
-            Err(e) => reply.error(refused("readlink", &e)),
+            Err(e) => reply.error(refused(Op::Readlink, &e)),
         }
     }
 
@@ -455,7 +455,7 @@ impl Filesystem for ErmFuse {
             self.fs
                 .mknodat(&dir, name.as_bytes(), mode, rdev, umask, &who(req))
         });
-        self.reply_entry("mknod", reply, made);
+        self.reply_entry(Op::Mknod, reply, made);
     }
 
     fn mkdir(
@@ -472,7 +472,7 @@ impl Filesystem for ErmFuse {
             self.fs
                 .mkdirat(&dir, name.as_bytes(), mode, umask, &who(req))
         });
-        self.reply_entry("mkdir", reply, made);
+        self.reply_entry(Op::Mkdir, reply, made);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -480,7 +480,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.unlinkat(&dir, name.as_bytes()));
-        answer("unlink", reply, result);
+        answer(Op::Unlink, reply, result);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -488,7 +488,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(parent)
             .and_then(|dir| self.fs.rmdirat(&dir, name.as_bytes()));
-        answer("rmdir", reply, result);
+        answer(Op::Rmdir, reply, result);
     }
 
     fn symlink(
@@ -505,7 +505,7 @@ impl Filesystem for ErmFuse {
             self.fs
                 .symlinkat(target, &dir, link_name.as_bytes(), &who(req))
         });
-        self.reply_entry("symlink", reply, made);
+        self.reply_entry(Op::Symlink, reply, made);
     }
 
     fn rename(
@@ -531,7 +531,7 @@ impl Filesystem for ErmFuse {
                 &who(req),
             )
         };
-        answer("rename", reply, run());
+        answer(Op::Rename, reply, run());
     }
 
     fn link(
@@ -548,7 +548,7 @@ impl Filesystem for ErmFuse {
             self.fs.linkat(&node, &dir, newname.as_bytes())?;
             Ok(node)
         })();
-        self.reply_entry("link", reply, made);
+        self.reply_entry(Op::Link, reply, made);
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -562,7 +562,7 @@ impl Filesystem for ErmFuse {
                 };
                 reply.opened(FileHandle(fd as u64), flags)
             }
-            Err(e) => reply.error(refused("open", &e)),
+            Err(e) => reply.error(refused(Op::Open, &e)),
         }
     }
 
@@ -589,7 +589,7 @@ impl Filesystem for ErmFuse {
         };
         match run() {
             Ok(buf) => reply.data(&buf),
-            Err(e) => reply.error(refused("read", &e)),
+            Err(e) => reply.error(refused(Op::Read, &e)),
         }
     }
 
@@ -620,7 +620,7 @@ impl Filesystem for ErmFuse {
                 }
                 reply.written(u32::try_from(n).unwrap_or(u32::MAX))
             }
-            Err(e) => reply.error(refused("write", &e)),
+            Err(e) => reply.error(refused(Op::Write, &e)),
         }
     }
 
@@ -661,7 +661,7 @@ impl Filesystem for ErmFuse {
             // A compression at the last close changes `st_blocks`.
             self.invalidate_attrs(ino.0);
         }
-        answer("release", reply, result)
+        answer(Op::Release, reply, result)
     }
 
     fn fsync(
@@ -673,7 +673,7 @@ impl Filesystem for ErmFuse {
         reply: ReplyEmpty,
     ) {
         self.requests.count(Op::Fsync);
-        answer("fsync", reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
+        answer(Op::Fsync, reply, fd_of(fh).and_then(|fd| self.fs.fsync(fd)))
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -687,7 +687,7 @@ impl Filesystem for ErmFuse {
         };
         match run() {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(refused("opendir", &e)),
+            Err(e) => reply.error(refused(Op::Opendir, &e)),
         }
     }
 
@@ -702,7 +702,7 @@ impl Filesystem for ErmFuse {
         self.requests.count(Op::Readdir);
         let stream = match self.stream(fh, offset) {
             Ok(s) => s,
-            Err(e) => return reply.error(refused("readdir", &e)),
+            Err(e) => return reply.error(refused(Op::Readdir, &e)),
         };
         let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -714,7 +714,7 @@ impl Filesystem for ErmFuse {
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return reply.error(refused("readdir", &e)),
+                Err(e) => return reply.error(refused(Op::Readdir, &e)),
             }
         }
         reply.ok();
@@ -734,14 +734,14 @@ impl Filesystem for ErmFuse {
             .and_then(|s| Ok((s, self.node(ino)?)))
         {
             Ok(s) => s,
-            Err(e) => return reply.error(refused("readdirplus", &e)),
+            Err(e) => return reply.error(refused(Op::Readdirplus, &e)),
         };
         let mut stream = stream.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let e = match stream.next_entry() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
-                Err(e) => return reply.error(refused("readdirplus", &e)),
+                Err(e) => return reply.error(refused(Op::Readdirplus, &e)),
             };
             let (name, off) = (OsStr::from_bytes(&e.name), stream.tell());
             if e.name == b"." || e.name == b".." {
@@ -864,7 +864,7 @@ impl Filesystem for ErmFuse {
         if result.is_ok() && name.as_bytes() == b"system.posix_acl_access" {
             self.invalidate_attrs(ino.0);
         }
-        answer("setxattr", reply, result);
+        answer(Op::Setxattr, reply, result);
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -873,7 +873,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.getxattr_node(&n, name.as_bytes(), &mut buf));
-        xattr_reply("getxattr", result, size, &buf, reply);
+        xattr_reply(Op::Getxattr, result, size, &buf, reply);
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
@@ -882,7 +882,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.listxattr_node(&n, &mut buf));
-        xattr_reply("listxattr", result, size, &buf, reply);
+        xattr_reply(Op::Listxattr, result, size, &buf, reply);
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -890,7 +890,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.removexattr_node(&n, name.as_bytes()));
-        answer("removexattr", reply, result);
+        answer(Op::Removexattr, reply, result);
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
@@ -898,7 +898,7 @@ impl Filesystem for ErmFuse {
         let result = self
             .node(ino)
             .and_then(|n| self.fs.access_node(&n, mask.bits(), &who(req)));
-        answer("access", reply, result);
+        answer(Op::Access, reply, result);
     }
 
     fn create(
@@ -920,7 +920,7 @@ impl Filesystem for ErmFuse {
                 FileHandle(fd as u64),
                 FILE_OPEN,
             ),
-            Err(e) => reply.error(refused("create", &e)),
+            Err(e) => reply.error(refused(Op::Create, &e)),
         }
     }
 
@@ -944,7 +944,7 @@ impl Filesystem for ErmFuse {
         // The descriptor's identity may have dropped set-ID bits, and
         // `st_blocks` moved.
         self.invalidate_attrs(ino.0);
-        answer("fallocate", reply, result);
+        answer(Op::Fallocate, reply, result);
     }
 
     fn copy_file_range(
@@ -966,7 +966,7 @@ impl Filesystem for ErmFuse {
         }
         match self.copy_range(fh_in, offset_in, fh_out, offset_out, len) {
             Ok(n) => reply.written(n),
-            Err(e) => reply.error(refused("copy_file_range", &e)),
+            Err(e) => reply.error(refused(Op::CopyFileRange, &e)),
         }
     }
 
@@ -984,13 +984,13 @@ impl Filesystem for ErmFuse {
         // the ERMFS descriptor's own offset is unused (reads are positioned).
         match fd_of(fh).and_then(|fd| self.fs.lseek(fd, offset, whence)) {
             Ok(off) => reply.offset(off),
-            Err(e) => reply.error(refused("lseek", &e)),
+            Err(e) => reply.error(refused(Op::Lseek, &e)),
         }
     }
 }
 
 /// Answers a getxattr/listxattr: the size for a size query, else the bytes.
-fn xattr_reply(op: &str, result: io::Result<usize>, size: u32, buf: &[u8], reply: ReplyXattr) {
+fn xattr_reply(op: Op, result: io::Result<usize>, size: u32, buf: &[u8], reply: ReplyXattr) {
     match result {
         Ok(n) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
         Ok(n) => reply.data(&buf[..n.min(buf.len())]),
