@@ -37,7 +37,6 @@ impl Extents {
     }
 
     /// One past the last page in the set (0 when empty).
-    #[cfg(test)]
     pub(crate) fn end(&self) -> usize {
         self.runs().last().map_or(0, |r| r.end)
     }

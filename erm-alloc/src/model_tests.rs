@@ -34,6 +34,13 @@ enum Op {
         len: usize,
     },
     Reserve(usize),
+    /// Another writer's `pwrite` on a memfd region's file, then
+    /// `Region::sync` (a plain write for an anonymous region).
+    External {
+        offset: usize,
+        len: usize,
+        byte: u8,
+    },
 }
 
 /// Offsets clustered where behaviour changes: inside size classes, around
@@ -58,6 +65,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(a, b, past)| Op::Release { a, b, past }),
         1 => (any::<u16>(), 0usize..20_000).prop_map(|(at, len)| Op::Commit { at, len }),
         1 => (0usize..20_000).prop_map(Op::Reserve),
+        2 => (offset(), 0usize..9000, 1u8..).prop_map(|(offset, len, byte)| Op::External { offset, len, byte }),
     ]
 }
 
@@ -198,6 +206,23 @@ fn apply(region: &mut Region, model: &mut Model, kernel: &mut Kernel, op: &Op) {
             model.write(offset, &data);
             oracle::pwrite_all(fd, &data, offset).expect("pwrite");
         }
+        Op::External { offset, len, byte } => {
+            let data = vec![byte; len];
+            match region.memfd() {
+                Some(file) => {
+                    let other = file.try_clone_to_owned().expect("dup");
+                    oracle::pwrite_all(other.as_fd(), &data, offset).expect("pwrite");
+                    let moved = region.sync().expect("sync");
+                    // (The region's own changes move it too, so a sync after
+                    // them may report a time without another writer.)
+                    assert!(moved.is_some() || len == 0, "a write moves the mtime");
+                    assert_eq!(region.sync().expect("sync"), None, "nothing new");
+                }
+                None => region.write_at(offset, &data).expect("unlimited budget"),
+            }
+            model.write(offset, &data);
+            oracle::pwrite_all(fd, &data, offset).expect("pwrite");
+        }
         Op::Resize(n) => {
             region.resize(n).expect("unlimited budget");
             model.resize(n);
@@ -256,6 +281,13 @@ fn apply(region: &mut Region, model: &mut Model, kernel: &mut Kernel, op: &Op) {
 fn check(region: &Region, model: &Model, kernel: &Kernel, budget: &MemoryBudget) {
     let page = page_size();
     assert_eq!(region.len(), model.len);
+    if let Some(file) = region.memfd() {
+        assert_eq!(
+            oracle::size(file).expect("fstat"),
+            model.len as u64,
+            "memfd size"
+        );
+    }
     let data = model.pages.len() * page;
     assert_eq!(region.data_bytes(), data, "data_bytes");
     assert_eq!(budget.used(), region.capacity(), "the budget is the charge");
@@ -297,10 +329,12 @@ fn check(region: &Region, model: &Model, kernel: &Kernel, budget: &MemoryBudget)
             assert_eq!(k, want_hole, "kernel SEEK_HOLE({at})");
         }
     }
-    // The mapped prefix agrees with read_at, when small enough to compare.
+    // The mapped prefix agrees with read_at, when small enough to compare
+    // (not for a memfd: reading a hole through a shared mapping makes the
+    // kernel allocate it, and the next sync would count it as data).
     let slice = region.as_slice();
     assert_eq!(slice.len(), region.mapped_len());
-    if slice.len() <= 1 << 20 {
+    if slice.len() <= 1 << 20 && region.memfd().is_none() {
         for (i, &b) in slice.iter().enumerate() {
             assert_eq!(b, model.byte(i), "as_slice byte {i}");
         }

@@ -57,10 +57,14 @@ enum Storage {
 /// A memfd region's file and mapping.
 #[derive(Debug)]
 struct MemfdStorage {
-    /// The file always exists.
+    /// The file always exists; its size is always the region's length.
     fd: OwnedFd,
-    /// The mapping, only while it is non-empty.
+    /// The mapping, only while it is non-empty. It may reach past the end
+    /// of the file (growth reserve); only pages inside the file are touched.
     map: Option<Mapping>,
+    /// The file as the last [`Region::sync`] found it (`None` before the
+    /// first), to tell another writer's change from none at one `fstat`.
+    seen: Option<sys::FileState>,
 }
 
 /// Whether a commit may refuse (`ENOSPC`) or must charge past the limit.
@@ -188,7 +192,11 @@ impl Region {
 
     /// An empty region whose pages belong to a new memfd called `name` (see
     /// memfd_create(2); the name is for `/proc/self/fd` and need not be unique).
-    /// Memfd regions never use size classes: the file holds the bytes at all sizes.
+    /// Memfd regions never use size classes: the file holds the bytes at all
+    /// sizes, and its size is always the region's [`len`](Self::len), so
+    /// the memfd ([`memfd`](Self::memfd)) can be handed to another writer
+    /// (a process, the kernel's FUSE passthrough) that reads and writes it
+    /// as the file itself; [`sync`](Self::sync) then takes in its changes.
     ///
     /// Fails with `EINVAL` if `name` contains a NUL byte or is longer than 249
     /// bytes, and with the kernel's error if the memfd cannot be created.
@@ -199,7 +207,11 @@ impl Region {
         let name = CString::new(name).map_err(|_| einval())?;
         let fd = sys::memfd_create(&name)?;
         Ok(Region {
-            storage: Storage::Memfd(Box::new(MemfdStorage { fd, map: None })),
+            storage: Storage::Memfd(Box::new(MemfdStorage {
+                fd,
+                map: None,
+                seen: None,
+            })),
             len: 0,
             data: Extents::new(),
             budget: Arc::clone(budget),
@@ -251,9 +263,10 @@ impl Region {
         &self.budget
     }
 
-    /// The memfd holding the bytes, for memfd-backed regions. Its size is the
-    /// mapping's, which may be shorter or longer than [`len`](Self::len): only
-    /// the first `len` bytes are meaningful, and the rest of the file reads as zeros.
+    /// The memfd holding the bytes, for memfd-backed regions; its size is
+    /// [`len`](Self::len). A writer it is handed to (a duplicate of it) may
+    /// write and extend it, never shrink it; [`sync`](Self::sync) makes the
+    /// region match the file again.
     pub fn memfd(&self) -> Option<BorrowedFd<'_>> {
         match &self.storage {
             Storage::Memfd(m) => Some(m.fd.as_fd()),
@@ -379,7 +392,15 @@ impl Region {
         if data.is_empty() {
             return Ok(());
         }
-        self.commit_inner(offset..end, Charge::Checked)?;
+        // A memfd's size is the length, and its pages past the end must not
+        // be touched: the file grows first.
+        let grown = self.grow_file(end)?;
+        if let Err(e) = self.commit_inner(offset..end, Charge::Checked) {
+            if grown {
+                self.shrink_file_back();
+            }
+            return Err(e);
+        }
         self.populate_fresh(offset, end);
         self.storage_bytes_mut()[offset..end].copy_from_slice(data);
         self.len = self.len.max(end);
@@ -467,6 +488,7 @@ impl Region {
             if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
                 self.map_to(new_len)?;
             }
+            self.grow_file(new_len)?;
             self.len = new_len;
             return Ok(());
         }
@@ -478,6 +500,84 @@ impl Region {
             let _ = self.map_to(new_len);
         }
         Ok(())
+    }
+
+    /// Sets a memfd's size to `end` if that is past the length (the size
+    /// is always the length); `true` if it did. Nothing for other storage.
+    fn grow_file(&mut self, end: usize) -> io::Result<bool> {
+        match &self.storage {
+            Storage::Memfd(m) if end > self.len => {
+                sys::ftruncate(m.fd.as_fd(), end)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Puts a memfd's size back to the length after a failed growth; this
+    /// cannot fail (a shrink of a file nobody sealed).
+    fn shrink_file_back(&mut self) {
+        if let Storage::Memfd(m) = &self.storage {
+            let _ = sys::ftruncate(m.fd.as_fd(), self.len);
+        }
+    }
+
+    /// Takes in what another writer did to a memfd region's file (see
+    /// [`memfd`](Self::memfd)): the length becomes the file's size, the
+    /// pages the kernel holds data in (`SEEK_DATA`) join the data pages
+    /// and are charged to the budget (forced: they exist already, so the
+    /// charge may pass the limit and later charges fail until enough is
+    /// credited), and the mapping grows to cover them. Returns the file's
+    /// modification time if it moved since the last sync (a write, an
+    /// extension), `None` if nothing changed; one `fstat` when nothing did.
+    /// A region of any other storage has no other writer: `None`.
+    ///
+    /// Between syncs the region's length, data pages and charge are as of
+    /// the last one: the owner syncs before it reads or changes a region
+    /// another writer may have written. The other writer never shrinks the
+    /// file (only the owner truncates or punches), so every page the region
+    /// counts as data is still in the file.
+    ///
+    /// Fails with the kernel's error (`fstat`, `lseek`), or `EFBIG` when
+    /// the address space cannot map up to the last data page; the region is
+    /// then unchanged.
+    pub fn sync(&mut self) -> io::Result<Option<std::time::SystemTime>> {
+        let Storage::Memfd(m) = &self.storage else {
+            return Ok(None);
+        };
+        let fd = m.fd.as_fd();
+        let now = sys::fstat(fd)?;
+        let size = usize::try_from(now.size).map_err(|_| efbig())?;
+        if m.seen == Some(now) && size == self.len {
+            return Ok(None);
+        }
+        let moved = m.seen.map(|s| s.mtime) != Some(now.mtime);
+        // The file's data runs, at page granularity (tmpfs's SEEK_DATA).
+        let page = crate::page_size();
+        let mut data = self.data.clone();
+        let mut at = 0;
+        while at < size {
+            let start = match sys::lseek(fd, at, libc::SEEK_DATA) {
+                Ok(start) => start,
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => break,
+                Err(e) => return Err(e),
+            };
+            let end = sys::lseek(fd, start, libc::SEEK_HOLE)?;
+            data.insert(start / page..end.div_ceil(page));
+            at = end;
+        }
+        let need = page_round_up(size.min(MAP_AHEAD_MAX))?.max(data.end() * page);
+        if need > self.storage_len() {
+            self.grow_mapping(need)?;
+        }
+        let added = data.pages() - self.data.pages();
+        self.budget.force_charge(added * page);
+        self.data = data;
+        self.len = size;
+        if let Storage::Memfd(m) = &mut self.storage {
+            m.seen = Some(now);
+        }
+        Ok(moved.then_some(now.mtime))
     }
 
     /// Maps (address space only) up to `new_len` (> the slot or mapping).
@@ -638,22 +738,13 @@ impl Region {
     fn remap_pages(&mut self, new_len: usize) -> io::Result<()> {
         match &mut self.storage {
             Storage::Pages(map) => map.remap(new_len),
-            Storage::Memfd(m) => {
-                let MemfdStorage { fd, map } = &mut **m;
-                sys::ftruncate(fd.as_fd(), new_len)?;
-                let result = match map {
-                    Some(map) => map.remap(new_len),
-                    None => {
-                        Mapping::new(new_len, Backing::Shared(fd.as_fd())).map(|m| *map = Some(m))
-                    }
-                };
-                if result.is_err() {
-                    let old = map.as_ref().map_or(0, Mapping::len);
-                    // Put the file back to its old size; this cannot fail for a shrink.
-                    let _ = sys::ftruncate(fd.as_fd(), old);
-                }
-                result
-            }
+            // The mapping only: the file's size is the length, set by
+            // `resize` and `write_at`.
+            Storage::Memfd(m) => match &mut m.map {
+                Some(map) => map.remap(new_len),
+                None => Mapping::new(new_len, Backing::Shared(m.fd.as_fd()))
+                    .map(|map| m.map = Some(map)),
+            },
             Storage::Empty => {
                 self.storage = Storage::Pages(Mapping::new(new_len, Backing::Anonymous)?);
                 Ok(())
@@ -831,7 +922,7 @@ impl Region {
                 if new_len == 0 || (new_len > MAP_AHEAD_MAX && self.data.present(0..keep) == 0) {
                     // No data left, and no mapping needed: no storage at all.
                     if let Storage::Memfd(m) = &mut self.storage {
-                        sys::ftruncate(m.fd.as_fd(), 0)?;
+                        sys::ftruncate(m.fd.as_fd(), new_len)?;
                         m.map = None;
                     } else {
                         self.storage = Storage::Empty;
@@ -848,21 +939,24 @@ impl Region {
                     }
                 } else {
                     let new_map = map_len.min(keep * page);
+                    if let Storage::Memfd(m) = &self.storage {
+                        // The size is the length; shrinking the file frees
+                        // its pages past the new end. It goes first because
+                        // it is the step that can fail (a sealed memfd).
+                        sys::ftruncate(m.fd.as_fd(), new_len)?;
+                    }
                     if new_map < map_len {
                         match &mut self.storage {
                             Storage::Pages(map) => map.remap(new_map)?,
                             Storage::Memfd(m) => {
-                                let MemfdStorage { fd, map } = &mut **m;
-                                let Some(map) = map else {
+                                let Some(map) = &mut m.map else {
                                     return Err(einval());
                                 };
-                                // Shrinking the file frees its pages past the
-                                // new end. It goes first because it is the
-                                // step that can fail (a sealed memfd).
-                                sys::ftruncate(fd.as_fd(), new_map)?;
                                 if let Err(e) = map.remap(new_map) {
-                                    // Give the file its size back so the mapping stays whole.
-                                    let _ = sys::ftruncate(fd.as_fd(), map_len);
+                                    // Give the file its size back so the
+                                    // region stays as it was (the pages past
+                                    // the new end are holes now).
+                                    let _ = sys::ftruncate(m.fd.as_fd(), old_len);
                                     return Err(e);
                                 }
                             }

@@ -6,6 +6,11 @@
 //! by nobody else in the address space (the kernel never hands out overlapping
 //! ranges). Every method keeps that true: `mremap` either moves the whole range
 //! or fails and leaves it as it was, and `Drop` unmaps it exactly once.
+//! A shared mapping of a memfd that another holder writes too (a process or
+//! the kernel's FUSE passthrough the file was handed to) may see its bytes
+//! change under a `&[u8]`, as any `MAP_SHARED` file mapping may: such bytes
+//! are only ever copied out (never used to decide memory layout), so a
+//! torn read is at worst stale data, as a concurrent read(2) would see.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -18,7 +23,9 @@ use std::ptr::NonNull;
 pub(crate) enum Backing<'fd> {
     /// Private anonymous memory.
     Anonymous,
-    /// A shared mapping of a memfd (the file must already be at least as long).
+    /// A shared mapping of a memfd. The mapping may reach past the end of
+    /// the file; only its pages inside the file may be touched (the others
+    /// fault with `SIGBUS`).
     Shared(BorrowedFd<'fd>),
 }
 
@@ -85,11 +92,6 @@ impl Mapping {
         let ptr = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         Ok(Mapping { ptr, len })
-    }
-
-    /// Length in bytes (a multiple of the page size).
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 
     /// Start of the mapping.
@@ -223,6 +225,47 @@ pub(crate) fn punch_hole(fd: BorrowedFd<'_>, offset: usize, len: usize) -> io::R
     })
 }
 
+/// What [`fstat`] reports of a memfd: enough to tell whether another
+/// writer changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileState {
+    /// `st_size`.
+    pub size: u64,
+    /// `st_blocks` (512-byte units).
+    pub blocks: u64,
+    /// `st_mtime`, as the kernel keeps it.
+    pub mtime: std::time::SystemTime,
+}
+
+/// `fstat(fd)`: the size, blocks and modification time.
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<FileState> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable memory of the right size for the kernel to fill.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    let secs = std::time::Duration::from_secs(u64::try_from(st.st_mtime).unwrap_or(0));
+    let nanos = std::time::Duration::from_nanos(u64::try_from(st.st_mtime_nsec).unwrap_or(0));
+    Ok(FileState {
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+        mtime: std::time::UNIX_EPOCH + secs + nanos,
+    })
+}
+
+/// `lseek(fd, offset, whence)`, for `SEEK_DATA`/`SEEK_HOLE` (the
+/// descriptor's own offset is never used for I/O here).
+pub(crate) fn lseek(fd: BorrowedFd<'_>, offset: usize, whence: libc::c_int) -> io::Result<usize> {
+    let off =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: plain syscall on a borrowed, open descriptor.
+    let ret = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as usize)
+}
+
 /// The page size, from sysconf(3).
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -276,21 +319,7 @@ pub(crate) mod oracle {
         Ok(())
     }
 
-    /// `lseek(fd, offset, whence)` for `SEEK_DATA`/`SEEK_HOLE`.
-    pub(crate) fn lseek(
-        fd: BorrowedFd<'_>,
-        offset: usize,
-        whence: libc::c_int,
-    ) -> io::Result<usize> {
-        let off =
-            libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
-        // SAFETY: plain syscall on a borrowed, open descriptor.
-        let ret = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(ret as usize)
-    }
+    pub(crate) use super::lseek;
 
     /// `fallocate(fd, mode, offset, len)`.
     pub(crate) fn fallocate(
@@ -310,11 +339,11 @@ pub(crate) mod oracle {
 
     /// `st_blocks` (512-byte units) from `fstat`.
     pub(crate) fn blocks(fd: BorrowedFd<'_>) -> io::Result<u64> {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `st` is writable memory of the right size for the kernel to fill.
-        check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
-        // SAFETY: fstat succeeded, so it filled the whole struct.
-        let st = unsafe { st.assume_init() };
-        Ok(st.st_blocks as u64)
+        Ok(super::fstat(fd)?.blocks)
+    }
+
+    /// `st_size` from `fstat`.
+    pub(crate) fn size(fd: BorrowedFd<'_>) -> io::Result<u64> {
+        Ok(super::fstat(fd)?.size)
     }
 }

@@ -3,6 +3,7 @@
 mod bad_input;
 mod model;
 mod resident;
+mod shared_memfd;
 mod sparse;
 
 use erm_alloc::{MemoryBudget, Region};
