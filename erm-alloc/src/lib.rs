@@ -60,7 +60,7 @@ mod sync;
 mod sys;
 
 pub use budget::{BudgetStats, MemoryBudget, Reclaim};
-pub use region::{DataExtents, MAP_AHEAD_MAX, MAX_LEN, Region, RegionKind};
+pub use region::{DataExtents, MAP_AHEAD_MAX, MAX_LEN, Region, RegionKind, Synced};
 
 /// The size of a memory page on this machine, in bytes (usually 4096).
 pub fn page_size() -> usize {

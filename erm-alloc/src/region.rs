@@ -3,7 +3,7 @@
 use crate::budget::MemoryBudget;
 use crate::extents::Extents;
 use crate::small::{self, SMALL_MAX, SmallBuf};
-use crate::sys::{self, Backing, Mapping};
+use crate::sys::{self, Backing, FileState, Mapping};
 use std::ffi::CString;
 use std::io;
 use std::ops::Range;
@@ -62,9 +62,43 @@ struct MemfdStorage {
     /// The mapping, only while it is non-empty. It may reach past the end
     /// of the file (growth reserve); only pages inside the file are touched.
     map: Option<Mapping>,
-    /// The file as the last [`Region::sync`] found it (`None` before the
-    /// first), to tell another writer's change from none at one `fstat`.
-    seen: Option<sys::FileState>,
+    /// The file's times as of the last [`Region::sync`] or the region's own
+    /// last change of the file, whichever came later: what a time must
+    /// differ from to be reported as another writer's.
+    times: Option<Times>,
+    /// The file's size and blocks before the last sync's scan of its data
+    /// runs (`None`: none since the region itself last changed them): the
+    /// same figures at the next sync mean no page was added meanwhile, so
+    /// no scan is needed. Never set from anything but the `fstat` a scan
+    /// followed, or a write that `fstat` missed could be missed for good.
+    scanned: Option<(u64, u64)>,
+}
+
+/// A memfd's modification and access times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Times {
+    mtime: std::time::SystemTime,
+    atime: std::time::SystemTime,
+}
+
+impl From<&FileState> for Times {
+    fn from(st: &FileState) -> Times {
+        Times {
+            mtime: st.mtime,
+            atime: st.atime,
+        }
+    }
+}
+
+/// What [`Region::sync`] found another writer did: the memfd's times that
+/// moved since the last sync (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// The file's modification time, if it moved (a write, an extension).
+    pub modified: Option<std::time::SystemTime>,
+    /// The file's access time, if it moved (a read, as the kernel's atime
+    /// rules for the memfd have it).
+    pub accessed: Option<std::time::SystemTime>,
 }
 
 /// Whether a commit may refuse (`ENOSPC`) or must charge past the limit.
@@ -206,11 +240,13 @@ impl Region {
         }
         let name = CString::new(name).map_err(|_| einval())?;
         let fd = sys::memfd_create(&name)?;
+        let times = sys::fstat(fd.as_fd()).ok().as_ref().map(Times::from);
         Ok(Region {
             storage: Storage::Memfd(Box::new(MemfdStorage {
                 fd,
                 map: None,
-                seen: None,
+                times,
+                scanned: None,
             })),
             len: 0,
             data: Extents::new(),
@@ -404,6 +440,9 @@ impl Region {
         self.populate_fresh(offset, end);
         self.storage_bytes_mut()[offset..end].copy_from_slice(data);
         self.len = self.len.max(end);
+        if grown {
+            self.own_change();
+        }
         Ok(())
     }
 
@@ -488,11 +527,14 @@ impl Region {
             if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
                 self.map_to(new_len)?;
             }
-            self.grow_file(new_len)?;
+            if self.grow_file(new_len)? {
+                self.own_change();
+            }
             self.len = new_len;
             return Ok(());
         }
         self.shrink(new_len)?;
+        self.own_change();
         if new_len <= MAP_AHEAD_MAX && new_len > self.storage_len() {
             // Shrunk from a virtual length: map what is left, best effort
             // (the shrink itself has succeeded; a refusal only leaves a
@@ -514,6 +556,18 @@ impl Region {
         }
     }
 
+    /// After the region itself truncated, extended or punched its memfd:
+    /// the file's new times are its own doing, not another writer's, so
+    /// the next [`sync`](Self::sync) reports none for them (a write by
+    /// another writer in between is still taken in; only its time may be
+    /// taken for the region's), and it scans the data runs again.
+    fn own_change(&mut self) {
+        if let Storage::Memfd(m) = &mut self.storage {
+            m.times = sys::fstat(m.fd.as_fd()).ok().as_ref().map(Times::from);
+            m.scanned = None;
+        }
+    }
+
     /// Puts a memfd's size back to the length after a failed growth; this
     /// cannot fail (a shrink of a file nobody sealed).
     fn shrink_file_back(&mut self) {
@@ -528,9 +582,10 @@ impl Region {
     /// and are charged to the budget (forced: they exist already, so the
     /// charge may pass the limit and later charges fail until enough is
     /// credited), and the mapping grows to cover them. Returns the file's
-    /// modification time if it moved since the last sync (a write, an
-    /// extension), `None` if nothing changed; one `fstat` when nothing did.
-    /// A region of any other storage has no other writer: `None`.
+    /// modification and access times that moved since the last sync (a
+    /// write, an extension; a read), [`Synced::default`] when nothing
+    /// changed, at one `fstat`. A region of any other storage has no other
+    /// writer: nothing moved.
     ///
     /// Between syncs the region's length, data pages and charge are as of
     /// the last one: the owner syncs before it reads or changes a region
@@ -541,17 +596,24 @@ impl Region {
     /// Fails with the kernel's error (`fstat`, `lseek`), or `EFBIG` when
     /// the address space cannot map up to the last data page; the region is
     /// then unchanged.
-    pub fn sync(&mut self) -> io::Result<Option<std::time::SystemTime>> {
+    pub fn sync(&mut self) -> io::Result<Synced> {
         let Storage::Memfd(m) = &self.storage else {
-            return Ok(None);
+            return Ok(Synced::default());
         };
         let fd = m.fd.as_fd();
         let now = sys::fstat(fd)?;
         let size = usize::try_from(now.size).map_err(|_| efbig())?;
-        if m.seen == Some(now) && size == self.len {
-            return Ok(None);
+        let before = m.times;
+        let synced = Synced {
+            modified: (before.map(|t| t.mtime) != Some(now.mtime)).then_some(now.mtime),
+            accessed: (before.map(|t| t.atime) != Some(now.atime)).then_some(now.atime),
+        };
+        if m.scanned == Some((now.size, now.blocks)) && size == self.len {
+            if let Storage::Memfd(m) = &mut self.storage {
+                m.times = Some(Times::from(&now));
+            }
+            return Ok(synced);
         }
-        let moved = m.seen.map(|s| s.mtime) != Some(now.mtime);
         // The file's data runs, at page granularity (tmpfs's SEEK_DATA).
         let page = crate::page_size();
         let mut data = self.data.clone();
@@ -567,17 +629,26 @@ impl Region {
             at = end;
         }
         let need = page_round_up(size.min(MAP_AHEAD_MAX))?.max(data.end() * page);
+        let mut times = Times::from(&now);
         if need > self.storage_len() {
+            let first = self.storage_len() == 0;
             self.grow_mapping(need)?;
+            if first {
+                // A new mapping of the file moved its atime: our doing.
+                if let (Storage::Memfd(m), Some(t)) = (&self.storage, before) {
+                    times.atime = sys::fstat(m.fd.as_fd()).map_or(t.atime, |st| st.atime);
+                }
+            }
         }
         let added = data.pages() - self.data.pages();
         self.budget.force_charge(added * page);
         self.data = data;
         self.len = size;
         if let Storage::Memfd(m) = &mut self.storage {
-            m.seen = Some(now);
+            m.times = Some(times);
+            m.scanned = Some((now.size, now.blocks));
         }
-        Ok(moved.then_some(now.mtime))
+        Ok(synced)
     }
 
     /// Maps (address space only) up to `new_len` (> the slot or mapping).
@@ -825,6 +896,8 @@ impl Region {
             Storage::Memfd(m) => {
                 if start < mapped_end {
                     sys::punch_hole(m.fd.as_fd(), start, mapped_end - start)?;
+                    m.times = sys::fstat(m.fd.as_fd()).ok().as_ref().map(Times::from);
+                    m.scanned = None;
                 }
             }
         }

@@ -235,6 +235,8 @@ pub(crate) struct FileState {
     pub blocks: u64,
     /// `st_mtime`, as the kernel keeps it.
     pub mtime: std::time::SystemTime,
+    /// `st_atime`, as the kernel keeps it.
+    pub atime: std::time::SystemTime,
 }
 
 /// `fstat(fd)`: the size, blocks and modification time.
@@ -244,12 +246,16 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<FileState> {
     check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstat succeeded, so it filled the whole struct.
     let st = unsafe { st.assume_init() };
-    let secs = std::time::Duration::from_secs(u64::try_from(st.st_mtime).unwrap_or(0));
-    let nanos = std::time::Duration::from_nanos(u64::try_from(st.st_mtime_nsec).unwrap_or(0));
+    let time = |secs: i64, nanos: i64| {
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            + std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    };
     Ok(FileState {
         size: u64::try_from(st.st_size).unwrap_or(0),
         blocks: u64::try_from(st.st_blocks).unwrap_or(0),
-        mtime: std::time::UNIX_EPOCH + secs + nanos,
+        mtime: time(st.st_mtime, st.st_mtime_nsec),
+        atime: time(st.st_atime, st.st_atime_nsec),
     })
 }
 

@@ -2,7 +2,7 @@
 //! equal to the length), and `sync` takes in the other writer's changes,
 //! charging their pages even past the limit.
 
-use erm_alloc::{MemoryBudget, Region, page_size};
+use erm_alloc::{MemoryBudget, Region, Synced, page_size};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -39,13 +39,20 @@ fn sync_takes_in_another_writers_data_and_charges_it_past_the_limit() {
     let mut region = Region::new_memfd(&budget, "shared").expect("memfd");
     region.write_at(0, b"mine").expect("write");
     assert_eq!(region.sync().map(|_| ()).ok(), Some(()));
-    assert_eq!(region.sync().expect("sync"), None, "nothing changed");
+    assert_eq!(
+        region.sync().expect("sync"),
+        Synced::default(),
+        "nothing changed"
+    );
     let file = other_writer(&region);
     // Four pages at 1 MiB: past the region's end and past the limit.
     file.write_all_at(&vec![7u8; 4 * page], 1 << 20)
         .expect("write");
     let moved = region.sync().expect("sync");
-    assert!(moved.is_some(), "another writer's write moves the mtime");
+    assert!(
+        moved.modified.is_some(),
+        "another writer's write moves the mtime"
+    );
     assert_eq!(region.len(), (1 << 20) + 4 * page);
     assert_eq!(region.data_bytes(), 5 * page);
     assert_eq!(budget.used(), 5 * page, "charged, forced past the limit");
@@ -70,5 +77,5 @@ fn sync_of_an_anonymous_region_is_nothing() {
     let budget = Arc::new(MemoryBudget::unlimited());
     let mut region = Region::new(&budget);
     region.write_at(0, b"x").expect("write");
-    assert_eq!(region.sync().expect("sync"), None);
+    assert_eq!(region.sync().expect("sync"), Synced::default());
 }

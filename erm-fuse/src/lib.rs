@@ -88,6 +88,7 @@ mod mount;
 mod nodes;
 mod ops;
 pub mod options;
+mod passthrough;
 pub mod requests;
 mod sys;
 

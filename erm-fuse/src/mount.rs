@@ -30,6 +30,10 @@ pub struct MountConfig {
     /// [`ErmFuse::with_writeback_cache`]): off by default, since a store
     /// shared with the process must show its in-process changes.
     pub writeback_cache: bool,
+    /// FUSE passthrough for open files (see [`ErmFuse::with_passthrough`]):
+    /// on by default, taken only where the kernel and the capabilities
+    /// allow it and without the writeback cache.
+    pub passthrough: bool,
     /// The mount-wide access-time policy (`noatime`, `relatime`,
     /// `strictatime`), set on the store at mount ([`Fs::set_atime_policy`]);
     /// `None` keeps the store's own. The kernel leaves atime to FUSE
@@ -53,6 +57,7 @@ impl Default for MountConfig {
             read_only: false,
             ttl: DEFAULT_TTL,
             writeback_cache: false,
+            passthrough: true,
             atime: None,
             fsname: "ermfs".to_owned(),
         }
@@ -107,7 +112,9 @@ pub fn spawn(fs: Fs, dir: &Path, config: &MountConfig) -> io::Result<BackgroundS
     if let Some(policy) = config.atime {
         fs.set_atime_policy(policy);
     }
-    let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
+    let ermfuse = ErmFuse::new(fs, config.ttl)
+        .with_writeback_cache(config.writeback_cache)
+        .with_passthrough(config.passthrough);
     let slot = ermfuse.notifier_slot();
     let session = fuser::spawn_mount(ermfuse, dir, &config.fuser_config())?;
     let _ = slot.set(session.notifier());
@@ -219,7 +226,9 @@ pub fn mount(
     if let Some(policy) = config.atime {
         fs.set_atime_policy(policy);
     }
-    let ermfuse = ErmFuse::new(fs, config.ttl).with_writeback_cache(config.writeback_cache);
+    let ermfuse = ErmFuse::new(fs, config.ttl)
+        .with_writeback_cache(config.writeback_cache)
+        .with_passthrough(config.passthrough);
     let slot = ermfuse.notifier_slot();
     let fuser_config = config.fuser_config();
     let dir = dir.canonicalize()?;

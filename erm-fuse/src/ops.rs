@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,15 +13,16 @@ use std::time::{Duration, SystemTime};
 
 use ermfs::{AtimePolicy, DirStream, Fs, Identity, Node, SetAttr, Stat};
 use fuser::{
-    AccessFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem, FopenFlags,
-    Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, Notifier, OpenFlags,
-    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
-    ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request,
-    TimeOrNow, WriteFlags,
+    AccessFlags, BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, Filesystem,
+    FopenFlags, Generation, INodeNo, InitFlags, IoctlFlags, KernelConfig, LockOwner, Notifier,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
+    ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, TimeOrNow, WriteFlags,
 };
 
 use crate::attr::{attr, bare, decode_dev, errno, fail, kind, spec};
 use crate::nodes::Nodes;
+use crate::passthrough::{Opened, Opens};
 use crate::requests::{Op, Requests};
 
 /// Directory handles carry this bit so they never look like ERMFS
@@ -34,6 +36,14 @@ const MAX_WRITE: u32 = 1 << 20;
 /// they are answered, POSIX locks are the kernel's), one round trip less per
 /// close.
 const FILE_OPEN: FopenFlags = FopenFlags::FOPEN_NOFLUSH;
+
+/// New opens go through passthrough only while at least 1/this of the
+/// memory limit is free: the kernel's writes to a memfd meet no limit (the
+/// store charges them when it next looks), so the last stretch before the
+/// limit is served by the store, whose writes stop at it with `ENOSPC`.
+/// What files open through passthrough write while open can still pass the
+/// limit (SEMANTICS.md).
+const PASSTHROUGH_ROOM: usize = 8;
 
 /// How long the kernel may cache attributes and names by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
@@ -63,7 +73,78 @@ pub struct ErmFuse {
     notifier: NotifierSlot,
     /// Requests served, per operation (read through `control::requests`).
     requests: Requests,
+    /// The files the kernel has open, per inode, and their backing files
+    /// under FUSE passthrough.
+    opens: Opens,
 }
+
+/// A reply to a request that opens a file (OPEN, CREATE): plain, or
+/// through passthrough with a backing file registered on the reply's
+/// channel.
+trait OpenReply {
+    /// Registers `memfd` as a backing file with the kernel.
+    fn register(&self, memfd: BorrowedFd<'_>) -> io::Result<BackingId>;
+    /// Replies with an open file the kernel reads and writes through us.
+    fn plain(self, fh: FileHandle, flags: FopenFlags);
+    /// Replies with an open file the kernel reads and writes on `backing`.
+    fn passthrough(self, fh: FileHandle, backing: &BackingId);
+    /// Replies with an error.
+    fn error(self, e: Errno);
+}
+
+impl OpenReply for ReplyOpen {
+    fn register(&self, memfd: BorrowedFd<'_>) -> io::Result<BackingId> {
+        self.open_backing(memfd)
+    }
+
+    fn plain(self, fh: FileHandle, flags: FopenFlags) {
+        self.opened(fh, flags);
+    }
+
+    fn passthrough(self, fh: FileHandle, backing: &BackingId) {
+        // No KEEP_CACHE: the kernel refuses it beside passthrough.
+        self.opened_passthrough(fh, FILE_OPEN, backing);
+    }
+
+    fn error(self, e: Errno) {
+        ReplyOpen::error(self, e);
+    }
+}
+
+/// A CREATE's reply with the new entry: its attributes are taken (and the
+/// node handed to the kernel) only once the open has succeeded.
+struct Created<'a> {
+    reply: ReplyCreate,
+    fuse: &'a ErmFuse,
+    node: &'a Node,
+}
+
+impl OpenReply for Created<'_> {
+    fn register(&self, memfd: BorrowedFd<'_>) -> io::Result<BackingId> {
+        self.reply.open_backing(memfd)
+    }
+
+    fn plain(self, fh: FileHandle, flags: FopenFlags) {
+        let f = self.fuse;
+        let attr = f.hand_out(self.node);
+        self.reply.created(&f.ttl, &attr, f.generation, fh, flags);
+    }
+
+    fn passthrough(self, fh: FileHandle, backing: &BackingId) {
+        let f = self.fuse;
+        let attr = f.hand_out(self.node);
+        self.reply
+            .created_passthrough(&f.ttl, &attr, f.generation, fh, FILE_OPEN, backing);
+    }
+
+    fn error(self, e: Errno) {
+        self.reply.error(e);
+    }
+}
+
+/// What an open gives back: the ERMFS descriptor, the open flags of a
+/// plain reply, and with passthrough asked the memfd holding the content.
+type Opening = (i32, FopenFlags, Option<OwnedFd>);
 
 /// Replies to a request that returns nothing: done, or the error's errno.
 fn answer(op: Op, reply: ReplyEmpty, result: io::Result<()>) {
@@ -109,6 +190,62 @@ impl ErmFuse {
             writeback: false,
             notifier: Arc::new(OnceLock::new()),
             requests: Requests::default(),
+            opens: Opens::new(false),
+        }
+    }
+
+    /// Asks the kernel for FUSE passthrough (Linux 6.9+): while a file is
+    /// open its content is a memfd ([`Fs::open_node_memfd`]) that the
+    /// kernel reads, writes, splices and maps itself, so that I/O on open
+    /// files makes no round trip to this server. Taken at `init` only if
+    /// the kernel offers it, this process has `CAP_SYS_ADMIN` (which the
+    /// kernel requires to register a backing file) and the writeback cache
+    /// is not asked for (the kernel allows one or the other); one log line
+    /// says which. Files with set-user-ID or set-group-ID bits or a
+    /// `security.capability` are opened without it (a write must clear
+    /// those, and the kernel's writes to the memfd would not), and so is a
+    /// closed file that does not fit in memory whole (read blocks on demand
+    /// instead); every open of an inode uses the mode its first open took,
+    /// as the kernel requires, until its last release.
+    pub fn with_passthrough(self, on: bool) -> ErmFuse {
+        ErmFuse {
+            opens: Opens::new(on),
+            ..self
+        }
+    }
+
+    /// Inodes the kernel has open through passthrough now.
+    pub fn passthrough_inodes(&self) -> usize {
+        self.opens.passthrough_inodes()
+    }
+
+    /// At `init`: takes FUSE passthrough if asked for and possible (see
+    /// [`with_passthrough`](Self::with_passthrough)), logging one line
+    /// either way.
+    fn negotiate_passthrough(&self, config: &mut KernelConfig) {
+        if !self.opens.on() {
+            tracing::info!("FUSE passthrough off: not asked for (--no-passthrough)");
+            return;
+        }
+        let refused = if self.writeback {
+            Some("the writeback cache is on (the kernel allows one or the other)")
+        } else if !crate::passthrough::may_register_backing() {
+            Some("no CAP_SYS_ADMIN, which the kernel requires to register a backing file")
+        } else if config
+            .add_capabilities(InitFlags::FUSE_PASSTHROUGH)
+            .is_err()
+        {
+            Some("the kernel does not offer it (Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH)")
+        } else {
+            // The backing files are memfds (depth 0): one level of stacking.
+            let _ = config.set_max_stack_depth(1);
+            None
+        };
+        match refused {
+            Some(why) => self.opens.turn_off(why),
+            None => {
+                tracing::info!("FUSE passthrough on: the kernel reads and writes open files itself")
+            }
         }
     }
 
@@ -217,52 +354,135 @@ impl ErmFuse {
         self.fs.setattr(&node, &change, &caller)
     }
 
-    fn do_create(
+    /// The file a CREATE names: made now, or (made by someone else since
+    /// the kernel's lookup, and no `O_EXCL`) the one there.
+    fn create_node(
         &self,
         req: &Request,
         parent: INodeNo,
         name: &OsStr,
         (mode, umask, flags): (u32, u32, i32),
-    ) -> io::Result<(FileAttr, i32)> {
+    ) -> io::Result<Node> {
         let dir = self.node(parent)?;
-        let caller = who(req);
         let perm = (mode & 0o7777) | libc::S_IFREG;
-        let node = match self
+        match self
             .fs
-            .mknodat(&dir, name.as_bytes(), perm, 0, umask, &caller)
+            .mknodat(&dir, name.as_bytes(), perm, 0, umask, &who(req))
         {
-            Ok(node) => node,
-            // Made by someone else since the kernel's lookup: open it.
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && flags & libc::O_EXCL == 0 => {
-                self.fs.lookup(&dir, name.as_bytes())?
+                self.fs.lookup(&dir, name.as_bytes())
             }
-            Err(e) => return Err(e),
-        };
-        let open = self.access_mode(flags) | (flags & libc::O_TRUNC);
-        let fd = self.fs.open_node(&node, open, &caller)?;
-        Ok((self.hand_out(&node), fd))
+            made => made,
+        }
     }
 
-    fn do_open(&self, req: &Request, ino: INodeNo, flags: OpenFlags) -> io::Result<(i32, bool)> {
-        let node = self.node(ino)?;
+    /// Opens `node` in the store for the kernel: with `memfd`, its content
+    /// in a memfd (for passthrough).
+    fn open_in_store(
+        &self,
+        req: &Request,
+        node: &Node,
+        flags: i32,
+        memfd: bool,
+    ) -> io::Result<(i32, Option<OwnedFd>)> {
         // The kernel resolved the name and checked permissions; O_APPEND
         // is its job (it sends the end-of-file offset). O_TRUNC comes here
         // (ATOMIC_O_TRUNC): the store drops a closed file's blocks without
         // inflating them first, as a separate truncate would.
-        let open = self.access_mode(flags.0) | (flags.0 & libc::O_TRUNC);
-        let fd = self.fs.open_node(&node, open, &who(req))?;
-        let st = self.fs.getattr(&node);
-        let keep = flags.0 & libc::O_TRUNC == 0 && self.nodes.keep_cache(ino.0, (st.mtime, st.size))
+        let open = self.access_mode(flags) | (flags & libc::O_TRUNC);
+        if memfd {
+            let (fd, memfd) = self.fs.open_node_memfd(node, open, &who(req))?;
+            return Ok((fd, Some(memfd)));
+        }
+        Ok((self.fs.open_node(node, open, &who(req))?, None))
+    }
+
+    /// An OPEN in the store, with the open flags of a plain reply: the
+    /// kernel's cached pages kept when the file is as it last had it.
+    fn do_open(&self, req: &Request, node: &Node, flags: i32, memfd: bool) -> io::Result<Opening> {
+        let ino = node.ino();
+        let (fd, memfd) = self.open_in_store(req, node, flags, memfd)?;
+        let st = self.fs.getattr(node);
+        let keep = flags & libc::O_TRUNC == 0 && self.nodes.keep_cache(ino, (st.mtime, st.size))
             // strictatime: reads served from kept pages would never reach
             // the store to move atime.
             && self.fs.atime_policy() != AtimePolicy::Strict;
-        if flags.0 & libc::O_TRUNC != 0 {
-            self.nodes.stamp(ino.0, (st.mtime, st.size));
+        if flags & libc::O_TRUNC != 0 {
+            self.nodes.stamp(ino, (st.mtime, st.size));
             // A truncate by a caller without CAP_FSETID may have dropped
             // set-ID bits.
-            self.invalidate_attrs(ino.0);
+            self.invalidate_attrs(ino);
         }
-        Ok((fd, keep))
+        let flags = match keep {
+            true => FopenFlags::FOPEN_KEEP_CACHE | FILE_OPEN,
+            false => FILE_OPEN,
+        };
+        Ok((fd, flags, memfd))
+    }
+
+    /// Whether `node` may be opened through passthrough: the kernel's
+    /// writes to the memfd would not clear set-ID bits or a file
+    /// capability, which a write by a caller without `CAP_FSETID` must;
+    /// and they would not meet the memory limit, so a store with less than
+    /// [`PASSTHROUGH_ROOM`] of its limit free serves new opens itself
+    /// (their growth then gets `ENOSPC` where the limit is).
+    fn may_pass_through(&self, node: &Node) -> bool {
+        let full = self.fs.memory_limit().is_some_and(|limit| {
+            self.fs
+                .memory_used()
+                .saturating_add(limit / PASSTHROUGH_ROOM)
+                > limit
+        });
+        let mode = self.fs.getattr(node).mode;
+        !full
+            && mode & (libc::S_ISUID | libc::S_ISGID) == 0
+            && self
+                .fs
+                .getxattr_node(node, "security.capability", &mut [])
+                .is_err()
+    }
+
+    /// Opens `node` for the kernel in the mode its open files use (its
+    /// first open decides: passthrough when it is on and the file may use
+    /// it) and replies. `open(memfd)` opens it in the store.
+    fn open_for_kernel(
+        &self,
+        op: Op,
+        node: &Node,
+        open: impl Fn(bool) -> io::Result<Opening>,
+        reply: impl OpenReply,
+    ) {
+        let ino = node.ino();
+        let mut opens = self.opens.shard(ino);
+        let first = !opens.contains_key(&ino);
+        let memfd = first && self.opens.on() && self.may_pass_through(node);
+        let opened = match open(memfd) {
+            // The whole file does not fit: a plain open reads its blocks
+            // on demand.
+            Err(e) if memfd && e.raw_os_error() == Some(libc::ENOSPC) => open(false),
+            other => other,
+        };
+        let (fd, flags, memfd) = match opened {
+            Ok(opened) => opened,
+            Err(e) => return reply.error(refused(op, &e)),
+        };
+        let fh = FileHandle(fd as u64);
+        let entry = opens.entry(ino).or_insert_with(|| Opened {
+            opens: 0,
+            backing: memfd.and_then(|memfd| match reply.register(memfd.as_fd()) {
+                Ok(backing) => Some(backing),
+                Err(e) => {
+                    self.opens
+                        .turn_off(&format!("the kernel refused a backing file ({e})"));
+                    None
+                }
+            }),
+        });
+        entry.opens += 1;
+        match &entry.backing {
+            Some(backing) => reply.passthrough(fh, backing),
+            None => reply.plain(fh, flags),
+        }
     }
 
     /// `copy_file_range` inside the store: chunks through one bounded
@@ -348,6 +568,7 @@ impl Filesystem for ErmFuse {
                 .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
                 .is_ok();
         }
+        self.negotiate_passthrough(config);
         for flag in [
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_READDIRPLUS_AUTO,
@@ -553,15 +774,13 @@ impl Filesystem for ErmFuse {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.requests.count(Op::Open);
-        match self.do_open(req, ino, flags) {
-            Ok((fd, keep)) => {
-                let flags = if keep {
-                    FopenFlags::FOPEN_KEEP_CACHE | FILE_OPEN
-                } else {
-                    FILE_OPEN
-                };
-                reply.opened(FileHandle(fd as u64), flags)
-            }
+        match self.node(ino) {
+            Ok(node) => self.open_for_kernel(
+                Op::Open,
+                &node,
+                |memfd| self.do_open(req, &node, flags.0, memfd),
+                reply,
+            ),
             Err(e) => reply.error(refused(Op::Open, &e)),
         }
     }
@@ -653,7 +872,9 @@ impl Filesystem for ErmFuse {
             if let Ok(st) = self.fs.fstat(fd) {
                 self.nodes.stamp(ino.0, (st.mtime, st.size));
             }
-            // The last close of the inode compresses it, by the policy.
+            // The last release closes the backing id, if any; the last
+            // close of the inode compresses it, by the policy.
+            self.opens.release(ino.0);
             self.fs.close(fd)
         };
         let result = run();
@@ -912,14 +1133,19 @@ impl Filesystem for ErmFuse {
         reply: ReplyCreate,
     ) {
         self.requests.count(Op::Create);
-        match self.do_create(req, parent, name, (mode, umask, flags)) {
-            Ok((a, fd)) => reply.created(
-                &self.ttl,
-                &a,
-                self.generation,
-                FileHandle(fd as u64),
-                FILE_OPEN,
-            ),
+        match self.create_node(req, parent, name, (mode, umask, flags)) {
+            Ok(node) => {
+                let open = |memfd| {
+                    let (fd, memfd) = self.open_in_store(req, &node, flags, memfd)?;
+                    Ok((fd, FILE_OPEN, memfd))
+                };
+                let reply = Created {
+                    reply,
+                    fuse: self,
+                    node: &node,
+                };
+                self.open_for_kernel(Op::Create, &node, open, reply);
+            }
             Err(e) => reply.error(refused(Op::Create, &e)),
         }
     }

@@ -39,8 +39,13 @@ pub struct MountOptions {
     pub lockless: Option<bool>,
     /// `threads=`: threads answering requests, 1 to 64.
     pub threads: Option<usize>,
-    /// `writeback_cache`: the kernel caches writes.
+    /// `writeback_cache`: the kernel caches writes (FUSE passthrough is
+    /// then off: the kernel allows one or the other).
     pub writeback_cache: bool,
+    /// `nopassthrough`: open files are read and written through the daemon
+    /// instead of by the kernel on their memfds (`passthrough` turns it
+    /// back on, the default).
+    pub no_passthrough: bool,
     /// `ro` (a later `rw` turns it off again).
     pub read_only: bool,
     /// `allow_other`: other users may enter.
@@ -64,7 +69,7 @@ pub struct MountOptions {
 pub const ACCEPTED: &str = "size=N[k|m|g|t|KiB|MiB|GiB|TiB|%], nr_inodes=N[k|m|g], \
 mode=OCTAL, uid=N, gid=N, \
 noatime, relatime, strictatime, level=0..12, block_size=4k..16m, compress_delay=SECS|never, \
-lockless, locked, threads=1..64, writeback_cache, log=syslog|stderr|PATH, ro, rw, allow_other, auto_unmount, nonempty";
+lockless, locked, threads=1..64, writeback_cache, passthrough, nopassthrough, log=syslog|stderr|PATH, ro, rw, allow_other, auto_unmount, nonempty";
 
 /// Words `mount(8)` and fstab pass that mean nothing to this file system.
 const IGNORED: &[&str] = &[
@@ -167,6 +172,8 @@ impl MountOptions {
                 self.threads = Some(n);
             }
             "writeback_cache" => self.writeback_cache = true,
+            "passthrough" => self.no_passthrough = false,
+            "nopassthrough" => self.no_passthrough = true,
             "ro" => self.read_only = true,
             "rw" => self.read_only = false,
             "allow_other" => self.allow_other = true,
@@ -345,7 +352,8 @@ mod tests {
         let mut o = MountOptions::default();
         o.apply(
             "rw,size=2G,mode=1777,uid=1000,gid=100,noatime,level=9,block_size=64k,\
-             compress_delay=never,lockless,threads=4,writeback_cache,nofail,x-systemd.automount",
+             compress_delay=never,lockless,threads=4,writeback_cache,nopassthrough,nofail,\
+             x-systemd.automount",
             16 * GIB,
         )
         .unwrap();
@@ -358,8 +366,8 @@ mod tests {
         assert_eq!((o.level, o.block_size), (Some(9), Some(64 << 10)));
         assert_eq!(o.compression, Some(CompressionPolicy::Never));
         assert_eq!(
-            (o.lockless, o.threads, o.writeback_cache),
-            (Some(true), Some(4), true)
+            (o.lockless, o.threads, o.writeback_cache, o.no_passthrough),
+            (Some(true), Some(4), true, true)
         );
         o.apply("ro,strictatime,compress_delay=0,locked", 0)
             .unwrap();

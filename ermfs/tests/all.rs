@@ -25,6 +25,7 @@ mod all {
     mod namespace;
     mod namespace_kernel;
     mod node;
+    mod shared_memfd;
     mod sparse;
     mod sparse_kernel;
     mod std_api;

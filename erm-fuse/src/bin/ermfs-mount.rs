@@ -85,6 +85,11 @@ struct Args {
     /// scattered small writes, slower large sequential ones).
     #[arg(long)]
     writeback_cache: bool,
+    /// Serve open files' reads and writes in the daemon instead of letting
+    /// the kernel do them on the files' memfds (FUSE passthrough, on by
+    /// default where the kernel and CAP_SYS_ADMIN allow it).
+    #[arg(long)]
+    no_passthrough: bool,
     /// More log detail: `-v` every refused request, `-vv` every request
     /// (`RUST_LOG` overrides; logs go to stderr with -f, else to syslog or
     /// `-o log=PATH`).
@@ -126,6 +131,7 @@ impl Args {
         o.auto_unmount = self.auto_unmount;
         o.read_only = self.read_only;
         o.writeback_cache = self.writeback_cache;
+        o.no_passthrough = self.no_passthrough;
         for list in &self.options {
             o.apply(list, ram)?;
         }
@@ -286,6 +292,7 @@ fn run(args: Args) -> Result<(), String> {
         auto_unmount: o.auto_unmount,
         read_only: o.read_only,
         writeback_cache: o.writeback_cache,
+        passthrough: !o.no_passthrough,
         atime: o.atime,
         fsname: match args.paths.as_slice() {
             [source, _] => source.to_string_lossy().into_owned(),

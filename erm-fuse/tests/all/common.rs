@@ -82,6 +82,12 @@ pub struct Mount {
     session: Option<BackgroundSession>,
 }
 
+/// Whether the tests run as root (mounts with mount(2), FUSE passthrough).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
+}
+
 impl Mount {
     /// Mounts a fresh store on `target/fuse-tests/<name>`, or prints why
     /// it cannot and returns `None`.

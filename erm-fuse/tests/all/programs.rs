@@ -247,7 +247,8 @@ fn programs_on_a_writeback_cache_mount() {
 /// A store filled to its memory limit still reads every file (as tmpfs):
 /// `sha256sum` and `cat` of compressed files work on the full mount, and a
 /// large write at the limit is short (the kernel's 1 MiB requests that
-/// fitted), then `ENOSPC`.
+/// fitted), then `ENOSPC`. Without passthrough, where every write reaches
+/// the store (`a_full_mount_serves_new_opens_itself` is the passthrough case).
 #[test]
 fn a_full_mount_reads_its_files() {
     let fs = Fs::builder()
@@ -255,7 +256,11 @@ fn a_full_mount_reads_its_files() {
         .compression(CompressionPolicy::Immediate)
         .build()
         .unwrap();
-    let Some(m) = Mount::of("full", fs, erm_fuse::MountConfig::default()) else {
+    let config = erm_fuse::MountConfig {
+        passthrough: false,
+        ..erm_fuse::MountConfig::default()
+    };
+    let Some(m) = Mount::of("full", fs, config) else {
         return;
     };
     // Written through the API, so the kernel's page cache holds none of it
@@ -309,4 +314,31 @@ fn a_full_mount_reads_its_files() {
     if !missing("python3") {
         m.sh(&format!("python3 -c \"{script}\""));
     }
+}
+
+/// With passthrough the kernel writes open files itself, past anything the
+/// store could refuse: a store near its limit serves new opens itself, so
+/// their writes get `ENOSPC` as on tmpfs, and what a file written through
+/// passthrough took is charged by its close at the latest.
+#[test]
+fn a_full_mount_serves_new_opens_itself() {
+    let fs = Fs::builder()
+        .memory_limit(Some(16 << 20))
+        .compression(CompressionPolicy::Immediate)
+        .build()
+        .unwrap();
+    let Some(m) = Mount::of("full-passthrough", fs, erm_fuse::MountConfig::default()) else {
+        return;
+    };
+    let out =
+        m.sh_output("i=0; while head -c 1000000 /dev/urandom > r$i; do i=$((i+1)); done; echo $i");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No space left"),
+        "{out:?}"
+    );
+    let used = m.fs.memory_used();
+    assert!(used <= (16 << 20) + (2 << 20), "{used} bytes used");
+    // Every file reads back whole (those that fitted), through passthrough.
+    m.sh("for f in r*; do test $(wc -c < $f) -le 1000000; done");
+    m.sh("cat r* > /dev/null");
 }

@@ -89,6 +89,7 @@ impl Fs {
             return fail(libc::EISDIR);
         }
         let shared = &self.inner.shared;
+        inode.sync_shared(self.inner.shared.atime_policy());
         let st = read(&inode.state);
         let Body::File(content) = &st.body else {
             return fail(libc::EISDIR);
@@ -231,6 +232,7 @@ impl Fs {
     /// writing `out`.
     pub fn export_gzip(&self, path: impl AsRef<Path>, out: &mut impl io::Write) -> io::Result<u64> {
         let inode = self.inner.resolve(path.as_ref())?;
+        inode.sync_shared(self.inner.shared.atime_policy());
         let st = read(&inode.state);
         let stream_of = |packed: &crate::types::inode::Packed| packed.stream.clone();
         let stream = match &st.body {

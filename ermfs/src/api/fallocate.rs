@@ -93,6 +93,7 @@ impl Fs {
         let end = usize::try_from(end).map_err(|_| crate::types::errno::err(libc::EFBIG))?;
         let offset = offset as usize; // below `end`
         let inode = of.inode();
+        inode.sync_shared(self.inner.shared.atime_policy());
         let mut st = write(&inode.state);
         if !matches!(st.body, Body::File(Content::Raw(_))) {
             return fail(libc::EBADF);

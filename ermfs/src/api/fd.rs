@@ -38,12 +38,14 @@ impl Inner {
 
     /// Opens `inode` with `flags` (checked by the caller for the access
     /// mode): `None` if it is a file freed meanwhile (unlinked and closed
-    /// after it was looked up).
+    /// after it was looked up). With `memfd` a file's content is held in a
+    /// memfd while open (see [`Fs::open_node_memfd`]).
     fn open_resolved(
         &self,
         inode: Arc<Inode>,
         flags: i32,
         writer: Option<Writer>,
+        memfd: bool,
     ) -> io::Result<Option<i32>> {
         let access = flags & libc::O_ACCMODE;
         let directory = flags & libc::O_DIRECTORY != 0;
@@ -63,10 +65,15 @@ impl Inner {
                 }
             }
             _ if directory => return fail(libc::ENOTDIR),
-            FileType::File => match self.shared.acquire(&inode, access != libc::O_RDONLY, trunc) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
-                other => other?,
-            },
+            FileType::File => {
+                match self
+                    .shared
+                    .acquire_as(&inode, access != libc::O_RDONLY, trunc, memfd)
+                {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                    other => other?,
+                }
+            }
             // No driver behind a device, no pipe behind a FIFO in-process:
             // what the kernel answers for a node nothing serves.
             _ => return fail(libc::ENXIO),
@@ -90,12 +97,13 @@ impl Inner {
         inode: Arc<Inode>,
         flags: i32,
         writer: Option<Writer>,
+        memfd: bool,
     ) -> io::Result<i32> {
         if flags & libc::O_ACCMODE == libc::O_ACCMODE {
             return fail(libc::EINVAL);
         }
         let flags = flags & !libc::O_CREAT;
-        self.open_resolved(inode, flags, writer)?
+        self.open_resolved(inode, flags, writer, memfd)?
             .ok_or_else(|| err(libc::ENOENT))
     }
 
@@ -224,7 +232,7 @@ impl Fs {
                 inner.resolve(path.as_ref())?
             };
             let writer = Writer::of(inner.owner_identity());
-            if let Some(fd) = inner.open_resolved(inode, flags, writer)? {
+            if let Some(fd) = inner.open_resolved(inode, flags, writer, false)? {
                 return Ok(fd);
             }
         }
@@ -398,6 +406,7 @@ impl Fs {
         let of = self.inner.file(fd)?;
         let _pos = lock(&of.pos);
         let size = || -> i64 {
+            of.inode.sync_shared(self.inner.shared.atime_policy());
             match &read(&of.inode.state).body {
                 Body::File(c) => c.len() as i64,
                 Body::Dir(_) | Body::Symlink(_) | Body::Special(_) => 0,
@@ -472,7 +481,10 @@ impl Fs {
     /// # Errors
     /// `EBADF`.
     pub fn fstat(&self, fd: i32) -> io::Result<Stat> {
-        Ok(stat_of(&self.inner.file(fd)?.inode))
+        Ok(stat_of(
+            &self.inner.file(fd)?.inode,
+            self.inner.shared.atime_policy(),
+        ))
     }
 
     /// Closes `fd`. When it was the last descriptor of the file's last open

@@ -112,7 +112,8 @@ impl Fs {
     /// # Errors
     /// As [`stat`](Fs::stat).
     pub fn lstat(&self, path: impl AsRef<Path>) -> io::Result<Stat> {
-        Ok(stat_of(&*self.inner.resolve_as(path.as_ref(), Follow::No)?))
+        let inode = self.inner.resolve_as(path.as_ref(), Follow::No)?;
+        Ok(stat_of(&inode, self.inner.shared.atime_policy()))
     }
 
     /// [`chown`](Fs::chown) of `path` itself: a symlink as the last

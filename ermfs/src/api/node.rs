@@ -5,14 +5,15 @@ use crate::api::fs::Fs;
 use crate::namespace::node::{
     Make, Node, RenameFlags, SetAttr, check_name, check_target, is_dots, mknod_kind,
 };
-use crate::sync::{Ordering, lock, write};
+use crate::sync::{Ordering, lock, read, write};
 use crate::types::errno::{err, fail};
 use crate::types::identity::Identity;
 use crate::types::identity::Writer;
-use crate::types::inode::FileType;
+use crate::types::inode::{Body, Content, FileType};
 use crate::types::stat::{Stat, stat_of};
 use crate::types::times::{Time, TimeSpec};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 impl Fs {
@@ -54,7 +55,7 @@ impl Fs {
 
     /// The node's metadata (as [`stat`](Fs::stat)).
     pub fn getattr(&self, node: &Node) -> Stat {
-        stat_of(&node.inode)
+        stat_of(&node.inode, self.inner.shared.atime_policy())
     }
 
     /// Makes `name` in directory `dir` by `who`: a regular file, FIFO,
@@ -337,7 +338,7 @@ impl Fs {
         st.mtime = pick(attr.mtime, st.mtime);
         st.ctime = attr.ctime.map_or(now, Time::from);
         drop(st);
-        Ok(stat_of(inode))
+        Ok(stat_of(inode, inner.shared.atime_policy()))
     }
 
     /// Opens `node` as [`open`](Fs::open) opens a path (`flags` as there;
@@ -351,7 +352,64 @@ impl Fs {
     /// for a symlink.
     pub fn open_node(&self, node: &Node, flags: i32, who: &Identity) -> io::Result<i32> {
         self.inner
-            .open_inode(Arc::clone(&node.inode), flags, Writer::of(who))
+            .open_inode(Arc::clone(&node.inode), flags, Writer::of(who), false)
+    }
+
+    /// Opens a file `node` as [`open_node`](Fs::open_node) does, with its
+    /// content held in a memfd for as long as it is open, and returns the
+    /// descriptor and a duplicate of that memfd (close-on-exec): the file
+    /// itself, whose size is the file's, for a front end to hand to
+    /// another writer that reads and writes it directly (the kernel's FUSE
+    /// passthrough). A closed file is inflated straight into the memfd,
+    /// whole even for a read-only open; a file open in process is copied
+    /// into it once; every later open shares it until the last close
+    /// compresses it by the policy (its pages then go with the last
+    /// mapping of the memfd, not block by block).
+    ///
+    /// The store takes in what the other writer did before it reads,
+    /// changes or reports the file ([`getattr`](Fs::getattr) gives the
+    /// memfd's size and, when it moved, its modification time as the
+    /// file's mtime and ctime): the other writer may write and extend the
+    /// memfd, never truncate it (truncates come through the store). Its
+    /// pages are charged to the memory limit when the store takes them
+    /// in, past the limit if need be, so the limit binds only the store's
+    /// own growth, and its writes do not clear set-ID bits (a front end
+    /// shares no file that has them).
+    ///
+    /// # Errors
+    /// As [`open_node`](Fs::open_node); `ENOSPC` when the whole file does
+    /// not fit (a read-only [`open_node`](Fs::open_node) may still open it,
+    /// reading blocks on demand); `EINVAL` for a node that is not a regular
+    /// file; the kernel's error if the memfd cannot be made.
+    pub fn open_node_memfd(
+        &self,
+        node: &Node,
+        flags: i32,
+        who: &Identity,
+    ) -> io::Result<(i32, OwnedFd)> {
+        if node.inode.kind() != FileType::File {
+            return fail(libc::EINVAL);
+        }
+        let fd = self
+            .inner
+            .open_inode(Arc::clone(&node.inode), flags, Writer::of(who), true)?;
+        let memfd = {
+            let st = read(&node.inode.state);
+            match &st.body {
+                Body::File(Content::Raw(region)) => region.memfd().map(|m| m.try_clone_to_owned()),
+                _ => None,
+            }
+        };
+        match memfd {
+            Some(Ok(memfd)) => Ok((fd, memfd)),
+            other => {
+                let _ = self.close(fd);
+                Err(match other {
+                    Some(Err(e)) => e,
+                    _ => err(libc::EIO),
+                })
+            }
+        }
     }
 
     /// The stream generation that a file handle pairs with an inode number:

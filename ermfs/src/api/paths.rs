@@ -178,7 +178,8 @@ impl Fs {
     /// # Errors
     /// `ENOENT`, `ENOTDIR` and the path errors of [`open`](Fs::open).
     pub fn stat(&self, path: impl AsRef<Path>) -> io::Result<Stat> {
-        Ok(stat_of(&*self.inner.resolve(path.as_ref())?))
+        let inode = self.inner.resolve(path.as_ref())?;
+        Ok(stat_of(&inode, self.inner.shared.atime_policy()))
     }
 
     /// Whether `path` names something.

@@ -96,6 +96,7 @@ pub(crate) fn view<S: Sink>(
         (mapped, if start < end { zeros } else { 0 })
     }
     let f = |sink: S, (bytes, zeros): (&[u8], usize)| sink.bytes(bytes, zeros);
+    inode.sync_shared(shared.atime_policy());
     {
         let st = read(&inode.state);
         // relatime: the clock is read under the shared lock, the exclusive
@@ -189,6 +190,7 @@ pub(crate) fn write_at(
     append: bool,
     writer: Option<&Writer>,
 ) -> io::Result<u64> {
+    inode.sync_shared(shared.atime_policy());
     let mut st = write(&inode.state);
     kill_privs(inode, &mut st, writer);
     let Body::File(Content::Raw(region)) = &mut st.body else {
@@ -215,6 +217,7 @@ pub(crate) fn truncate_open(
     writer: Option<&Writer>,
 ) -> io::Result<()> {
     let len = usize::try_from(offset_of(len)?).map_err(|_| err(libc::EFBIG))?;
+    inode.sync_shared(shared.atime_policy());
     let mut st = write(&inode.state);
     let Body::File(Content::Raw(region)) = &mut st.body else {
         return fail(libc::EISDIR);

@@ -257,16 +257,35 @@ impl Shared {
     /// `ENOSPC` if the inflated file does not fit, `EIO` if the stream is
     /// corrupt; the file is then unchanged and not counted as open.
     pub fn acquire(&self, inode: &Arc<Inode>, writable: bool, truncate: bool) -> io::Result<()> {
+        self.acquire_as(inode, writable, truncate, false)
+    }
+
+    /// [`acquire`](Self::acquire), and with `memfd` the content is (made) a
+    /// memfd region, whole (a read-only open inflates every block), that
+    /// another writer may be handed ([`Inode::set_shared`]): inflated
+    /// straight into the memfd when the file was closed, copied once into
+    /// it when an in-process open holds it raw.
+    pub fn acquire_as(
+        &self,
+        inode: &Arc<Inode>,
+        writable: bool,
+        truncate: bool,
+        memfd: bool,
+    ) -> io::Result<()> {
+        inode.sync_shared(self.atime_policy());
         let mut st = self.lock_for_open(inode);
         let Body::File(content) = &mut st.body else {
             return Ok(());
         };
         let old = std::mem::replace(content, Content::Freed);
         let was_lazy = matches!(old, Content::Lazy(_));
-        let (new, result) = self.open_content(old, writable, truncate);
+        let (new, result) = self.open_content(old, writable, truncate, memfd);
         let is_lazy = matches!(new, Content::Lazy(_));
         *content = new;
         result?;
+        if memfd {
+            inode.set_shared();
+        }
         if is_lazy && !was_lazy {
             lock(&self.caches).push(Arc::downgrade(inode));
         } else if was_lazy && !is_lazy {
@@ -301,19 +320,27 @@ impl Shared {
         content: Content,
         writable: bool,
         truncate: bool,
+        memfd: bool,
     ) -> (Content, io::Result<()>) {
         match content {
             Content::Freed => (Content::Freed, fail(libc::ENOENT)),
             Content::Raw(mut region) => {
                 let result = if truncate { region.resize(0) } else { Ok(()) };
+                let result = result.and_then(|()| match memfd {
+                    true => self.to_memfd(&mut region),
+                    false => Ok(()),
+                });
                 (Content::Raw(region), result)
             }
-            other if truncate => {
-                self.discard(other);
-                (Content::Raw(Region::new(&self.budget)), Ok(()))
-            }
-            Content::Packed(packed) if writable || packed.raw_len == 0 => {
-                match self.inflate(&packed) {
+            other if truncate => match self.fresh_region(memfd) {
+                Ok(region) => {
+                    self.discard(other);
+                    (Content::Raw(region), Ok(()))
+                }
+                Err(e) => (other, Err(e)),
+            },
+            Content::Packed(packed) if writable || memfd || packed.raw_len == 0 => {
+                match self.inflate_as(&packed, memfd) {
                     Ok(region) => {
                         self.drop_packed(packed);
                         (Content::Raw(region), Ok(()))
@@ -340,13 +367,18 @@ impl Shared {
                 }
                 Err(e) => (Content::Packed(packed), Err(e)),
             },
-            Content::Lazy(mut lazy) if writable => {
+            Content::Lazy(mut lazy) if writable || memfd => {
                 let all = 0..lazy.filled.len();
                 match self.fill(&mut lazy, all) {
                     Ok(()) => {
                         add(&self.counters.inflations, 1);
                         self.drop_packed(lazy.packed);
-                        (Content::Raw(lazy.region), Ok(()))
+                        let mut region = lazy.region;
+                        let result = match memfd {
+                            true => self.to_memfd(&mut region),
+                            false => Ok(()),
+                        };
+                        (Content::Raw(region), result)
                     }
                     Err(e) => (Content::Lazy(lazy), Err(e)),
                 }
@@ -509,6 +541,9 @@ impl Shared {
     /// Drops one open description of file `inode`; at the last one, frees an
     /// unlinked file or applies the compression policy.
     pub fn release(&self, inode: &Arc<Inode>) {
+        // Another writer's pages are charged by the last close at the
+        // latest, whatever the policy.
+        inode.sync_shared(self.atime_policy());
         let mut guard = write(&inode.state);
         let st = &mut *guard;
         st.closes = st.closes.wrapping_add(1);
@@ -622,6 +657,15 @@ impl Shared {
     /// is the file when an open waits for it (file `ino` is [`Wanted`]):
     /// checked before each chunk, the bytes compressed so far go back.
     fn compress(&self, ino: u64, region: &mut Region) -> Option<Packed> {
+        // A memfd another writer had (FUSE passthrough): its writes first.
+        // Its pages are not given back block by block: a mapping made
+        // through the other writer (mmap on the mount) maps them and may
+        // outlive every open, and a punched page would read as zeros
+        // there. They go when the region does, the last mapping's with it.
+        let shared = region.kind() == erm_alloc::RegionKind::Memfd;
+        if shared && region.sync().is_err() {
+            return None;
+        }
         let len = region.len();
         // Trim the growth reserve first: it is charged and holds no data.
         let _ = region.resize(len);
@@ -738,7 +782,7 @@ impl Shared {
                     }
                     self.budget.try_charge(stream.len() - charged)?;
                     charged = stream.len();
-                    for piece in &chunk {
+                    for piece in chunk.iter().filter(|_| !shared) {
                         released += region.release(piece.clone())?;
                     }
                     pos = span.end;
@@ -842,11 +886,43 @@ impl Shared {
         }
     }
 
+    /// An empty region: anonymous, or with `memfd` a memfd's (see
+    /// [`acquire_as`](Self::acquire_as)).
+    fn fresh_region(&self, memfd: bool) -> io::Result<Region> {
+        match memfd {
+            true => Region::new_memfd(&self.budget, "ermfs"),
+            false => Ok(Region::new(&self.budget)),
+        }
+    }
+
+    /// Moves an anonymous region's bytes into a memfd region (one copy of
+    /// its data pages, counted as internal; the holes stay holes); nothing
+    /// for a memfd region. On an error (`ENOSPC`: both are charged for a
+    /// moment) the region is unchanged.
+    fn to_memfd(&self, region: &mut Region) -> io::Result<()> {
+        if region.kind() == erm_alloc::RegionKind::Memfd {
+            return Ok(());
+        }
+        let mut memfd = self.fresh_region(true)?;
+        memfd.resize(region.len())?;
+        for data in region.data_extents() {
+            memfd.write_at(data.start, &region.as_slice()[data.clone()])?;
+            self.budget.record_copy(data.len());
+        }
+        // Filling fresh pages moved the memfd's mtime: the store's own
+        // doing, not the file's change (see `Region::sync`).
+        let _ = memfd.sync();
+        *region = memfd;
+        Ok(())
+    }
+
     /// A fresh region of `packed`'s size with the ranges of its data
     /// blocks committed (charged; holes are not, and hold nothing), so
     /// filling it never meets the memory limit.
-    fn sized_region(&self, packed: &Packed, index: &Index) -> io::Result<Region> {
-        let mut region = self.hole_region(packed)?;
+    fn sized_region(&self, packed: &Packed, index: &Index, memfd: bool) -> io::Result<Region> {
+        let len = usize::try_from(packed.raw_len).map_err(|_| err(libc::EFBIG))?;
+        let mut region = self.fresh_region(memfd)?;
+        region.resize(len)?;
         for block in index.blocks() {
             let start = usize::try_from(block.raw_offset).map_err(|_| err(libc::EFBIG))?;
             region.commit(start..start + block.raw_len as usize)?;
@@ -922,12 +998,21 @@ impl Shared {
 
     /// Inflates `packed` straight into a fresh region of its size.
     pub fn inflate(&self, packed: &Packed) -> io::Result<Region> {
+        self.inflate_as(packed, false)
+    }
+
+    /// [`inflate`](Self::inflate), into a memfd region with `memfd`.
+    fn inflate_as(&self, packed: &Packed, memfd: bool) -> io::Result<Region> {
         let index = packed.index()?;
-        let mut region = self.sized_region(packed, &index)?;
+        let mut region = self.sized_region(packed, &index, memfd)?;
         let mut dec = self.decompressor()?;
         let result = self.inflate_with(&mut dec, &packed.stream, &index, &mut region);
         lock(&self.decompressors).push(dec);
         result?;
+        if memfd {
+            // As in `to_memfd`: the inflate pass's mtime is not a change.
+            let _ = region.sync();
+        }
         add(&self.counters.inflations, 1);
         add(&self.counters.bytes_inflated, region.len() as u64);
         Ok(region)

@@ -3,13 +3,9 @@
 
 use crate::content::shared::Shared;
 use crate::sync::write;
-use crate::types::config::AtimePolicy;
+use crate::types::config::{AtimePolicy, RELATIME_MAX_AGE};
 use crate::types::inode::{Inode, State};
 use crate::types::times::{Time, TimeSpec};
-
-/// How old `atime` may get before a read refreshes it anyway (`relatime`),
-/// in seconds.
-const RELATIME_MAX_AGE: i64 = 24 * 60 * 60;
 
 /// The time to store as `atime` if a read now should move it (compared as
 /// stored, with no conversion: reads take this path every time).

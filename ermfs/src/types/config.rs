@@ -64,6 +64,10 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// How old `atime` may get before a read refreshes it anyway (`relatime`),
+/// in seconds.
+pub(crate) const RELATIME_MAX_AGE: i64 = 24 * 60 * 60;
+
 /// When reads move a file's access time (as the `atime` mount options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AtimePolicy {

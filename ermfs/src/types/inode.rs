@@ -10,6 +10,7 @@ use erm_compress::Index;
 
 use crate::sync::{AtomicU32, Ordering, RwLock};
 use crate::types::child::ChildName;
+use crate::types::config::{AtimePolicy, RELATIME_MAX_AGE};
 use crate::types::times::Time;
 use crate::types::xattr_store::Xattrs;
 
@@ -95,7 +96,8 @@ impl FileType {
 pub(crate) struct Inode {
     pub ino: u64,
     /// `st_mode`: the file type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`; they
-    /// never change) and the permission bits (`0o7777`), in one word.
+    /// never change) and the permission bits (`0o7777`), in one word, with
+    /// [`SHARED_CONTENT`] above them.
     mode: AtomicU32,
     /// Owner user ID.
     pub uid: AtomicU32,
@@ -114,6 +116,16 @@ pub(crate) struct Inode {
     pub btime: Time,
     pub state: RwLock<State>,
 }
+
+/// A bit of [`Inode`]'s mode word above `st_mode`'s: the content is (or
+/// was, until [`Inode::sync_shared`] finds otherwise) a memfd region shared
+/// with another writer, the kernel's FUSE passthrough, whose changes the
+/// store takes in before it reads or changes the file. Kept in the mode
+/// word so that every other file pays one atomic load for the check.
+const SHARED_CONTENT: u32 = 1 << 31;
+
+/// The bits of the mode word that are `st_mode`.
+const MODE_BITS: u32 = libc::S_IFMT | 0o7777;
 
 /// The part of an inode guarded by its lock.
 #[derive(Debug)]
@@ -344,14 +356,73 @@ impl Inode {
 
     /// `st_mode`: type and permission bits.
     pub fn mode(&self) -> u32 {
-        self.mode.load(Ordering::Acquire)
+        self.mode.load(Ordering::Acquire) & MODE_BITS
     }
 
     /// Sets the permission bits (`perm & 0o7777`); the type stays.
     pub fn set_perm(&self, perm: u32) {
-        let type_bits = self.mode() & libc::S_IFMT;
-        self.mode
-            .store(type_bits | (perm & 0o7777), Ordering::Release);
+        let _ = self
+            .mode
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                Some(word & !0o7777 | (perm & 0o7777))
+            });
+    }
+
+    /// Marks the content as a memfd shared with another writer (see
+    /// [`SHARED_CONTENT`]); called under the state's write lock by the open
+    /// that shares it.
+    pub fn set_shared(&self) {
+        self.mode.fetch_or(SHARED_CONTENT, Ordering::AcqRel);
+    }
+
+    /// Takes in what another writer did to a shared memfd content (see
+    /// [`Region::sync`]): its length, its data pages (charged), its
+    /// modification time, which becomes the file's mtime and ctime when it
+    /// is later than the file's, and its access time (the other writer's
+    /// reads), which becomes the file's atime when `atime` says a read
+    /// would move it now. Done before the store reads or changes the file,
+    /// or reports its size. One atomic load for a file whose
+    /// content was never shared; the mark goes once the content is no
+    /// longer a memfd (compressed at the last close). A sync the kernel
+    /// refuses (it cannot: `fstat` and `lseek` of the store's own memfd)
+    /// leaves the file as of the last one.
+    pub fn sync_shared(&self, atime: AtimePolicy) {
+        if self.mode.load(Ordering::Acquire) & SHARED_CONTENT == 0 {
+            return;
+        }
+        let mut st = crate::sync::write(&self.state);
+        let st = &mut *st;
+        match &mut st.body {
+            Body::File(Content::Raw(r)) if r.kind() == erm_alloc::RegionKind::Memfd => {
+                let Ok(synced) = r.sync() else {
+                    return;
+                };
+                if let Some(moved) = synced.modified.map(Time::from) {
+                    if moved > st.mtime {
+                        st.mtime = moved;
+                        st.ctime = moved;
+                    }
+                }
+                let Some(read) = synced.accessed.map(Time::from) else {
+                    return;
+                };
+                let due = match atime {
+                    AtimePolicy::Noatime => false,
+                    AtimePolicy::Strict => true,
+                    AtimePolicy::Relatime => {
+                        st.atime <= st.mtime
+                            || st.atime <= st.ctime
+                            || read >= st.atime.plus_secs(RELATIME_MAX_AGE)
+                    }
+                };
+                if due && read > st.atime {
+                    st.atime = read;
+                }
+            }
+            _ => {
+                self.mode.fetch_and(!SHARED_CONTENT, Ordering::AcqRel);
+            }
+        }
     }
 
     /// Current link count.

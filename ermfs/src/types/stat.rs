@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use crate::sync::read;
+use crate::types::config::AtimePolicy;
 use crate::types::inode::{Body, Content, FileType, Inode};
 
 /// What `stat`/`fstat` report.
@@ -54,7 +55,10 @@ pub struct DirEntry {
     pub kind: FileType,
 }
 
-pub(crate) fn stat_of(inode: &Inode) -> Stat {
+/// The attributes of `inode`, after taking in what another writer did to a
+/// shared content (`atime`: the store's atime policy, for its reads).
+pub(crate) fn stat_of(inode: &Inode, atime: AtimePolicy) -> Stat {
+    inode.sync_shared(atime);
     let st = read(&inode.state);
     let (size, resident) = match &st.body {
         // An open (raw) file counts its data pages, as tmpfs; a closed one
