@@ -2,10 +2,15 @@
 //! FUSE file system (`bindfs` over a directory of that tmpfs), all mounted by
 //! this bench under `target/fuse-bench/` (as root) and timed interleaved in
 //! the same run: sequential 1 MiB-block write and read, 4 KiB random
-//! read/write, and a create/stat/unlink storm of small files; beside them,
-//! for information, the same cases on a second ERMFS mount with the kernel's
-//! writeback cache (opt-in), and the cost of one FUSE round trip. Skipped, saying
-//! why, without root or FUSE; without `bindfs` the passthrough rows say so.
+//! read/write (by `pread`/`pwrite`, by `fio --rw=randrw --ioengine=psync`,
+//! and through a shared mapping), and a create/stat/unlink storm of small
+//! files. The ERMFS mount is the default one (FUSE passthrough for open
+//! files); beside it, for information, the same cases on an ERMFS mount
+//! without passthrough (`--no-passthrough`: every read and write a round
+//! trip) and on one with the kernel's writeback cache (opt-in, which turns
+//! passthrough off), and the cost of one FUSE round trip. Skipped, saying
+//! why, without root or FUSE; without `bindfs` the passthrough-anchor rows
+//! say so, without `fio` its row does.
 //!
 //! Memory is measured on a mount served by a separate daemon process (this
 //! bench binary re-executed as one, built as `ermfs-mount` builds its
@@ -37,9 +42,12 @@ struct Mounts {
     tmpfs_root: PathBuf,
     /// Where the tmpfs cases run (a directory of the tmpfs).
     tmpfs: PathBuf,
-    /// The ERMFS mount point.
+    /// The ERMFS mount point (the default mount: FUSE passthrough).
     ermfs: PathBuf,
-    /// A second ERMFS mount with the kernel's writeback cache (opt-in,
+    /// An ERMFS mount without passthrough (`--no-passthrough`), measured
+    /// beside the default for information.
+    ermfs_np: PathBuf,
+    /// An ERMFS mount with the kernel's writeback cache (opt-in,
     /// `--writeback-cache`), measured beside the default for information.
     ermfs_wb: PathBuf,
     /// The bindfs mount point, if bindfs mounted.
@@ -69,6 +77,7 @@ impl Drop for Mounts {
             let _ = s.umount_and_join();
         }
         unmount(&self.ermfs);
+        unmount(&self.ermfs_np);
         unmount(&self.ermfs_wb);
         unmount(&self.tmpfs_root);
     }
@@ -94,7 +103,8 @@ fn mount_bindfs(src: &Path, dir: &Path) -> Result<(), String> {
 
 /// Mounts the tmpfs, ERMFS and (if it can) bindfs; the `String` says why
 /// there is no bindfs.
-fn mount() -> Result<(Mounts, Fs, Fs, Option<String>), String> {
+/// The stores are those of the default, no-passthrough and writeback mounts.
+fn mount() -> Result<(Mounts, Vec<Fs>, Option<String>), String> {
     // SAFETY: geteuid cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting the tmpfs anchor needs root".into());
@@ -104,8 +114,8 @@ fn mount() -> Result<(Mounts, Fs, Fs, Option<String>), String> {
     }
     let base = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/fuse-bench"));
     let (tmpfs_root, ermfs, bindfs) = (base.join("tmpfs"), base.join("ermfs"), base.join("bindfs"));
-    let ermfs_wb = base.join("ermfs-wb");
-    for dir in [&bindfs, &ermfs, &ermfs_wb, &tmpfs_root] {
+    let (ermfs_wb, ermfs_np) = (base.join("ermfs-wb"), base.join("ermfs-np"));
+    for dir in [&bindfs, &ermfs, &ermfs_np, &ermfs_wb, &tmpfs_root] {
         unmount(dir);
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -113,6 +123,7 @@ fn mount() -> Result<(Mounts, Fs, Fs, Option<String>), String> {
         tmpfs: tmpfs_root.join("plain"),
         tmpfs_root: tmpfs_root.clone(),
         ermfs: ermfs.clone(),
+        ermfs_np: ermfs_np.clone(),
         ermfs_wb: ermfs_wb.clone(),
         bindfs: None,
         sessions: Vec::new(),
@@ -136,28 +147,34 @@ fn mount() -> Result<(Mounts, Fs, Fs, Option<String>), String> {
         }
         Err(why) => Some(why),
     };
-    let fs = Fs::builder()
-        .compression(CompressionPolicy::Background {
-            delay: Duration::from_secs(2),
-        })
-        .build()
-        .map_err(|e| e.to_string())?;
-    let config = MountConfig::default();
-    let session = erm_fuse::spawn(fs.clone(), &ermfs, &config).map_err(|e| e.to_string())?;
-    mounts.sessions.push(session);
-    let wb = MountConfig {
+    let store = || {
+        Fs::builder()
+            .compression(CompressionPolicy::Background {
+                delay: Duration::from_secs(2),
+            })
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let no_passthrough = MountConfig {
+        passthrough: false,
+        ..MountConfig::default()
+    };
+    let writeback = MountConfig {
         writeback_cache: true,
         ..MountConfig::default()
     };
-    let store = Fs::builder()
-        .compression(CompressionPolicy::Background {
-            delay: Duration::from_secs(2),
-        })
-        .build()
-        .map_err(|e| e.to_string())?;
-    let session = erm_fuse::spawn(store.clone(), &ermfs_wb, &wb).map_err(|e| e.to_string())?;
-    mounts.sessions.push(session);
-    Ok((mounts, fs, store, no_bindfs))
+    let mut stores = Vec::new();
+    for (dir, config) in [
+        (&ermfs, MountConfig::default()),
+        (&ermfs_np, no_passthrough),
+        (&ermfs_wb, writeback),
+    ] {
+        let fs = store()?;
+        let session = erm_fuse::spawn(fs.clone(), dir, &config).map_err(|e| e.to_string())?;
+        mounts.sessions.push(session);
+        stores.push(fs);
+    }
+    Ok((mounts, stores, no_bindfs))
 }
 
 /// Medians of `samples` runs of each closure, interleaved with a rotating
@@ -182,12 +199,14 @@ fn compare_all(samples: usize, runs: &mut [&mut dyn FnMut()], idle: &dyn Fn()) -
     times.iter_mut().map(|t| median(t)).collect()
 }
 
-/// The three places one case runs: tmpfs, ERMFS, bindfs (if mounted).
+/// The places one case runs: tmpfs, the three ERMFS mounts, bindfs (if
+/// mounted).
 struct Places {
-    /// The stores behind the two ERMFS mounts, settled between samples.
+    /// The stores behind the ERMFS mounts, settled between samples.
     stores: Vec<Fs>,
     tmpfs: PathBuf,
     ermfs: PathBuf,
+    ermfs_np: PathBuf,
     ermfs_wb: PathBuf,
     bindfs: Option<PathBuf>,
     no_bindfs: Option<String>,
@@ -199,6 +218,7 @@ impl Places {
         [
             Some(&self.tmpfs),
             Some(&self.ermfs),
+            Some(&self.ermfs_np),
             Some(&self.ermfs_wb),
             self.bindfs.as_ref(),
         ]
@@ -207,7 +227,8 @@ impl Places {
     }
 
     /// Medians of `work` in each place, interleaved: tmpfs, ERMFS, ERMFS
-    /// with the writeback cache, and bindfs if mounted.
+    /// without passthrough, ERMFS with the writeback cache, and bindfs if
+    /// mounted.
     fn times(&self, samples: usize, work: impl Fn(&Path)) -> Vec<Duration> {
         let mut runs: Vec<Box<dyn FnMut() + '_>> = self
             .dirs()
@@ -218,32 +239,60 @@ impl Places {
         compare_all(samples, &mut refs, &idle)
     }
 
-    /// Times `work` in each place (interleaved) and pushes the two rows:
-    /// ERMFS vs tmpfs (`>= 0.5`, within 2x) and ERMFS vs bindfs (`>= 1.0`).
-    fn case(&self, report: &mut Report, samples: usize, name: &str, work: impl Fn(&Path)) {
+    /// Times `work` in each place (interleaved) and pushes the rows: ERMFS
+    /// vs tmpfs (`>= target`), the no-passthrough and writeback-cache
+    /// mounts (informational) and ERMFS vs bindfs (`>= 1.0`).
+    fn case(
+        &self,
+        report: &mut Report,
+        samples: usize,
+        (name, target): (&str, f64),
+        work: impl Fn(&Path),
+    ) {
         let times = self.times(samples, work);
+        self.rows(report, (name, target), &times);
+    }
+
+    /// The rows of a case from its medians per place ([`times`]'s order).
+    ///
+    /// [`times`]: Places::times
+    fn rows(&self, report: &mut Report, (name, target): (&str, f64), times: &[Duration]) {
         let ours = times[1].as_secs_f64();
+        let tmpfs = times[0].as_secs_f64();
         report.push(Row::lower_is_better(
             &format!("fuse/{name}"),
             "s",
             ours,
             "tmpfs",
-            times[0].as_secs_f64(),
-            Some(0.5),
+            tmpfs,
+            Some(target),
         ));
-        let (tmpfs, wb) = (times[0].as_secs_f64(), times[2].as_secs_f64());
-        report.push(Row::standalone(
-            &format!("fuse/{name}_writeback_cache"),
-            "s",
-            wb,
-            &format!(
-                "informational (opt-in --writeback-cache): {:.2}x tmpfs, {:.2}x the default mount",
-                tmpfs / wb,
-                ours / wb
+        for (at, suffix, what) in [
+            (
+                2,
+                "no_passthrough",
+                "--no-passthrough, every read and write a round trip",
             ),
-            None,
-        ));
-        let row = match (times.get(3), &self.no_bindfs) {
+            (
+                3,
+                "writeback_cache",
+                "opt-in --writeback-cache, passthrough off",
+            ),
+        ] {
+            let t = times[at].as_secs_f64();
+            report.push(Row::standalone(
+                &format!("fuse/{name}_{suffix}"),
+                "s",
+                t,
+                &format!(
+                    "informational ({what}): {:.2}x tmpfs, {:.2}x the default mount",
+                    tmpfs / t,
+                    ours / t
+                ),
+                None,
+            ));
+        }
+        let row = match (times.get(4), &self.no_bindfs) {
             (Some(bindfs), _) => Row::lower_is_better(
                 &format!("fuse/{name}_vs_bindfs"),
                 "s",
@@ -264,6 +313,34 @@ impl Places {
             ),
         };
         report.push(row);
+    }
+
+    /// [`case`](Places::case) with `file` held open read-write in every
+    /// place for the duration (opened, untimed, before the first sample):
+    /// the I/O of an open file, which ERMFS keeps raw. Without the held
+    /// open each sample's open of a closed ERMFS file inflates all of it
+    /// first (the stores are settled between samples), a cost the
+    /// `..._reopened` rows show.
+    fn case_open(
+        &self,
+        report: &mut Report,
+        samples: usize,
+        (name, target): (&str, f64),
+        file: &str,
+        work: impl Fn(&Path),
+    ) {
+        let held: Vec<File> = self
+            .dirs()
+            .map(|d| {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(d.join(file))
+                    .expect("hold the bench file open")
+            })
+            .collect();
+        self.case(report, samples, (name, target), work);
+        drop(held);
     }
 }
 
@@ -310,6 +387,159 @@ fn random_io(file: &Path, len: u64, ops: usize, seed: u64) {
         }
     }
     black_box(page);
+}
+
+/// `ops` 4 KiB copies in and out of a shared mapping of `file` (`len`
+/// bytes) at random aligned offsets, then `msync` and unmap: on tmpfs and
+/// through passthrough the mapping is the file's pages; without
+/// passthrough the kernel's page cache, written back to the daemon.
+fn mmap_random_io(file: &Path, len: u64, ops: usize, seed: u64) {
+    use std::os::fd::AsRawFd;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .expect("open for mmap");
+    let len = usize::try_from(len).expect("the bench file fits the address space");
+    // SAFETY: a fresh shared mapping of an open file at an address the
+    // kernel picks aliases no Rust object; it is unmapped below.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED, "mmap of the bench file");
+    // SAFETY: the mapping is `len` bytes, readable and writable, and only
+    // this slice refers to it until the munmap below.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(map.cast::<u8>(), len) };
+    let mut rng = SplitMix64::new(seed);
+    let mut page = [7u8; 4096];
+    for i in 0..ops {
+        let off = (rng.below(len as u64 / 4096) * 4096) as usize;
+        if i % 2 == 0 {
+            page.copy_from_slice(&bytes[off..off + 4096]);
+        } else {
+            bytes[off..off + 4096].copy_from_slice(&page);
+        }
+    }
+    black_box(page);
+    // SAFETY: the mapping is ours and `bytes` is not used past here.
+    unsafe {
+        libc::msync(map, len, libc::MS_SYNC);
+        libc::munmap(map, len);
+    }
+}
+
+/// fio's `randrw` at 4 KiB blocks with the `psync` engine (pread/pwrite),
+/// `ops` I/Os on the existing bench file of `len` bytes held open, in every
+/// place, interleaved; each sample is fio's own I/O time.
+fn fio_case(report: &mut Report, places: &Places, samples: usize, len: u64, ops: usize) {
+    let name = format!("fio_randrw_4KiB_psync_{ops}_ops");
+    let present = Command::new("fio")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        report.push(Row::standalone(
+            &format!("fuse/{name}"),
+            "s",
+            0.0,
+            "not measured: fio is not installed (apt-get install fio)",
+            Some(false),
+        ));
+        return;
+    }
+    let io_size = ops as u64 * 4096;
+    // fio's own account of its I/O time (`job_runtime`, ms), not its
+    // start-up, which takes longer than the I/O at these sizes.
+    let fio = |dir: &Path| -> Duration {
+        let out = Command::new("fio")
+            .args([
+                "--name=randrw",
+                "--rw=randrw",
+                "--bs=4k",
+                "--ioengine=psync",
+                "--randrepeat=1",
+                "--norandommap",
+                "--allow_file_create=0",
+                "--output-format=json",
+            ])
+            .arg(format!("--filename={}", dir.join("seq").display()))
+            .arg(format!("--size={len}"))
+            .arg(format!("--io_size={io_size}"))
+            .output()
+            .expect("run fio");
+        assert!(out.status.success(), "fio failed in {}", dir.display());
+        let json = String::from_utf8_lossy(&out.stdout);
+        let ms = json
+            .split("\"job_runtime\"")
+            .nth(1)
+            .and_then(|rest| rest.trim_start_matches([' ', ':']).split(',').next())
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .expect("fio's JSON has job_runtime");
+        Duration::from_millis(ms)
+    };
+    let held: Vec<File> = places
+        .dirs()
+        .map(|d| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(d.join("seq"))
+                .expect("hold the bench file open")
+        })
+        .collect();
+    let dirs: Vec<&PathBuf> = places.dirs().collect();
+    let mut times = vec![Vec::new(); dirs.len()];
+    for i in 0..=samples {
+        for k in 0..dirs.len() {
+            let j = (i + k) % dirs.len();
+            places.stores.iter().for_each(Fs::settle);
+            let t = fio(dirs[j]);
+            if i > 0 {
+                times[j].push(t); // the first round warms up
+            }
+        }
+    }
+    drop(held);
+    let medians: Vec<Duration> = times.iter_mut().map(|t| median(t)).collect();
+    places.rows(report, (&name, 0.9), &medians);
+}
+
+/// The physical floor under the `..._reopened` rows: an open of the closed
+/// (compressed) bench file in process, which inflates all of it as the
+/// mount's open does, and nothing else.
+fn reopen_floor(report: &mut Report, fs: &Fs, samples: usize) {
+    fs.settle();
+    let Ok(len) = fs.stat("/seq").map(|st| st.size) else {
+        return;
+    };
+    let mut times = Vec::new();
+    for _ in 0..samples.max(1) {
+        fs.settle();
+        times.push(time(&mut || {
+            let fd = fs.open("/seq", libc::O_RDWR, 0).expect("open in process");
+            fs.close(fd).expect("close");
+        }));
+    }
+    let t = median(&mut times).as_secs_f64();
+    report.push(Row::standalone(
+        "fuse/reopen_inflate_in_process",
+        "s",
+        t,
+        &format!(
+            "informational: the open of the closed {len}-byte bench file in process \
+             (its inflate, {:.0} MB/s): the floor of each `_reopened` sample",
+            len as f64 / t / 1e6
+        ),
+        None,
+    ));
 }
 
 /// `n` getxattr calls for a missing attribute of `file`: on a FUSE mount
@@ -633,7 +863,7 @@ fn main() -> std::io::Result<()> {
         return serve(Path::new(&dir));
     }
     let mut report = Report::new("fuse");
-    let (mounts, fs, fs_wb, no_bindfs) = match mount() {
+    let (mounts, stores, no_bindfs) = match mount() {
         Ok(m) => m,
         Err(why) => {
             println!("fuse bench: SKIPPED: {why}");
@@ -643,10 +873,12 @@ fn main() -> std::io::Result<()> {
     if let Some(why) = &no_bindfs {
         println!("fuse bench: no bindfs anchor: {why}");
     }
+    let fs = stores[0].clone();
     let places = Places {
-        stores: vec![fs.clone(), fs_wb],
+        stores,
         tmpfs: mounts.tmpfs.clone(),
         ermfs: mounts.ermfs.clone(),
+        ermfs_np: mounts.ermfs_np.clone(),
         ermfs_wb: mounts.ermfs_wb.clone(),
         bindfs: mounts.bindfs.clone(),
         no_bindfs,
@@ -662,32 +894,39 @@ fn main() -> std::io::Result<()> {
     places.case(
         &mut report,
         samples,
-        &format!("seq_write_1MiB_blocks_{mib}MiB"),
+        (&format!("seq_write_1MiB_blocks_{mib}MiB"), 0.9),
         |dir| write_file(&dir.join("seq"), &data, mib),
     );
     let buf = std::cell::RefCell::new(vec![0; BLOCK]);
-    places.case(
-        &mut report,
-        samples,
-        &format!("seq_read_1MiB_blocks_{mib}MiB"),
-        |dir| {
-            black_box(read_file(&dir.join("seq"), &mut buf.borrow_mut()));
-        },
-    );
+    let seq_read = |dir: &Path| {
+        black_box(read_file(&dir.join("seq"), &mut buf.borrow_mut()));
+    };
+    let read_name = format!("seq_read_1MiB_blocks_{mib}MiB");
+    places.case_open(&mut report, samples, (&read_name, 1.0), "seq", seq_read);
+    let reopened = format!("{read_name}_reopened");
+    places.case(&mut report, samples, (&reopened, 1.0), seq_read);
     let (len, ops) = ((mib * BLOCK) as u64, if quick() { 2_000 } else { 20_000 });
-    places.case(
+    let random = |dir: &Path| random_io(&dir.join("seq"), len, ops, 5);
+    let random_name = format!("random_4KiB_read_write_{ops}_ops");
+    places.case_open(&mut report, samples, (&random_name, 0.9), "seq", random);
+    let reopened = format!("{random_name}_reopened");
+    places.case(&mut report, samples, (&reopened, 0.9), random);
+    places.case_open(
         &mut report,
         samples,
-        &format!("random_4KiB_read_write_{ops}_ops"),
-        |dir| random_io(&dir.join("seq"), len, ops, 5),
+        (&format!("mmap_random_4KiB_read_write_{ops}_ops"), 0.9),
+        "seq",
+        |dir| mmap_random_io(&dir.join("seq"), len, ops, 5),
     );
+    fio_case(&mut report, &places, samples, len, ops * 10);
+    reopen_floor(&mut report, &fs, samples);
     for dir in places.dirs() {
         let _ = std::fs::remove_file(dir.join("seq"));
     }
     places.case(
         &mut report,
         samples,
-        &format!("create_stat_unlink_{files}_files"),
+        (&format!("create_stat_unlink_{files}_files"), 0.15),
         |dir| storm(dir, files),
     );
     storm_requests(&mut report, &mounts.ermfs, files);
@@ -703,7 +942,7 @@ fn main() -> std::io::Result<()> {
         .map(|t| t.as_secs_f64() * 1e6 / calls as f64)
         .collect::<Vec<_>>();
     let bindfs = per_call
-        .get(3)
+        .get(4)
         .map_or_else(|| "no bindfs".to_owned(), |b| format!("bindfs {b:.2} us"));
     report.push(Row::standalone(
         "fuse/one_round_trip_getxattr",

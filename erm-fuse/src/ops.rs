@@ -425,8 +425,15 @@ impl ErmFuse {
     /// capability, which a write by a caller without `CAP_FSETID` must;
     /// and they would not meet the memory limit, so a store with less than
     /// [`PASSTHROUGH_ROOM`] of its limit free serves new opens itself
-    /// (their growth then gets `ENOSPC` where the limit is).
-    fn may_pass_through(&self, node: &Node) -> bool {
+    /// (their growth then gets `ENOSPC` where the limit is). A read-only
+    /// open of a compressed file is served by the store too: passthrough
+    /// would inflate all of it first, where the store reads the blocks a
+    /// reader touches and the kernel keeps them in its page cache across
+    /// opens (`FOPEN_KEEP_CACHE`).
+    fn may_pass_through(&self, node: &Node, flags: i32) -> bool {
+        if flags & libc::O_ACCMODE == libc::O_RDONLY && !self.fs.content_is_raw(node) {
+            return false;
+        }
         let full = self.fs.memory_limit().is_some_and(|limit| {
             self.fs
                 .memory_used()
@@ -444,18 +451,22 @@ impl ErmFuse {
 
     /// Opens `node` for the kernel in the mode its open files use (its
     /// first open decides: passthrough when it is on and the file may use
-    /// it) and replies. `open(memfd)` opens it in the store.
+    /// it) and replies. `open(memfd)` opens it in the store with `flags`.
     fn open_for_kernel(
         &self,
-        op: Op,
+        (op, flags): (Op, i32),
         node: &Node,
         open: impl Fn(bool) -> io::Result<Opening>,
         reply: impl OpenReply,
     ) {
         let ino = node.ino();
+        let could = self.opens.on() && self.may_pass_through(node, flags);
         let mut opens = self.opens.shard(ino);
-        let first = !opens.contains_key(&ino);
-        let memfd = first && self.opens.on() && self.may_pass_through(node);
+        if could && opens.get(&ino).is_some_and(|o| o.backing.is_none()) {
+            drop(opens);
+            opens = self.opens.wait_for_release(ino);
+        }
+        let memfd = could && !opens.contains_key(&ino);
         let opened = match open(memfd) {
             // The whole file does not fit: a plain open reads its blocks
             // on demand.
@@ -776,7 +787,7 @@ impl Filesystem for ErmFuse {
         self.requests.count(Op::Open);
         match self.node(ino) {
             Ok(node) => self.open_for_kernel(
-                Op::Open,
+                (Op::Open, flags.0),
                 &node,
                 |memfd| self.do_open(req, &node, flags.0, memfd),
                 reply,
@@ -1144,7 +1155,7 @@ impl Filesystem for ErmFuse {
                     fuse: self,
                     node: &node,
                 };
-                self.open_for_kernel(Op::Create, &node, open, reply);
+                self.open_for_kernel((Op::Create, flags), &node, open, reply);
             }
             Err(e) => reply.error(refused(Op::Create, &e)),
         }

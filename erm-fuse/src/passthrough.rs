@@ -31,6 +31,11 @@ pub(crate) fn may_register_backing() -> bool {
         .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
 }
 
+/// How long an open that could use passthrough waits for the RELEASE of
+/// an inode's cached opens (see [`Opens::wait_for_release`]); an inode
+/// that really is open cached elsewhere costs its opens this much.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Shards of the table (a power of two).
 const SHARDS: usize = 16;
 
@@ -84,6 +89,25 @@ impl Opens {
         self.shards[ino as usize % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shard of inode `ino`, locked, once its cached (non-passthrough)
+    /// opens are all released or [`RELEASE_WAIT`] has passed. The kernel
+    /// sends RELEASE after `close(2)` has returned, so a program that
+    /// closes a file and opens it again (read it, then write it) finds the
+    /// entry of the closed file here for a moment: waiting for it lets the
+    /// new open use passthrough instead of following a file already gone.
+    pub fn wait_for_release(&self, ino: u64) -> MutexGuard<'_, HashMap<u64, Opened>> {
+        let start = std::time::Instant::now();
+        loop {
+            let shard = self.shard(ino);
+            let cached = shard.get(&ino).is_some_and(|o| o.backing.is_none());
+            if !cached || start.elapsed() >= RELEASE_WAIT {
+                return shard;
+            }
+            drop(shard);
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
     }
 
     /// One of inode `ino`'s open files is released; the last one closes

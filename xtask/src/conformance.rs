@@ -95,13 +95,22 @@ pub fn run(scope: Scope) -> Result<(), String> {
     step("build pjdfstest, fsx, ermfs-mount", build)?;
     let (pjd, fsx) = (work().join("pjdfstest"), work().join("fsx"));
     let pjd_runs: &[(&str, &[&str], bool)] = match scope {
+        // The default mount passes open files through to the kernel (as
+        // root); `--no-passthrough` serves every read and write itself.
         Scope::Full => &[
             ("default", &[], false),
             ("default", &[], true),
+            ("no-passthrough", &["--no-passthrough"], false),
+            ("no-passthrough", &["--no-passthrough"], true),
             ("lockless", &["--lockless"], false),
             ("lockless", &["--lockless"], true),
         ],
-        Scope::Ci => &[("default", &[], false), ("default", &[], true)],
+        Scope::Ci => &[
+            ("default", &[], false),
+            ("default", &[], true),
+            ("no-passthrough", &["--no-passthrough"], false),
+            ("no-passthrough", &["--no-passthrough"], true),
+        ],
     };
     // Two runs at a time: each spends most of its time in `sleep 1`.
     for pair in pjd_runs.chunks(2) {
@@ -136,6 +145,7 @@ pub fn run(scope: Scope) -> Result<(), String> {
             let mut runs = Vec::new();
             for flags in [
                 &[][..],
+                &["--no-passthrough"][..],
                 &["--writeback-cache"][..],
                 &["--locked"][..],
                 &["--lockless"][..],
@@ -153,11 +163,18 @@ pub fn run(scope: Scope) -> Result<(), String> {
             }
             runs
         }
-        Scope::Ci => vec![FsxRun {
-            mount_flags: &[],
-            seed: 1,
-            ops: 200_000,
-        }],
+        Scope::Ci => vec![
+            FsxRun {
+                mount_flags: &[],
+                seed: 1,
+                ops: 200_000,
+            },
+            FsxRun {
+                mount_flags: &["--no-passthrough"],
+                seed: 1,
+                ops: 100_000,
+            },
+        ],
     };
     for run in &fsx_runs {
         let label = format!(

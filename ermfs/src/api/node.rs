@@ -355,6 +355,15 @@ impl Fs {
             .open_inode(Arc::clone(&node.inode), flags, Writer::of(who), false)
     }
 
+    /// Whether file `node`'s content is raw in memory now: open, or closed
+    /// and not yet compressed (a delayed policy, `Never`, or a stream that
+    /// would not have been smaller), so that an open of it inflates
+    /// nothing. `false` for a compressed file and for any other node type.
+    pub fn content_is_raw(&self, node: &Node) -> bool {
+        node.inode.sync_shared(self.inner.shared.atime_policy());
+        matches!(read(&node.inode.state).body, Body::File(Content::Raw(_)))
+    }
+
     /// Opens a file `node` as [`open_node`](Fs::open_node) does, with its
     /// content held in a memfd for as long as it is open, and returns the
     /// descriptor and a duplicate of that memfd (close-on-exec): the file
