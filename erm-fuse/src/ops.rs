@@ -230,7 +230,10 @@ impl ErmFuse {
         let refused = if self.writeback {
             Some("the writeback cache is on (the kernel allows one or the other)")
         } else if !crate::passthrough::may_register_backing() {
-            Some("no CAP_SYS_ADMIN, which the kernel requires to register a backing file")
+            Some(
+                "no CAP_SYS_ADMIN in the initial user namespace, which the kernel \
+                 requires to register a backing file",
+            )
         } else if config
             .add_capabilities(InitFlags::FUSE_PASSTHROUGH)
             .is_err()

@@ -17,18 +17,22 @@ use std::sync::{Mutex, MutexGuard};
 use fuser::BackingId;
 
 /// Whether this process may register backing files: the kernel requires
-/// `CAP_SYS_ADMIN` (in the initial user namespace; a capability held only
-/// in a child namespace passes here, and the first registration then fails
-/// and turns passthrough off). Read from `/proc/self/status` (`CapEff`).
+/// `CAP_SYS_ADMIN` in the initial user namespace. Read from
+/// `/proc/self/status` (`CapEff`) and `/proc/self/uid_map` (the initial
+/// namespace maps every uid to itself); should the kernel still refuse,
+/// the first registration turns passthrough off.
 pub(crate) fn may_register_backing() -> bool {
     const CAP_SYS_ADMIN: u32 = 21;
-    std::fs::read_to_string("/proc/self/status")
+    let capable = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             let caps = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
             u64::from_str_radix(caps.trim(), 16).ok()
         })
-        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
+        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0);
+    let initial = std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    capable && initial
 }
 
 /// How long an open that could use passthrough waits for the RELEASE of

@@ -28,6 +28,7 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("setfacl", "acl"),   // the POSIX ACL test (setfacl, getfacl)
     ("perl", "perl"),     // the rewinddir test; prove runs pjdfstest
     ("bindfs", "bindfs"), // the passthrough-FUSE anchor of the fuse bench
+    ("fio", "fio"),       // the fuse bench's randrw psync case
 ];
 
 /// Crates whose lockless structures have Miri-checked unit tests.

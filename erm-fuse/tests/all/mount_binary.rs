@@ -542,3 +542,69 @@ fn logs_follow_the_verbosity_and_the_log_option() {
     let _ = std::fs::remove_file(&file);
     drop(guard);
 }
+
+#[test]
+fn passthrough_is_on_as_root_and_says_why_it_is_off() {
+    if !root() {
+        return;
+    }
+    let guard = mount_point("binary-passthrough");
+    let dir = guard.0.clone();
+    let log = foreground_log(&dir, &[], &[]);
+    assert!(log.contains("FUSE passthrough on"), "{log}");
+    let log = foreground_log(&dir, &["--no-passthrough"], &[]);
+    assert!(log.contains("FUSE passthrough off: not asked for"), "{log}");
+    let log = foreground_log(&dir, &["--writeback-cache"], &[]);
+    assert!(
+        log.contains("FUSE passthrough off: the writeback cache is on"),
+        "{log}"
+    );
+    drop(guard);
+}
+
+/// Without `CAP_SYS_ADMIN` in the initial user namespace (here: root of a
+/// new user namespace, which may mount FUSE but not register backing
+/// files) the mount serves every read and write itself, and says so once.
+#[test]
+fn without_cap_sys_admin_the_daemon_serves_reads_and_writes() {
+    if !root() || missing("unshare") {
+        return;
+    }
+    let userns = Command::new("unshare").args(["-Urm", "true"]).status();
+    if !userns.is_ok_and(|s| s.success()) {
+        eprintln!("SKIP: no user namespaces here");
+        return;
+    }
+    let guard = mount_point("binary-no-cap");
+    let d = guard.0.to_str().unwrap().to_owned();
+    let script = format!(
+        "{BIN} {d} -f & pid=$!
+         i=0; until grep -qs ' {d} ' /proc/self/mounts; do
+           sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
+         echo hello > {d}/f && cat {d}/f
+         {BIN} stats {d} | grep -E '^(WRITE|READ) '
+         kill $pid; wait $pid"
+    );
+    let out = Command::new("unshare")
+        .args(["-Urm", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("hello"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("WRITE") && !l.ends_with(" 0")),
+        "the daemon served the write: {stdout}"
+    );
+    assert!(
+        stderr.contains("FUSE passthrough off: no CAP_SYS_ADMIN")
+            && !stderr.contains("passthrough on"),
+        "{stderr}"
+    );
+    drop(guard);
+}
