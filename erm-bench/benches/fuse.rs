@@ -248,9 +248,10 @@ impl Places {
         samples: usize,
         (name, target): (&str, f64),
         work: impl Fn(&Path),
-    ) {
+    ) -> Vec<Duration> {
         let times = self.times(samples, work);
         self.rows(report, (name, target), &times);
+        times
     }
 
     /// The rows of a case from its medians per place ([`times`]'s order).
@@ -573,14 +574,16 @@ fn storm(dir: &Path, files: usize) {
 }
 
 /// The FUSE requests one more (untimed) storm makes per file on the ERMFS
-/// mount, per operation, from the daemon's counters.
-fn storm_requests(report: &mut Report, ermfs: &Path, files: usize) {
+/// mount, per operation, from the daemon's counters; returns how many per
+/// file the caller waits for (all but RELEASE and FORGET, which the kernel
+/// sends without waiting).
+fn storm_requests(report: &mut Report, ermfs: &Path, files: usize) -> f64 {
     let Ok(before) = erm_fuse::control::requests(ermfs) else {
-        return;
+        return 0.0;
     };
     storm(ermfs, files);
     let Ok(after) = erm_fuse::control::requests(ermfs) else {
-        return;
+        return 0.0;
     };
     // Not the storm's: the first read's RELEASEDIR of the root and the
     // second read's OPENDIR and IOCTL (at most one of each).
@@ -607,6 +610,14 @@ fn storm_requests(report: &mut Report, ermfs: &Path, files: usize) {
         &format!("informational: FUSE requests per file on the ERMFS mount ({mix})"),
         None,
     ));
+    let unwaited = [
+        erm_fuse::requests::Op::Release,
+        erm_fuse::requests::Op::Forget,
+    ]
+    .iter()
+    .map(|&op| served.get(op))
+    .sum::<u64>();
+    per_file - unwaited as f64 / files as f64
 }
 
 /// Apparent size of a tree, in bytes (`du -sb`).
@@ -923,13 +934,13 @@ fn main() -> std::io::Result<()> {
     for dir in places.dirs() {
         let _ = std::fs::remove_file(dir.join("seq"));
     }
-    places.case(
+    let storm_times = places.case(
         &mut report,
         samples,
         (&format!("create_stat_unlink_{files}_files"), 0.15),
         |dir| storm(dir, files),
     );
-    storm_requests(&mut report, &mounts.ermfs, files);
+    let waited = storm_requests(&mut report, &mounts.ermfs, files);
     // The floor under every row: one FUSE round trip (a request the
     // kernel cannot answer from its caches), per call.
     let calls = if quick() { 2_000 } else { 20_000 };
@@ -944,6 +955,22 @@ fn main() -> std::io::Result<()> {
     let bindfs = per_call
         .get(4)
         .map_or_else(|| "no bindfs".to_owned(), |b| format!("bindfs {b:.2} us"));
+    // The storm's ceiling on this kernel: the round trips it must wait
+    // for, at the cost of the cheapest one, and nothing else.
+    let floor = waited * per_call[1] * 1e-6 * files as f64;
+    let tmpfs_storm = storm_times[0].as_secs_f64();
+    report.push(Row::standalone(
+        "fuse/create_stat_unlink_round_trip_floor",
+        "s",
+        floor,
+        &format!(
+            "informational: {waited:.1} waited-for requests per file x one round trip \
+             ({:.2} us) x {files} files: at best {:.2}x tmpfs with these requests",
+            per_call[1],
+            tmpfs_storm / floor.max(1e-9)
+        ),
+        None,
+    ));
     report.push(Row::standalone(
         "fuse/one_round_trip_getxattr",
         "us",

@@ -41,6 +41,12 @@
 //!   kernel stops asking GETXATTR before every write), and on request the
 //!   kernel's writeback cache ([`MountConfig::writeback_cache`],
 //!   `--writeback-cache`);
+//! - FUSE passthrough ([`ErmFuse::with_passthrough`],
+//!   [`MountConfig::passthrough`], on by default; `--no-passthrough`): as
+//!   root on Linux 6.9+ a file open for writing (or already in memory) is
+//!   a memfd ([`ermfs::Fs::open_node_memfd`]) the kernel reads, writes,
+//!   splices and maps itself, shared by every open of the inode until its
+//!   last release, compressed from at the last close;
 //! - kernel caches kept true: a change the kernel did not make itself (a
 //!   privilege drop on write or truncate, the compression at the last
 //!   close of a written file changing `st_blocks`, an ACL set through
@@ -56,8 +62,8 @@
 //! - the binary `ermfs-mount [SOURCE] DIR [-o OPTIONS] [FLAGS]`.
 //!
 //! # Limitations
-//! - Write-through by default: each `write(2)` is one round trip, answered
-//!   once the bytes are in ERMFS. The writeback cache is opt-in because the
+//! - Without passthrough each `write(2)` is one round trip, answered once
+//!   the bytes are in ERMFS. The writeback cache is opt-in because the
 //!   kernel then owns every cached file's size and mtime for good (a change
 //!   made in process to the same [`ermfs::Fs`] would never show) and, as
 //!   measured in the fuse bench, it speeds up scattered 4 KiB writes but
@@ -72,7 +78,9 @@
 //!   uncompressed count for up to the TTL.
 //! - Every request is at least one round trip through `/dev/fuse` (two
 //!   context switches); `create` is two store calls (make the node, open
-//!   it).
+//!   it). With passthrough, what a file open through it writes is charged
+//!   to the memory limit when the store next looks, so it can pass the
+//!   limit while open (SEMANTICS.md).
 //! - `O_TMPFILE`: fuser 0.18 has no `tmpfile` operation, so the kernel gets
 //!   `EOPNOTSUPP` for it, as from any FUSE server without one.
 //! - fuser 0.18 does not pass on the kernel's `FATTR_KILL_SUIDGID`/
