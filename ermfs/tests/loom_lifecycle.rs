@@ -51,7 +51,12 @@ fn each_mode(model: fn(bool)) {
     for lockless in [false, true] {
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = std::sync::Arc::clone(&runs);
-        loom::model(move || {
+        // The setup and checks inside each run (writes, reads, stats) pass
+        // loom's default 1,000 branches per execution: raised, the
+        // preemption bound (LOOM_MAX_PREEMPTIONS) is what keeps runs few.
+        let mut builder = loom::model::Builder::new();
+        builder.max_branches = 20_000;
+        builder.check(move || {
             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             model(lockless)
         });

@@ -40,7 +40,12 @@ fn each_mode(model: fn(bool)) {
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = std::sync::Arc::clone(&runs);
         let start = std::time::Instant::now();
-        loom::model(move || {
+        // The setup and checks inside each run (writes, reads, stats) pass
+        // loom's default 1,000 branches per execution: raised, the
+        // preemption bound (LOOM_MAX_PREEMPTIONS) is what keeps runs few.
+        let mut builder = loom::model::Builder::new();
+        builder.max_branches = 20_000;
+        builder.check(move || {
             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             model(lockless)
         });
