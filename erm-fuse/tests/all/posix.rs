@@ -288,3 +288,52 @@ fn counts_requests(passthrough: bool) {
     let elsewhere = control::requests(&m.path("d")).unwrap_err();
     assert_eq!(elsewhere.raw_os_error(), Some(libc::ENOTTY));
 }
+
+/// A file open through the mount (passed through to the kernel as root) and
+/// the same store in process see each other's writes at once, `stat` on
+/// either side follows the kernel's writes, and the last close compresses
+/// what the kernel wrote.
+#[test]
+fn in_process_access_to_a_passed_through_file_stays_coherent() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let Some(m) = Mount::new("passthrough-coherence") else {
+        return;
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(m.path("f"))
+        .unwrap();
+    f.write_all(&vec![b'k'; 300_000]).unwrap();
+    // The kernel's writes, seen in process while the file is open.
+    let fd = m.fs.open("/f", libc::O_RDWR, 0).unwrap();
+    assert_eq!(m.fs.fstat(fd).unwrap().size, 300_000);
+    let mut buf = [0u8; 4];
+    assert_eq!(m.fs.pread(fd, &mut buf, 299_996).unwrap(), 4);
+    assert_eq!(&buf, b"kkkk");
+    // The store's writes, seen through the kernel's open file.
+    m.fs.pwrite(fd, b"STORE", 10).unwrap();
+    f.seek(SeekFrom::Start(10)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"STOR");
+    m.fs.close(fd).unwrap();
+    drop(f);
+    // The kernel sends RELEASE after close(2) returns.
+    let start = std::time::Instant::now();
+    while m.fs.stats().open_fds > 0 && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    m.fs.settle();
+    let data = m.fs.read_file("/f").unwrap();
+    assert_eq!(
+        (data.len(), &data[10..15], data[0]),
+        (300_000, &b"STORE"[..], b'k')
+    );
+    assert!(
+        m.fs.stat("/f").unwrap().blocks * 512 < 300_000,
+        "compressed"
+    );
+    assert_eq!(std::fs::read(m.path("f")).unwrap(), data);
+}
