@@ -371,12 +371,17 @@ fn read_file(path: &Path, buf: &mut [u8]) -> usize {
 
 /// `ops` 4 KiB reads and writes at random aligned offsets of `file`.
 fn random_io(file: &Path, len: u64, ops: usize, seed: u64) {
-    use std::os::unix::fs::FileExt;
     let f = OpenOptions::new()
         .read(true)
         .write(true)
         .open(file)
         .expect("open for random I/O");
+    random_io_on(&f, len, ops, seed);
+}
+
+/// The I/O of [`random_io`] on an open file.
+fn random_io_on(f: &File, len: u64, ops: usize, seed: u64) {
+    use std::os::unix::fs::FileExt;
     let mut rng = SplitMix64::new(seed);
     let mut page = [7u8; 4096];
     for i in 0..ops {
@@ -511,6 +516,42 @@ fn fio_case(report: &mut Report, places: &Places, samples: usize, len: u64, ops:
     drop(held);
     let medians: Vec<Duration> = times.iter_mut().map(|t| median(t)).collect();
     places.rows(report, (&name, 0.9), &medians);
+}
+
+/// The physical limit under the open-file random 4 KiB row: the same I/O
+/// on the memfd that holds the file on the default mount (the store's own,
+/// from `open_node_memfd`, the very backing the kernel passes through to),
+/// interleaved with the same I/O through the mount: what is left between
+/// them is the kernel's FUSE passthrough path.
+fn memfd_floor(
+    report: &mut Report,
+    fs: &Fs,
+    ermfs: &Path,
+    (len, ops): (u64, usize),
+    samples: usize,
+) {
+    let Ok(node) = fs.node("/seq") else {
+        return;
+    };
+    let Ok((fd, memfd)) = fs.open_node_memfd(&node, libc::O_RDWR, &ermfs::Identity::root()) else {
+        return;
+    };
+    let memfd = File::from(memfd);
+    let path = ermfs.join("seq");
+    let held = OpenOptions::new().read(true).write(true).open(&path);
+    let mut through = || random_io(&path, len, ops, 5);
+    let mut direct = || random_io_on(&memfd, len, ops, 5);
+    let times = compare_all(samples, &mut [&mut through, &mut direct], &|| ());
+    drop(held);
+    let _ = fs.close(fd);
+    report.push(Row::lower_is_better(
+        &format!("fuse/random_4KiB_read_write_{ops}_ops_vs_its_memfd"),
+        "s",
+        times[0].as_secs_f64(),
+        "the same I/O on the file's memfd itself (no FUSE)",
+        times[1].as_secs_f64(),
+        None,
+    ));
 }
 
 /// The physical floor under the `..._reopened` rows: an open of the closed
@@ -920,6 +961,7 @@ fn main() -> std::io::Result<()> {
     let random = |dir: &Path| random_io(&dir.join("seq"), len, ops, 5);
     let random_name = format!("random_4KiB_read_write_{ops}_ops");
     places.case_open(&mut report, samples, (&random_name, 0.9), "seq", random);
+    memfd_floor(&mut report, &fs, &mounts.ermfs, (len, ops), samples);
     let reopened = format!("{random_name}_reopened");
     places.case(&mut report, samples, (&reopened, 0.9), random);
     places.case_open(
